@@ -1,0 +1,225 @@
+"""The config file: pydantic models, strict (unknown keys rejected), loaded once with `load_config()`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import ConfigError
+
+Role = Literal["admin", "lead", "researcher", "viewer"]
+ROLE_PRIORITY: dict[str, int] = {"admin": 30, "lead": 20, "researcher": 10, "viewer": 0}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeBase(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    cores: int | None = Field(default=None, ge=1, description="None: detect")
+    memory_mb: int | None = Field(default=None, ge=0, description="None: detect")
+    gpus: int | None = Field(default=None, ge=0, description="None: detect")
+    max_jobs: int | None = Field(default=None, ge=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class LocalNode(NodeBase):
+    kind: Literal["local"] = "local"
+
+
+class SshNode(NodeBase):
+    kind: Literal["ssh"]
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str | None = None
+    key_file: Path | None = None
+    known_hosts: Path | None = None
+    ssh_config: Path | None = None
+    work_root: str = "~/.jobtui/work"
+    max_channels: int = Field(default=8, ge=1, description="below sshd's MaxSessions (10)")
+    max_connects_per_minute: int = Field(default=6, ge=1)
+    keepalive_interval: float = Field(default=15.0, gt=0)
+    unreachable_after: float = Field(default=60.0, gt=0)
+
+
+class ClusterNode(NodeBase):
+    kind: Literal["slurm", "sge", "pbs"]
+    via: str | None = Field(default=None, description="an ssh node to reach the cluster through")
+    partition: str | None = None
+    account: str | None = None
+    max_queued: int = Field(default=100, ge=1)
+    max_cores: int | None = Field(default=None, ge=1)
+    poll_interval: float = Field(default=30.0, gt=0)
+    lost_grace: float = Field(default=120.0, ge=0)
+    work_root: str = "~/.jobtui/cluster"
+    directives: list[str] = Field(default_factory=list)
+    default_time_limit: str | None = None
+
+
+Node = Annotated[LocalNode | SshNode | ClusterNode, Field(discriminator="kind")]
+
+
+class UserConfig(Strict):
+    role: Role = "researcher"
+    team: str | None = None
+
+
+class Limits(Strict):
+    max_concurrent: int = Field(default=5, ge=1)
+    user_max_concurrent: int = Field(default=2, ge=1)
+    team_max_concurrent: int = Field(default=10, ge=1)
+    fair_share: bool = False
+    starvation_minutes: float = Field(default=60.0, gt=0)
+    starvation_boost: int = Field(default=10, ge=0)
+
+
+class LicensePool(Strict):
+    tokens: int = Field(ge=0)
+    formula: Literal["abaqus", "per_job"] = "abaqus"
+
+
+class JobDefaults(Strict):
+    cpus: int = Field(default=1, ge=0)
+    mem_mb: int = Field(default=0, ge=0)
+    max_attempts: int = Field(default=1, ge=1)
+    initial_delay: float = Field(default=5.0, ge=0)
+    backoff_factor: float = Field(default=2.0, ge=1)
+    max_delay: float = Field(default=600.0, ge=0)
+
+
+class ProgressPattern(Strict):
+    name: str
+    regex: str
+    marker: str = Field(description="a literal substring every matching line contains")
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as e:
+            raise ValueError(f"not a valid regular expression: {e}") from e
+        return value
+
+
+class TuiConfig(Strict):
+    theme: str = "dark"
+    keys: dict[str, str] = Field(default_factory=dict, description="binding id -> key")
+
+
+class Config(Strict):
+    state_dir: Path | None = None
+    nodes: list[Node] = Field(default_factory=lambda: [LocalNode(name="local")])
+    users: dict[str, UserConfig] = Field(default_factory=dict)
+    owner_role: Role = "admin"
+    limits: Limits = Field(default_factory=Limits)
+    defaults: JobDefaults = Field(default_factory=JobDefaults)
+    licenses: dict[str, LicensePool] = Field(default_factory=dict)
+    progress_patterns: list[ProgressPattern] = Field(default_factory=list)
+    tui: TuiConfig = Field(default_factory=TuiConfig)
+
+    @field_validator("nodes")
+    @classmethod
+    def _unique_names(cls, nodes: list[Any]) -> list[Any]:
+        names = [n.name for n in nodes]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"node names must be unique; repeated: {', '.join(dupes)}")
+        vias = {n.name: n.kind for n in nodes}
+        for node in nodes:
+            via = getattr(node, "via", None)
+            if via and vias.get(via) != "ssh":
+                raise ValueError(f"node {node.name!r}: via {via!r} must name an ssh node")
+        return nodes
+
+    def role_of(self, user: str, owner: str) -> str:
+        if user in self.users:
+            return self.users[user].role
+        return self.owner_role if user == owner else "researcher"
+
+    def team_of(self, user: str) -> str | None:
+        entry = self.users.get(user)
+        return entry.team if entry else None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a config file; no file means the embedded default."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror}); check the path given to --config.") from e
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        tree = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{where}: malformed YAML: {problem}. Fix the syntax at that line.") from e
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the config must be a mapping of keys (nodes:, users:, limits: ...).")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, tree, source)) from e
+
+
+def _describe(error: ValidationError, tree: yaml.Node | None, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        loc = [p for p in item["loc"] if not (isinstance(p, str) and p in {"local", "ssh", "slurm", "sge", "pbs"})]
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(tree, loc)
+        where = f"{source}:{line}" if line else source
+        msg = item["msg"]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key; remove it or check its spelling"
+        lines.append(f"{where}: field '{field}': {msg}")
+    return "\n".join(lines) + "\nFix these fields and start again."
+
+
+def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
+    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == str(part)), None)
+            key = next((k for k, _ in node.value if k.value == str(part)), None)
+            if match is None:
+                return line
+            line = key.start_mark.line + 1
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def resolve_state_dir(cli_value: Path | None, config: Config) -> Path:
+    """--state-dir, then JOBTUI_HOME, then the config's state_dir, then the platform's data dir."""
+    if cli_value is not None:
+        return cli_value.expanduser()
+    if env := os.environ.get("JOBTUI_HOME"):
+        return Path(env).expanduser()
+    if config.state_dir is not None:
+        return config.state_dir.expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("jobtui"))

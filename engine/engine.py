@@ -1,0 +1,415 @@
+"""The Engine: the single owner of live job state.
+
+Every state change goes through `_update` (one store write, then one event). The scheduling loop
+is event-driven: it wakes on a change or on the next timer (retry back-off, ageing), asks the pure
+`plan()` what to start, records the launch intents durably, then launches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from engine.auth import SYSTEM, Actor
+from engine.clock import Clock, SystemClock
+from engine.config import Config
+from engine.errors import NotFound, StoreError
+from engine.events import EventBus
+from engine.executors.base import Executor, LaunchSpec, Liveness, Outcome
+from engine.executors.registry import make_executors
+from engine.models import (
+    ACTIVE,
+    TERMINAL,
+    UNSUCCESSFUL,
+    Attempt,
+    Job,
+    JobEvent,
+    JobStatus,
+    Progress,
+    Reason,
+    can_transition,
+)
+from engine.outcomes import decide
+from engine.progress import compile_patterns
+from engine.queue_index import QueueIndex
+from engine.resources import local_node_state, sample_local_gpus
+from engine.runner import Runner
+from engine.scheduler import NodeState, Policy, Start, Usage, plan
+from engine.store import Statement, Store
+
+log = logging.getLogger(__name__)
+PROGRESS_SAVE_INTERVAL = 5.0
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        state_dir: Path,
+        owner: str,
+        clock: Clock | None = None,
+        executors: dict[str, Executor] | None = None,
+        poll_interval: float = 0.5,
+        cancel_grace: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.state_dir = state_dir
+        self.owner = owner
+        self.clock = clock or SystemClock()
+        self.store = Store(state_dir / "jobtui.db")
+        self.bus = EventBus()
+        self.instance = uuid.uuid4().hex[:12]
+        self.jobs: dict[int, Job] = {}
+        self.attempts: dict[int, Attempt] = {}
+        self.ready = QueueIndex()
+        self.usage = Usage()
+        self.nodes: dict[str, NodeState] = {}
+        self.executors = executors
+        self.runners: dict[int, Runner] = {}
+        self.limits: dict[str, Any] = config.limits.model_dump()
+        self.poll_interval = poll_interval
+        self.cancel_grace = cancel_grace
+        self.patterns = compile_patterns([(p.marker, p.regex) for p in config.progress_patterns])
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._children: dict[int, set[int]] = {}
+        self._waiting_on: dict[int, set[int]] = {}
+        self._timers: list[tuple[float, int, str]] = []
+        self._progress_saved: dict[int, float] = {}
+        self._next_id = 1
+        self._event_seq = 0
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self.store.open()
+        self.limits.update((await self.store.load_settings()).get("limits", {}))
+        self._event_seq = await self.store.max_event_seq()
+        if self.executors is None:
+            self.executors = make_executors(self.config, self.state_dir)
+        self._build_nodes()
+        jobs = await self.store.load_jobs()
+        self.jobs = {job.id: job for job in jobs}
+        self._next_id = (jobs[-1].id + 1) if jobs else 1
+        active = {a.job_id: a for a in await self.store.load_attempts_of([j.id for j in jobs if j.status in ACTIVE])}
+        for job in jobs:
+            if job.status == JobStatus.WAITING:
+                self._enqueue(job)
+            elif job.status in ACTIVE:
+                await self._recover(job, active.get(job.id))
+        self._loop_task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        """Stop supervising; running jobs keep running and are re-attached by the next engine."""
+        if self._loop_task:
+            self._loop_task.cancel()
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        for job_id, attempt in self.attempts.items():
+            self.store.queue([Store.save_attempt(attempt)])
+        await self.store.close()
+        for executor in (self.executors or {}).values():
+            await executor.close()
+
+    def _build_nodes(self) -> None:
+        gpu_count = len(sample_local_gpus()) if any(n.kind == "local" and n.gpus is None for n in self.config.nodes) else 0
+        for cfg in self.config.nodes:
+            if cfg.kind == "local":
+                self.nodes[cfg.name] = local_node_state(cfg, gpu_count)
+            else:
+                self.nodes[cfg.name] = NodeState(
+                    cfg.name, cfg.cores or 1, cfg.memory_mb or 0, list(range(cfg.gpus or 0)), cfg.max_jobs, dict(cfg.labels)
+                )
+
+    async def _recover(self, job: Job, attempt: Attempt | None) -> None:
+        executor = self.executors.get(attempt.node) if attempt else None
+        if attempt is None or executor is None:
+            why = "its attempt was never recorded" if attempt is None else f"node {attempt.node!r} is no longer configured"
+            self.store.queue(self.update(job, SYSTEM, "lost", status=JobStatus.FAILED, reason=Reason.LOST, message=why))
+            return
+        self.attempts[job.id] = attempt
+        self._occupy(job, self.nodes[attempt.node], attempt)
+        liveness = await executor.probe(attempt)
+        if liveness == Liveness.LOST and attempt.pid is None and attempt.external_id is None:
+            self._release(job)
+            self.attempts.pop(job.id)
+            job.attempts -= 1
+            msg = "the engine stopped before the launch; launching again"
+            self.store.queue(self.update(job, SYSTEM, "relaunch", status=JobStatus.WAITING, message=msg))
+            return
+        if liveness == Liveness.LOST:
+            self.attempt_finished(job.id, attempt, Outcome(None, Reason.LOST, "the job's process vanished without an exit code"))
+            return
+        if job.status == JobStatus.STARTING:
+            self.store.queue(self.update(job, SYSTEM, "running", status=JobStatus.RUNNING))
+        self._spawn_runner(job, attempt, None)
+        log.info("re-attached job %s (pid %s, %s)", job.id, attempt.pid, liveness.value)
+
+    # -- the one way state changes ---------------------------------------------------------------------
+
+    def update(self, job: Job, actor: Actor, kind: str, status: JobStatus | None = None, **fields: Any) -> list[Statement]:
+        old = job.status
+        now = self.clock.now()
+        for name, value in fields.items():
+            setattr(job, name, value)
+        job.updated_at = now
+        if status is not None and status != old:
+            if not can_transition(old, status):
+                raise AssertionError(f"illegal transition {old} -> {status} for job {job.id}")
+            job.status = status
+            self._on_status_change(job, old)
+        self._event_seq += 1
+        event = JobEvent(
+            self._event_seq, job.id, now, actor.user, kind, old.value, job.status.value,
+            job.reason.value if job.reason else None, job.message,
+        )
+        self.bus.publish("job_changed", job.to_dict())
+        return [Store.save_job(job), Store.add_event(event)]
+
+    def submission_event(self, job: Job, actor: Actor) -> JobEvent:
+        self._event_seq += 1
+        return JobEvent(self._event_seq, job.id, job.created_at, actor.user, "submitted", None, job.status.value)
+
+    def admit(self, job: Job) -> None:
+        """Take a newly submitted (and already saved) job into the live state."""
+        self.jobs[job.id] = job
+        if job.status == JobStatus.WAITING:
+            self._enqueue(job)
+            self._wake.set()
+        self.bus.publish("job_changed", job.to_dict())
+
+    def _on_status_change(self, job: Job, old: JobStatus) -> None:
+        new = job.status
+        if old == JobStatus.WAITING:
+            self.ready.remove(job.id)
+            for parent in self._waiting_on.pop(job.id, ()):
+                self._children.get(parent, set()).discard(job.id)
+        if old in ACTIVE and new not in ACTIVE:
+            self._release(job)
+        if new in TERMINAL:
+            job.finished_at = self.clock.now()
+            self._resolve_children(job)
+        if new == JobStatus.WAITING:
+            job.finished_at = None
+            self._enqueue(job)
+        self._wake.set()
+
+    def _enqueue(self, job: Job) -> None:
+        """A waiting job goes to the ready queue, waits for its parents or back-off, or is skipped."""
+        parents = [self.jobs[p] for p in job.after if p in self.jobs]
+        failed = next((p for p in parents if p.status in UNSUCCESSFUL), None)
+        if failed is not None:
+            msg = f"dependency job {failed.id} ({failed.name}) ended {failed.status.value}"
+            self.store.queue(self.update(job, SYSTEM, "skipped", status=JobStatus.SKIPPED, reason=Reason.DEPENDENCY_FAILED, message=msg))
+            return
+        pending = {p.id for p in parents if p.status != JobStatus.COMPLETED}
+        if pending:
+            self._waiting_on[job.id] = pending
+            for parent in pending:
+                self._children.setdefault(parent, set()).add(job.id)
+        elif job.not_before is not None and job.not_before > self.clock.now():
+            heapq.heappush(self._timers, (job.not_before, job.id, "ready"))
+        else:
+            self.ready.add(job, self._effective_priority(job))
+            age_at = job.updated_at + self.limits["starvation_minutes"] * 60
+            heapq.heappush(self._timers, (age_at, job.id, "age"))
+
+    def _resolve_children(self, parent: Job) -> None:
+        for child_id in sorted(self._children.pop(parent.id, ())):
+            child = self.jobs.get(child_id)
+            if child is None or child.status != JobStatus.WAITING:
+                continue
+            waiting = self._waiting_on.get(child_id, set())
+            waiting.discard(parent.id)
+            if parent.status in UNSUCCESSFUL or not waiting:
+                self._waiting_on.pop(child_id, None)
+                self._enqueue(child)
+
+    def _effective_priority(self, job: Job) -> int:
+        return job.priority + (self.limits["starvation_boost"] if job.extra.get("aged") else 0)
+
+    def _occupy(self, job: Job, node: NodeState, attempt: Attempt) -> None:
+        u = self.usage
+        u.total += 1
+        u.by_user[job.user] = u.by_user.get(job.user, 0) + 1
+        if job.team:
+            u.by_team[job.team] = u.by_team.get(job.team, 0) + 1
+        for name, tokens in job.resources.licenses.items():
+            u.licenses[name] = u.licenses.get(name, 0) + tokens
+        node.running += 1
+        node.used_cores += job.resources.cpus
+        node.used_mem_mb += job.resources.mem_mb
+        node.gpus = [g for g in node.gpus if g not in attempt.gpus]
+
+    def _release(self, job: Job) -> None:
+        attempt = self.attempts.get(job.id)
+        node = self.nodes.get(attempt.node) if attempt else None
+        if attempt is None or node is None:
+            return
+        u = self.usage
+        u.total -= 1
+        u.by_user[job.user] -= 1
+        if job.team:
+            u.by_team[job.team] -= 1
+        for name, tokens in job.resources.licenses.items():
+            u.licenses[name] -= tokens
+        node.running -= 1
+        node.used_cores -= job.resources.cpus
+        node.used_mem_mb -= job.resources.mem_mb
+        node.gpus = sorted(node.gpus + list(attempt.gpus))
+
+    # -- the scheduling loop -----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def policy(self) -> Policy:
+        lim = self.limits
+        pools = {name: pool.tokens for name, pool in self.config.licenses.items()}
+        return Policy(lim["max_concurrent"], lim["user_max_concurrent"], lim["team_max_concurrent"], lim["fair_share"], pools)
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            self._fire_timers()
+            starts = plan(self.ready, self.usage, list(self.nodes.values()), self.policy())
+            if starts:
+                try:
+                    await self._start_all(starts)
+                except StoreError as e:
+                    log.error("could not record launches, will retry: %s", e)
+                    await asyncio.sleep(1.0)
+                continue
+            delay = self._timers[0][0] - self.clock.now() if self._timers else None
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+
+    def _fire_timers(self) -> None:
+        now = self.clock.now()
+        while self._timers and self._timers[0][0] <= now:
+            _, job_id, kind = heapq.heappop(self._timers)
+            job = self.jobs.get(job_id)
+            if job is None or job.status != JobStatus.WAITING:
+                continue
+            if kind == "ready" and job_id not in self.ready and job_id not in self._waiting_on:
+                self._enqueue(job)
+            elif kind == "age" and job_id in self.ready and not job.extra.get("aged"):
+                job.extra["aged"] = True
+                self.ready.add(job, self._effective_priority(job))
+
+    async def _start_all(self, starts: list[Start]) -> None:
+        statements: list[Statement] = []
+        launches: list[tuple[Job, Attempt]] = []
+        for start in starts:
+            job = self.jobs[start.job_id]
+            executor = self.executors[start.node]
+            number = job.attempts + 1
+            attempt = Attempt(
+                job.id, number, start.node, executor.run_dir(job.id, number), uuid.uuid4().hex[:16], gpus=list(start.gpus)
+            )
+            statements += self.update(
+                job, SYSTEM, "starting", status=JobStatus.STARTING, node=start.node, attempts=number,
+                reason=None, message="", exit_code=None, not_before=None, progress=Progress(),
+            )
+            self.attempts[job.id] = attempt
+            self._occupy(job, self.nodes[start.node], attempt)
+            statements.append(Store.save_attempt(attempt))
+            launches.append((job, attempt))
+        self.store.queue(statements)
+        await self.store.commit()  # the launch intents are on disk before anything is launched
+        for job, attempt in launches:
+            if job.status == JobStatus.STARTING:  # not cancelled while the intents were committed
+                self._spawn_runner(job, attempt, self._launch_spec(job, attempt))
+
+    def _launch_spec(self, job: Job, attempt: Attempt) -> LaunchSpec:
+        env = dict(os.environ)
+        env.update(job.env)
+        env["JOBTUI_JOB_ID"] = str(job.id)
+        env["JOBTUI_ATTEMPT"] = str(attempt.number)
+        if attempt.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, attempt.gpus))
+        return LaunchSpec(job, attempt, env, job.workdir or str(Path.home()))
+
+    def _spawn_runner(self, job: Job, attempt: Attempt, spec: LaunchSpec | None) -> None:
+        attempt.started_at = attempt.started_at or self.clock.now()
+        runner = Runner(
+            job, attempt, self.executors[attempt.node], self, self.clock, self.patterns,
+            self.poll_interval, self.cancel_grace,
+        )
+        self.runners[job.id] = runner
+        task = asyncio.get_running_loop().create_task(runner.run(spec))
+        self._tasks[job.id] = task
+        task.add_done_callback(lambda t, job_id=job.id: self._tasks.pop(job_id, None) if self._tasks.get(job_id) is t else None)
+
+    # -- runner sink -------------------------------------------------------------------------------------
+
+    def attempt_running(self, job_id: int, attempt: Attempt) -> None:
+        job = self.jobs[job_id]
+        attempt.status = "running"
+        started = job.started_at or self.clock.now()
+        if job.status == JobStatus.STARTING:
+            statements = self.update(job, SYSTEM, "running", status=JobStatus.RUNNING, started_at=started)
+            self.store.queue(statements + [Store.save_attempt(attempt)])
+
+    def attempt_progress(self, job_id: int, attempt: Attempt, progress: Progress) -> None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return
+        job.progress = progress
+        self.bus.publish("job_changed", job.to_dict())
+        now = self.clock.monotonic()
+        if now - self._progress_saved.get(job_id, 0.0) >= PROGRESS_SAVE_INTERVAL:
+            self._progress_saved[job_id] = now
+            self.store.queue([Store.save_job(job), Store.save_attempt(attempt)])
+
+    def attempt_finished(self, job_id: int, attempt: Attempt, outcome: Outcome) -> None:
+        job = self.jobs.get(job_id)
+        self.runners.pop(job_id, None)
+        self._progress_saved.pop(job_id, None)
+        if job is None or job.status not in ACTIVE or self.attempts.get(job_id) is not attempt:
+            return
+        attempt.status = "finished"
+        attempt.finished_at = self.clock.now()
+        attempt.exit_code = outcome.exit_code
+        decision = decide(job, outcome, self.clock.now())
+        attempt.reason = decision.reason.value if decision.reason else None
+        attempt.message = decision.message
+        statements = [Store.save_attempt(attempt)]
+        statements += self.update(
+            job, SYSTEM, decision.kind, status=decision.status, reason=decision.reason, message=decision.message,
+            exit_code=outcome.exit_code, not_before=decision.not_before,
+        )
+        self.attempts.pop(job_id, None)
+        self.store.queue(statements)
+
+    # -- lookups -------------------------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} does not exist; `jobtui list` shows the jobs there are.")
+        return job
+
+    async def history(self, job_id: int) -> tuple[list[Attempt], list[JobEvent]]:
+        self.get(job_id)
+        await self.store.flush()
+        return await self.store.load_attempts(job_id), await self.store.load_events(job_id)
+
+    async def attempt_of(self, job_id: int, number: int | None) -> Attempt | None:
+        current = self.attempts.get(job_id)
+        if current is not None and number in (None, current.number):
+            return current
+        attempts, _ = await self.history(job_id)
+        if number is None:
+            return attempts[-1] if attempts else None
+        return next((a for a in attempts if a.number == number), None)

@@ -1,0 +1,1 @@
+"""Executors launch, watch and stop attempts on one kind of node."""

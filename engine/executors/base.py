@@ -1,0 +1,65 @@
+"""The executor protocol every node kind implements (local, ssh, slurm, sge/pbs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from engine.models import Attempt, Job, Reason
+
+
+class Liveness(StrEnum):
+    RUNNING = "running"
+    EXITED = "exited"
+    LOST = "lost"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(slots=True, frozen=True)
+class Outcome:
+    """How an attempt ended, as far as the executor can tell."""
+
+    exit_code: int | None
+    reason: Reason | None = None
+    message: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class LaunchSpec:
+    job: Job
+    attempt: Attempt
+    env: dict[str, str]
+    workdir: str
+
+
+class Executor(Protocol):
+    node: str
+
+    def run_dir(self, job_id: int, number: int) -> str:
+        """Where an attempt's wrapper files live on the node."""
+        ...
+
+    async def launch(self, spec: LaunchSpec) -> None:
+        """Start the attempt detached; fill in `attempt.pid`/`proc_start` or `external_id`."""
+        ...
+
+    async def wait(self, attempt: Attempt) -> Outcome:
+        """Return when the attempt has ended (or vanished), with its outcome."""
+        ...
+
+    async def probe(self, attempt: Attempt) -> Liveness:
+        """After a restart: is the attempt still running, finished, or gone without a trace?"""
+        ...
+
+    async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
+        """Up to `limit` bytes of an output stream from `offset`."""
+        ...
+
+    async def cancel(self, attempt: Attempt, grace: float) -> None:
+        """Stop the attempt's whole process tree: TERM, `grace` seconds, then KILL."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; running attempts keep running."""
+        ...

@@ -1,0 +1,141 @@
+"""Local executor: attempts run on this machine under the detached wrapper.
+
+Exit is awaited without polling through a pidfd (`os.pidfd_open` + `loop.add_reader`), which also
+works for a process an earlier engine started. A process is identified by pid *and* start time, so a
+recycled pid is never mistaken for the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from engine.executors.base import LaunchSpec, Liveness, Outcome
+from engine.models import Attempt, Reason
+from engine.wrapper import EXIT, PID, parse_exit_file, wrapper_argv
+
+_DEVNULL_STDIN = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
+
+
+def process_start_time(pid: int) -> int | None:
+    """The kernel's start time of `pid` in clock ticks since boot, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    if fields[0] == b"Z":
+        return None  # a zombie has finished running
+    return int(fields[19])
+
+
+def read_exit_code(run_dir: str) -> int | None:
+    try:
+        with open(os.path.join(run_dir, EXIT), "rb") as f:
+            return parse_exit_file(f.read(32))
+    except FileNotFoundError:
+        return None
+
+
+class LocalExecutor:
+    def __init__(self, node: str, runs_root: Path) -> None:
+        self.node = node
+        self.runs_root = runs_root
+
+    def run_dir(self, job_id: int, number: int) -> str:
+        return str(self.runs_root / str(job_id) / str(number))
+
+    async def launch(self, spec: LaunchSpec) -> None:
+        attempt = spec.attempt
+        os.makedirs(attempt.run_dir, exist_ok=True)
+        argv = wrapper_argv(attempt.run_dir, spec.workdir, spec.job.command)
+        pid = os.posix_spawn(argv[0], argv, spec.env, setsid=True, file_actions=_DEVNULL_STDIN)
+        attempt.pid = pid
+        attempt.proc_start = process_start_time(pid)
+
+    async def wait(self, attempt: Attempt) -> Outcome:
+        await self._exited(attempt)
+        code = read_exit_code(attempt.run_dir)
+        if code is None:
+            return Outcome(None, Reason.LOST, "the job's process ended without writing an exit code")
+        return Outcome(code)
+
+    async def probe(self, attempt: Attempt) -> Liveness:
+        if attempt.pid is None:
+            attempt.pid = _read_pid_file(attempt.run_dir)  # launched, but the engine died before recording it
+        if attempt.pid and self._same_process(attempt):
+            return Liveness.RUNNING
+        if read_exit_code(attempt.run_dir) is not None:
+            return Liveness.EXITED
+        return Liveness.LOST
+
+    async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
+        try:
+            with open(os.path.join(attempt.run_dir, stream), "rb") as f:
+                f.seek(offset)
+                return f.read(limit)
+        except FileNotFoundError:
+            return b""
+
+    async def cancel(self, attempt: Attempt, grace: float) -> None:
+        if not attempt.pid or not self._same_process(attempt):
+            return
+        _killpg(attempt.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self._exited(attempt), grace)
+        except TimeoutError:
+            _killpg(attempt.pid, signal.SIGKILL)
+            await self._exited(attempt)
+
+    async def close(self) -> None:
+        return None
+
+    def _same_process(self, attempt: Attempt) -> bool:
+        start = process_start_time(attempt.pid)
+        return start is not None and (attempt.proc_start is None or start == attempt.proc_start)
+
+    async def _exited(self, attempt: Attempt) -> None:
+        """Return once the attempt's process has ended; reap it if it is our child."""
+        pid = attempt.pid
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            if not self._same_process(attempt):
+                return
+            loop = asyncio.get_running_loop()
+            done = loop.create_future()
+            loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+            try:
+                await done
+            finally:
+                loop.remove_reader(fd)
+        finally:
+            os.close(fd)
+            _reap(pid)
+
+
+def _read_pid_file(run_dir: str) -> int | None:
+    try:
+        with open(os.path.join(run_dir, PID), "rb") as f:
+            return int(f.read().strip() or 0) or None
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _killpg(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child: an earlier engine started it

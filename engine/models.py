@@ -1,0 +1,200 @@
+"""Job records, states and the one legal-transition function."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    BLOCKED = "blocked"
+    WAITING = "waiting"
+    STARTING = "starting"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    MISSING = "missing"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+
+
+QUEUED = frozenset({JobStatus.BLOCKED, JobStatus.WAITING})
+ACTIVE = frozenset({JobStatus.STARTING, JobStatus.RUNNING})
+TERMINAL = frozenset(
+    {
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.MISSING,
+        JobStatus.CANCELLED,
+        JobStatus.SKIPPED,
+        JobStatus.REJECTED,
+    }
+)
+# Terminal states a dependent job may not start after: they make it `skipped`.
+UNSUCCESSFUL = TERMINAL - {JobStatus.COMPLETED}
+REQUEUABLE = frozenset(TERMINAL - {JobStatus.REJECTED})
+
+
+class Reason(StrEnum):
+    """Why a job left the happy path; every failure carries one."""
+
+    EXIT_CODE = "exit_code"
+    SIGNAL = "signal"
+    TIMEOUT = "timeout"
+    OUT_OF_MEMORY = "out_of_memory"
+    NODE_FAILURE = "node_failure"
+    PREEMPTED = "preempted"
+    LOST = "lost"
+    TRANSFER_ERROR = "transfer_error"
+    LAUNCH_ERROR = "launch_error"
+    DEPENDENCY_FAILED = "dependency_failed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    RESULTS_MISSING = "results_missing"
+
+
+_S = JobStatus
+_LEGAL: dict[JobStatus, frozenset[JobStatus]] = {
+    _S.BLOCKED: frozenset({_S.WAITING, _S.REJECTED, _S.CANCELLED, _S.SKIPPED}),
+    _S.WAITING: frozenset({_S.STARTING, _S.CANCELLED, _S.SKIPPED, _S.BLOCKED}),
+    # STARTING -> WAITING is an automatic retry after a failed launch.
+    _S.STARTING: frozenset({_S.RUNNING, _S.FAILED, _S.CANCELLED, _S.WAITING}),
+    # RUNNING -> WAITING is an automatic retry of a failed attempt.
+    _S.RUNNING: frozenset({_S.COMPLETED, _S.FAILED, _S.MISSING, _S.CANCELLED, _S.WAITING}),
+    **{s: frozenset({_S.WAITING, _S.BLOCKED}) for s in REQUEUABLE},
+    _S.REJECTED: frozenset(),
+}
+
+
+def can_transition(old: JobStatus, new: JobStatus) -> bool:
+    """The one rule for which state changes are legal."""
+    return new in _LEGAL[old]
+
+
+@dataclass(slots=True)
+class Resources:
+    cpus: int = 1
+    mem_mb: int = 0
+    gpus: int = 0
+    licenses: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    max_attempts: int = 1
+    initial_delay: float = 5.0
+    backoff_factor: float = 2.0
+    max_delay: float = 600.0
+
+    def delay_after(self, attempt: int) -> float:
+        """Back-off before attempt number `attempt + 1` (attempts count from 1)."""
+        delay = self.initial_delay * self.backoff_factor ** max(0, attempt - 1)
+        return min(delay, self.max_delay)
+
+
+@dataclass(slots=True)
+class Progress:
+    percent: float | None = None
+    step: int | None = None
+    total: int | None = None
+    text: str = ""
+    eta_seconds: float | None = None
+    updated_at: float | None = None
+
+
+@dataclass(slots=True)
+class Job:
+    id: int
+    name: str
+    command: list[str]
+    user: str
+    team: str | None = None
+    priority: int = 10
+    priority_override: bool = False
+    status: JobStatus = JobStatus.WAITING
+    reason: Reason | None = None
+    message: str = ""
+    resources: Resources = field(default_factory=Resources)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    after: list[int] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    node: str | None = None
+    node_request: str | None = None
+    timeout: float | None = None
+    requires_approval: bool = False
+    attempts: int = 0
+    exit_code: int | None = None
+    progress: Progress = field(default_factory=Progress)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    not_before: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        data = dict(data)
+        data["status"] = JobStatus(data["status"])
+        data["reason"] = Reason(data["reason"]) if data.get("reason") else None
+        data["resources"] = Resources(**data.get("resources") or {})
+        data["retry"] = RetryPolicy(**data.get("retry") or {})
+        data["progress"] = Progress(**data.get("progress") or {})
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try at running a job; its output lives in files under `run_dir`."""
+
+    job_id: int
+    number: int
+    node: str
+    run_dir: str
+    launch_token: str
+    status: str = "starting"
+    pid: int | None = None
+    proc_start: int | None = None
+    external_id: str | None = None
+    external_state: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    message: str = ""
+    stdout_offset: int = 0
+    stderr_offset: int = 0
+    gpus: list[int] = field(default_factory=list)
+    unreachable_since: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class JobEvent:
+    """One row of a job's history: every transition with who, when and why."""
+
+    seq: int
+    job_id: int
+    at: float
+    actor: str
+    kind: str
+    from_status: str | None = None
+    to_status: str | None = None
+    reason: str | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

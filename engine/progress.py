@@ -1,0 +1,101 @@
+"""Pure progress parsers: job output lines -> `Progress`.
+
+Each pattern has a literal marker checked before its regex runs (digit-led regexes are slow on every
+line). Output is split on both `\\n` and `\\r`, since tqdm redraws its bar with carriage returns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.models import Progress
+
+_TQDM = re.compile(rb"(\d{1,3})%\|[^|]*\|\s*(\d+)/(\d+)")
+_STEP = re.compile(rb"\b(Step|Increment)\s+(\d+)\s+of\s+(\d+)", re.IGNORECASE)
+_PERCENT = re.compile(rb"(\d{1,3}(?:\.\d+)?)\s*%")
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A user-defined pattern: groups `percent`, or `step` and `total`."""
+
+    marker: bytes
+    regex: re.Pattern[bytes]
+
+
+def parse_line(line: bytes, custom: tuple[Pattern, ...] = ()) -> Progress | None:
+    """The progress a single output line reports, or None."""
+    for pattern in custom:
+        if pattern.marker in line and (m := pattern.regex.search(line)):
+            return _from_groups(m, line)
+    if b"%|" in line and (m := _TQDM.search(line)):
+        step, total = int(m[2]), int(m[3])
+        return Progress(percent=float(m[1]), step=step, total=total, text=_text(line))
+    if (b"of" in line) and (m := _STEP.search(line)):
+        step, total = int(m[2]), int(m[3])
+        percent = 100.0 * step / total if total else None
+        return Progress(percent=percent, step=step, total=total, text=f"{m[1].decode().title()} {step} of {total}")
+    if b"%" in line and (m := _PERCENT.search(line)):
+        value = float(m[1])
+        if value <= 100:
+            return Progress(percent=value, text=_text(line))
+    return None
+
+
+def _from_groups(m: re.Match[bytes], line: bytes) -> Progress:
+    groups = m.groupdict()
+    percent = float(groups["percent"]) if groups.get("percent") else None
+    step = int(groups["step"]) if groups.get("step") else None
+    total = int(groups["total"]) if groups.get("total") else None
+    if percent is None and step is not None and total:
+        percent = 100.0 * step / total
+    return Progress(percent=percent, step=step, total=total, text=_text(line))
+
+
+def _text(line: bytes) -> str:
+    return line.strip().decode("utf-8", "replace")[:120]
+
+
+def with_eta(progress: Progress, started_at: float | None, now: float) -> Progress:
+    """Fill in the ETA by linear extrapolation from the start of the attempt."""
+    if started_at is not None and progress.percent and 0 < progress.percent < 100:
+        elapsed = max(0.0, now - started_at)
+        progress.eta_seconds = elapsed * (100.0 - progress.percent) / progress.percent
+    elif progress.percent == 100:
+        progress.eta_seconds = 0.0
+    progress.updated_at = now
+    return progress
+
+
+class LineSplitter:
+    """Turns output chunks into complete lines, split on `\\n` or `\\r`; keeps the partial tail."""
+
+    __slots__ = ("_tail",)
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        data = self._tail + chunk
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        self._tail = lines.pop()
+        if len(self._tail) > 65536:  # a line with no end: parse what there is
+            lines.append(self._tail)
+            self._tail = b""
+        return lines
+
+
+def last_progress(chunk_lines: list[bytes], custom: tuple[Pattern, ...] = ()) -> Progress | None:
+    """The latest progress among lines; scans from the end so a flood of output costs little."""
+    for line in reversed(chunk_lines):
+        if (found := parse_line(line, custom)) is not None:
+            return found
+    return None
+
+
+def compile_patterns(specs: list[tuple[str, str]]) -> tuple[Pattern, ...]:
+    """(marker, regex) pairs from the config -> patterns."""
+    return tuple(Pattern(marker.encode(), re.compile(regex.encode())) for marker, regex in specs)

@@ -1,0 +1,271 @@
+"""SQLite store through aiosqlite: WAL, ordered migrations, one writer.
+
+User actions are committed before they are acknowledged (`durable=True`); the engine's own transitions
+are queued and committed in groups every `group_window` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import sqlite3
+from itertools import groupby
+from pathlib import Path
+from typing import Any, Iterable
+
+import aiosqlite
+
+from engine.errors import StoreError
+from engine.models import Attempt, Job, JobEvent
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema.
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        status TEXT NOT NULL,
+        user TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX jobs_status ON jobs(status);
+    CREATE INDEX jobs_finished ON jobs(finished_at);
+    CREATE TABLE attempts (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (job_id, number)
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        from_status TEXT,
+        to_status TEXT,
+        reason TEXT,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_job ON events(job_id, seq);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_UPSERT_JOB = (
+    "INSERT INTO jobs(id, status, user, updated_at, finished_at, data) VALUES (?,?,?,?,?,?) "
+    "ON CONFLICT(id) DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at, "
+    "finished_at=excluded.finished_at, data=excluded.data"
+)
+_UPSERT_ATTEMPT = (
+    "INSERT INTO attempts(job_id, number, data) VALUES (?,?,?) "
+    "ON CONFLICT(job_id, number) DO UPDATE SET data=excluded.data"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events(seq, job_id, at, actor, kind, from_status, to_status, reason, message) "
+    "VALUES (?,?,?,?,?,?,?,?,?)"
+)
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+def job_row(job: Job) -> tuple[Any, ...]:
+    data = job.to_dict()
+    return (job.id, job.status.value, job.user, job.updated_at, job.finished_at, json.dumps(data))
+
+
+class Store:
+    """The single writer of the database file."""
+
+    def __init__(self, path: Path, group_window: float = 0.05) -> None:
+        self.path = path
+        self.group_window = group_window
+        self._db: aiosqlite.Connection | None = None
+        self._pending: list[Statement] = []
+        self._lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+        self.last_error: StoreError | None = None
+
+    async def open(self) -> None:
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=FULL")
+            await self._db.execute("PRAGMA foreign_keys=ON")
+            await self._check_integrity()
+            await self._migrate()
+        except sqlite3.DatabaseError as e:
+            await self._close_quietly()
+            raise StoreError(
+                f"{self.path}: the state database is unreadable ({e}). jobtui will not reset it: "
+                "move it aside (keep it for recovery) or point --state-dir elsewhere, then start again."
+            ) from e
+
+    async def _check_integrity(self) -> None:
+        async with self._db.execute("PRAGMA quick_check") as cur:
+            row = await cur.fetchone()
+        if row is None or row[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no answer'}")
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            (version,) = await cur.fetchone()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version} is newer than this jobtui understands "
+                f"({SCHEMA_VERSION}). Upgrade jobtui; the database was left untouched."
+            )
+        for number in range(version, SCHEMA_VERSION):
+            await self._db.executescript(
+                f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version={number + 1}; COMMIT;"
+            )
+
+    async def _close_quietly(self) -> None:
+        if self._db is not None:
+            try:
+                await self._db.close()
+            finally:
+                self._db = None
+
+    async def close(self) -> None:
+        if self._flusher:
+            self._flusher.cancel()
+            self._flusher = None
+        if self._db is not None:
+            await self.flush()
+            await self._close_quietly()
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def queue(self, statements: Iterable[Statement]) -> None:
+        """Queue statements for the next group commit (within `group_window` seconds)."""
+        self._pending.extend(statements)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def commit(self, acknowledged: list[Statement] | None = None) -> None:
+        """Commit everything queued, plus `acknowledged`, before returning."""
+        await self.flush(acknowledged)
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.group_window)
+        try:
+            await self.flush()
+        except StoreError as e:
+            self.last_error = e
+            await asyncio.sleep(1.0)
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def flush(self, acknowledged: list[Statement] | None = None) -> None:
+        """Commit the queued statements, plus `acknowledged` ones whose caller waits for the commit.
+
+        On failure the queued statements stay queued for the next try; the caller's are dropped and
+        the error is raised to it, so nothing is acknowledged that is not saved.
+        """
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            statements = batch + (acknowledged or [])
+            if not statements:
+                return
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                for sql, group in groupby(statements, key=lambda st: st[0]):
+                    await self._db.executemany(sql, [params for _, params in group])
+                await self._db.execute("COMMIT")
+                self.last_error = None
+            except sqlite3.Error as e:
+                await self._rollback()
+                self._pending[:0] = batch
+                raise StoreError(_write_error_message(self.path, e)) from e
+
+    async def _rollback(self) -> None:
+        try:
+            await self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # no transaction was open
+
+    # -- statements ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def save_job(job: Job) -> Statement:
+        return _UPSERT_JOB, job_row(job)
+
+    @staticmethod
+    def save_attempt(attempt: Attempt) -> Statement:
+        return _UPSERT_ATTEMPT, (attempt.job_id, attempt.number, json.dumps(attempt.to_dict()))
+
+    @staticmethod
+    def add_event(event: JobEvent) -> Statement:
+        e = event
+        return _INSERT_EVENT, (e.seq, e.job_id, e.at, e.actor, e.kind, e.from_status, e.to_status, e.reason, e.message)
+
+    @staticmethod
+    def set_setting(key: str, value: Any) -> Statement:
+        return "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, json.dumps(value))
+
+    @staticmethod
+    def delete_jobs(ids: list[int]) -> list[Statement]:
+        marks = ",".join("?" * len(ids))
+        return [
+            (f"DELETE FROM events WHERE job_id IN ({marks})", tuple(ids)),
+            (f"DELETE FROM attempts WHERE job_id IN ({marks})", tuple(ids)),
+            (f"DELETE FROM jobs WHERE id IN ({marks})", tuple(ids)),
+        ]
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    async def load_jobs(self) -> list[Job]:
+        async with self._db.execute("SELECT data FROM jobs ORDER BY id") as cur:
+            return [Job.from_dict(json.loads(row[0])) for row in await cur.fetchall()]
+
+    async def load_attempts(self, job_id: int | None = None) -> list[Attempt]:
+        sql = "SELECT data FROM attempts"
+        params: tuple[Any, ...] = ()
+        if job_id is not None:
+            sql += " WHERE job_id = ?"
+            params = (job_id,)
+        async with self._db.execute(sql + " ORDER BY job_id, number", params) as cur:
+            return [Attempt(**json.loads(row[0])) for row in await cur.fetchall()]
+
+    async def load_attempts_of(self, job_ids: list[int]) -> list[Attempt]:
+        """The latest attempt of each of `job_ids`."""
+        found: list[Attempt] = []
+        for start in range(0, len(job_ids), 500):
+            chunk = job_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = (
+                f"SELECT data FROM attempts a WHERE job_id IN ({marks}) "
+                "AND number = (SELECT MAX(number) FROM attempts b WHERE b.job_id = a.job_id)"
+            )
+            async with self._db.execute(sql, tuple(chunk)) as cur:
+                found += [Attempt(**json.loads(row[0])) for row in await cur.fetchall()]
+        return found
+
+    async def load_events(self, job_id: int, limit: int = 500) -> list[JobEvent]:
+        sql = "SELECT seq, job_id, at, actor, kind, from_status, to_status, reason, message FROM events "
+        sql += "WHERE job_id = ? ORDER BY seq DESC LIMIT ?"
+        async with self._db.execute(sql, (job_id, limit)) as cur:
+            rows = await cur.fetchall()
+        return [JobEvent(*row) for row in reversed(rows)]
+
+    async def max_event_seq(self) -> int:
+        async with self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cur:
+            (seq,) = await cur.fetchone()
+        return seq
+
+    async def load_settings(self) -> dict[str, Any]:
+        async with self._db.execute("SELECT key, value FROM settings") as cur:
+            return {k: json.loads(v) for k, v in await cur.fetchall()}
+
+
+def _write_error_message(path: Path, error: sqlite3.Error) -> str:
+    text = str(error)
+    if "full" in text or getattr(error, "sqlite_errorcode", None) == errno.ENOSPC:
+        return (
+            f"{path}: the disk holding the state directory is full; nothing was acknowledged that is not "
+            "saved. Free space there, then retry the action."
+        )
+    return f"{path}: could not save to the state database ({text}); retry, and check the disk if it persists."

@@ -1,0 +1,36 @@
+"""The attempt wrapper: a small POSIX-sh script every job runs under, locally and on remote hosts.
+
+It is started detached (its own session, stdin from /dev/null), so the job outlives the engine. It
+writes its pid to `pid` (so a launch the engine did not live to record is found), the job's output to files in the attempt's run directory and, at the end, the exit code to
+`exit` with a single write of a newline-terminated number: a reader accepts only a whole line, so an
+exit file cut short by a crash reads as absent, never as a wrong code. `$1` is the run directory,
+`$2` the working directory, the rest the job's argv (passed as data, never re-parsed by the shell).
+"""
+
+from __future__ import annotations
+
+WRAPPER = r"""d=$1; w=$2; shift 2
+echo $$ >"$d/pid"
+exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
+if cd "$w"; then "$@"; rc=$?; else rc=126; fi
+printf '%s\n' "$rc" >"$d/exit"
+"""
+
+STDOUT, STDERR, EXIT, PID = "stdout", "stderr", "exit", "pid"
+EXIT_CANNOT_CD = 126
+EXIT_NOT_FOUND = 127
+
+
+def parse_exit_file(data: bytes) -> int | None:
+    """The exit code in an exit file's content, or None while it is absent or incomplete."""
+    if not data.endswith(b"\n"):
+        return None
+    try:
+        return int(data.strip())
+    except ValueError:
+        return None
+
+
+def wrapper_argv(run_dir: str, workdir: str, command: list[str]) -> list[str]:
+    """argv that runs `command` under the wrapper (`sh -c SCRIPT jobtui-wrapper RUN_DIR WORKDIR CMD...`)."""
+    return ["/bin/sh", "-c", WRAPPER, "jobtui-wrapper", run_dir, workdir, *command]
