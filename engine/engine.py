@@ -37,7 +37,7 @@ from engine.models import (
 from engine.outcomes import decide
 from engine.progress import compile_patterns
 from engine.queue_index import QueueIndex
-from engine.resources import local_node_state, sample_local_gpus
+from engine.nodes import build_node_states
 from engine.runner import Runner
 from engine.scheduler import NodeState, Policy, Start, Usage, plan
 from engine.store import Statement, Store
@@ -94,7 +94,9 @@ class Engine:
         self._event_seq = await self.store.max_event_seq()
         if self.executors is None:
             self.executors = make_executors(self.config, self.state_dir)
-        self._build_nodes()
+        self.nodes = build_node_states(self.config)
+        for executor in self.executors.values():
+            executor.attach(self)
         jobs = await self.store.load_jobs()
         self.jobs = {job.id: job for job in jobs}
         self._next_id = (jobs[-1].id + 1) if jobs else 1
@@ -119,15 +121,24 @@ class Engine:
         for executor in (self.executors or {}).values():
             await executor.close()
 
-    def _build_nodes(self) -> None:
-        gpu_count = len(sample_local_gpus()) if any(n.kind == "local" and n.gpus is None for n in self.config.nodes) else 0
-        for cfg in self.config.nodes:
-            if cfg.kind == "local":
-                self.nodes[cfg.name] = local_node_state(cfg, gpu_count)
-            else:
-                self.nodes[cfg.name] = NodeState(
-                    cfg.name, cfg.cores or 1, cfg.memory_mb or 0, list(range(cfg.gpus or 0)), cfg.max_jobs, dict(cfg.labels)
-                )
+    def node_changed(self, node: str, reachable: bool, sample: dict | None = None) -> None:
+        """An executor reports its node down, back, or freshly sampled."""
+        state = self.nodes.get(node)
+        if state is None:
+            return
+        now = self.clock.now()
+        if state.reachable != reachable:
+            state.reachable = reachable
+            for job_id, attempt in self.attempts.items():
+                if attempt.node == node:
+                    attempt.unreachable_since = None if reachable else now
+                    job = self.jobs[job_id]
+                    note = "" if reachable else f"node {node} unreachable since {_clock_text(now)}"
+                    self.store.queue(self.update(job, SYSTEM, "reachable" if reachable else "unreachable", message=note))
+            self._wake.set()
+        if sample is not None:
+            state.sample = sample
+        self.bus.publish("nodes_sampled", {"node": node, "reachable": reachable, "sample": sample})
 
     async def _recover(self, job: Job, attempt: Attempt | None) -> None:
         executor = self.executors.get(attempt.node) if attempt else None
@@ -413,3 +424,9 @@ class Engine:
         if number is None:
             return attempts[-1] if attempts else None
         return next((a for a in attempts if a.number == number), None)
+
+
+def _clock_text(at: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))

@@ -58,6 +58,8 @@ class JobSpec(BaseModel):
     requires_approval: bool = False
     env: dict[str, str] = Field(default_factory=dict)
     workdir: str | None = None
+    inputs: list[str] = Field(default_factory=list, description="local files staged to the node before the run")
+    outputs: list[str] = Field(default_factory=list, description="globs collected back after the run")
     node: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)

@@ -122,6 +122,8 @@ class Job:
     tags: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     workdir: str | None = None
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
     node: str | None = None
     node_request: str | None = None
     timeout: float | None = None

@@ -21,6 +21,7 @@ class NodeState:
     max_jobs: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
     reachable: bool = True
+    sample: dict | None = None  # last sampled load/GPUs, for display
     used_cores: int = 0
     used_mem_mb: int = 0
     running: int = 0

@@ -87,6 +87,8 @@ class JobService:
             tags=list(spec.tags),
             env=dict(spec.env),
             workdir=spec.workdir,
+            inputs=list(spec.inputs),
+            outputs=list(spec.outputs),
             node_request=spec.node,
             timeout=spec.timeout,
             requires_approval=spec.requires_approval,

@@ -33,6 +33,12 @@ class LaunchSpec:
     workdir: str
 
 
+class NodeListener(Protocol):
+    """What an executor tells the engine about its node (reachability, sampled resources)."""
+
+    def node_changed(self, node: str, reachable: bool, sample: dict | None = None) -> None: ...
+
+
 class Executor(Protocol):
     node: str
 
@@ -58,6 +64,10 @@ class Executor(Protocol):
 
     async def cancel(self, attempt: Attempt, grace: float) -> None:
         """Stop the attempt's whole process tree: TERM, `grace` seconds, then KILL."""
+        ...
+
+    def attach(self, listener: NodeListener) -> None:
+        """Remember whom to tell when the node goes down, comes back or is sampled."""
         ...
 
     async def close(self) -> None:

@@ -90,6 +90,9 @@ class LocalExecutor:
             _killpg(attempt.pid, signal.SIGKILL)
             await self._exited(attempt)
 
+    def attach(self, listener: object) -> None:
+        return None  # this machine is always reachable
+
     async def close(self) -> None:
         return None
 
