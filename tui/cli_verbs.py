@@ -1,0 +1,225 @@
+"""The CLI verbs, each a thin call on an `EngineClient` attached to the running engine."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.client import EngineClient
+from engine.daemon import EngineHost, attach, engine_running
+from engine.errors import EngineUnavailable, ValidationError
+from engine.models import TERMINAL
+from tui.cli_output import DEFAULT_FIELDS, as_json, describe_job, project, table
+from tui.context import load_context
+
+TERMINAL_NAMES = {s.value for s in TERMINAL}
+
+
+def read_job_file(name: str) -> list[dict[str, Any]]:
+    """A YAML list of jobs (or `{jobs: [...]}`), or one command per line as GNU parallel reads them."""
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text()
+    except OSError as e:
+        raise ValidationError(f"{name}: cannot read the job file ({e.strerror}); check the path.") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+    if isinstance(data, dict) and "jobs" in data:
+        data = data["jobs"]
+    if isinstance(data, list) and all(isinstance(item, dict) for item in data):
+        return data
+    jobs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            jobs.append({"command": shlex.split(line)})
+        except ValueError as e:
+            raise ValidationError(f"{name}:{number}: cannot split this command line ({e}); check its quotes.") from e
+    return jobs
+
+
+def _spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise ValidationError("no command given; write `jobtui submit [options] -- CMD ARGS...` or use --file.")
+    spec: dict[str, Any] = {"command": command, "after": args.after, "tags": args.tag}
+    env = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValidationError(f"--env {item!r}: write it as NAME=VALUE.")
+        env[key] = value
+    spec["env"] = env
+    pairs = {"name": args.name, "priority": args.priority, "cpus": args.cpus, "mem_mb": args.mem, "gpus": args.gpus,
+             "retries": args.retries, "timeout": args.timeout, "workdir": args.workdir, "node": args.node}
+    spec.update({k: v for k, v in pairs.items() if v is not None})
+    if args.requires_approval:
+        spec["requires_approval"] = True
+    return spec
+
+
+async def cmd_submit(client: EngineClient, args: argparse.Namespace) -> int:
+    specs = read_job_file(args.file) if args.file else [_spec_from_args(args)]
+    jobs = await client.submit(specs)
+    ids = [j["id"] for j in jobs]
+    if args.json:
+        print(as_json({"ids": ids}))
+    else:
+        for job in jobs:
+            print(f"submitted job {job['id']} ({job['name']}) [{job['status']}]")
+    return 0
+
+
+async def cmd_wait(client: EngineClient, args: argparse.Namespace) -> int:
+    snapshot = await client.snapshot()
+    states = {j["id"]: j["status"] for j in snapshot["jobs"]}
+    targets = set(args.ids) if args.ids else {i for i, s in states.items() if s not in TERMINAL_NAMES}
+    if not args.ids and not args.all:
+        raise ValidationError("name the jobs to wait for, or give --all.")
+    unknown = sorted(targets - states.keys())
+    if unknown:
+        raise ValidationError(f"no such job(s): {', '.join(map(str, unknown))}; `jobtui list` shows the jobs there are.")
+
+    async def follow() -> None:
+        async for _, kind, data in client.events(snapshot["seq"]):
+            if kind == "job_changed" and data["id"] in targets:
+                states[data["id"]] = data["status"]
+            elif kind == "resync":
+                states.update({j["id"]: j["status"] for j in (await client.snapshot())["jobs"]})
+            if all(states[i] in TERMINAL_NAMES for i in targets):
+                return
+
+    if not all(states[i] in TERMINAL_NAMES for i in targets):
+        try:
+            await asyncio.wait_for(follow(), args.timeout)
+        except TimeoutError:
+            print(f"jobtui: gave up after {args.timeout:g} s", file=sys.stderr)
+            return 1
+    result = {i: states[i] for i in sorted(targets)}
+    if args.json:
+        print(as_json(result))
+    return 0 if all(s == "completed" for s in result.values()) else 1
+
+
+async def cmd_list(client: EngineClient, args: argparse.Namespace) -> int:
+    jobs = await client.list_jobs(args.status, args.limit or None, not args.active, args.user)
+    fields = args.output.split(",") if args.output else DEFAULT_FIELDS
+    if args.json or args.format == "json":
+        print(as_json(project(jobs, fields) if args.output else jobs))
+    else:
+        print(table(jobs, fields))
+    return 0
+
+
+async def cmd_show(client: EngineClient, args: argparse.Namespace) -> int:
+    detail = await client.job(args.id)
+    print(as_json(detail) if args.json else describe_job(detail))
+    return 0
+
+
+async def cmd_logs(client: EngineClient, args: argparse.Namespace) -> int:
+    stream = "stderr" if args.stderr else "stdout"
+    offset = 0
+    out = sys.stdout.buffer
+    while True:
+        chunk = await client.logs(args.id, stream, offset, 1 << 20, args.attempt)
+        if chunk["data"]:
+            out.write(chunk["data"].encode())
+            out.flush()
+            offset = chunk["offset"]
+            continue
+        if chunk["done"] or not args.follow:
+            return 0
+        await asyncio.sleep(0.25)
+
+
+async def cmd_each(client: EngineClient, args: argparse.Namespace) -> int:
+    action = {"cancel": client.cancel, "approve": client.approve, "requeue": client.requeue}.get(args.verb)
+    results, failed = [], 0
+    for job_id in args.ids:
+        try:
+            job = await (client.reject(job_id, args.reason) if args.verb == "reject" else action(job_id))
+            results.append({"id": job_id, "ok": True, "status": job["status"], "message": job["message"]})
+        except EngineUnavailable:
+            raise
+        except Exception as e:  # report each id, carry on with the rest
+            failed += 1
+            results.append({"id": job_id, "ok": False, "error": str(e)})
+    for r in results if not args.json else []:
+        print(f"job {r['id']}: {r['status']} {r['message']}".rstrip() if r["ok"] else f"job {r['id']}: {r['error']}",
+              file=sys.stdout if r["ok"] else sys.stderr)
+    if args.json:
+        print(as_json(results))
+    return 1 if failed else 0
+
+
+async def cmd_simple(client: EngineClient, args: argparse.Namespace) -> int:
+    if args.verb == "stats":
+        result: Any = await client.stats()
+    elif args.verb == "me":
+        result = await client.me()
+    elif args.verb == "position":
+        result = {"id": args.id, "position": await client.position(args.id)}
+    elif args.verb == "priority":
+        result = await client.set_priority(args.id, args.priority)
+    elif args.verb == "cleanup":
+        result = {"deleted": await client.cleanup(args.days)}
+    else:
+        changes = {"max_concurrent": args.max_concurrent, "user_max_concurrent": args.user_max_concurrent,
+                   "team_max_concurrent": args.team_max_concurrent,
+                   "fair_share": None if args.fair_share is None else args.fair_share == "on"}
+        changes = {k: v for k, v in changes.items() if v is not None}
+        result = await (client.set_limits(changes) if changes else client.limits())
+    if args.json or not isinstance(result, dict):
+        print(as_json(result))
+    else:
+        width = max(map(len, result)) if result else 0
+        for key, value in result.items():
+            print(f"{key:<{width}}  {value if not isinstance(value, (dict, list)) else as_json(value)}")
+    return 0
+
+
+async def cmd_token(client: EngineClient, args: argparse.Namespace) -> int:
+    result = await client._call("POST", "/api/tokens", json={"user": args.user})  # HTTP only: tokens are for remote use
+    print(as_json(result) if args.json else result["token"])
+    return 0
+
+
+VERB_FUNCS = {
+    "submit": cmd_submit, "wait": cmd_wait, "list": cmd_list, "show": cmd_show, "logs": cmd_logs,
+    "cancel": cmd_each, "approve": cmd_each, "reject": cmd_each, "requeue": cmd_each, "priority": cmd_simple,
+    "stats": cmd_simple, "me": cmd_simple, "position": cmd_simple, "concurrency": cmd_simple, "cleanup": cmd_simple,
+    "token": cmd_token,
+}
+
+
+async def run_verb(args: argparse.Namespace) -> int:
+    config, state_dir = load_context(args)
+    if args.verb == "run":
+        from tui.follow import run_and_follow
+
+        return await run_and_follow(config, state_dir, read_job_file(args.file), args.json)
+    client = attach(state_dir)
+    try:
+        return await VERB_FUNCS[args.verb](client, args)
+    finally:
+        await client.close()
+
+
+async def host_or_attach(config, state_dir: Path) -> tuple[EngineClient, EngineHost | None]:
+    """Attach to the engine running on `state_dir`, or host one in this process."""
+    if engine_running(state_dir):
+        return attach(state_dir), None
+    host = EngineHost(config, state_dir)
+    await host.start()
+    return host.client(), host
+

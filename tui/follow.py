@@ -1,0 +1,63 @@
+"""Headless follow: submit a file of jobs and print their progress until every one has ended."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.config import Config
+from tui.cli_output import as_json, duration, table
+from tui.cli_verbs import TERMINAL_NAMES, host_or_attach
+
+PRINT_INTERVAL = 1.0
+
+
+def progress_line(job: dict[str, Any]) -> str:
+    prog = job.get("progress") or {}
+    pct = f"{prog['percent']:5.1f}%" if prog.get("percent") is not None else "     -"
+    eta = f" ETA {duration(prog['eta_seconds'])}" if prog.get("eta_seconds") else ""
+    text = f" {prog['text']}" if prog.get("text") else ""
+    tail = f" ({job['message']})" if job.get("message") and job["status"] in TERMINAL_NAMES | {"waiting"} else ""
+    return f"[{time.strftime('%H:%M:%S')}] job {job['id']:>4} {job['name'][:24]:<24} {job['status']:<10}{pct}{eta}{text}{tail}"
+
+
+async def run_and_follow(config: Config, state_dir: Path, specs: list[dict[str, Any]], as_json_output: bool) -> int:
+    client, host = await host_or_attach(config, state_dir)
+    try:
+        snapshot = await client.snapshot()
+        submitted = await client.submit(specs)
+        jobs = {j["id"]: j for j in submitted}
+        printed: dict[int, tuple[str, float]] = {}
+        for job in submitted:
+            _maybe_print(job, printed, as_json_output)
+        if not all(j["status"] in TERMINAL_NAMES for j in jobs.values()):
+            async for _, kind, data in client.events(snapshot["seq"]):
+                if kind != "job_changed" or data["id"] not in jobs:
+                    continue
+                jobs[data["id"]] = data
+                _maybe_print(data, printed, as_json_output)
+                if all(j["status"] in TERMINAL_NAMES for j in jobs.values()):
+                    break
+        final = sorted(jobs.values(), key=lambda j: j["id"])
+        if as_json_output:
+            print(as_json(final))
+        else:
+            print()
+            print(table(final, ["id", "name", "status", "attempts", "exit_code", "elapsed", "message"]))
+        return 0 if all(j["status"] == "completed" for j in final) else 1
+    finally:
+        await client.close()
+        if host is not None:
+            await host.stop()
+
+
+def _maybe_print(job: dict[str, Any], printed: dict[int, tuple[str, float]], quiet: bool) -> None:
+    if quiet:
+        return
+    status, at = printed.get(job["id"], ("", 0.0))
+    now = time.monotonic()
+    if job["status"] != status or now - at >= PRINT_INTERVAL:
+        printed[job["id"]] = (job["status"], now)
+        print(progress_line(job), file=sys.stdout, flush=True)

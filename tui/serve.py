@@ -1,0 +1,46 @@
+"""`jobtui --serve`: the engine headless with its HTTP API until SIGTERM/SIGINT. Never loads Textual."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from engine.daemon import EngineHost
+from engine.errors import ConfigError
+from tui.context import load_context
+
+
+def parse_listen(value: str | None) -> tuple[str, int] | None:
+    if not value:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--listen {value!r}: give HOST:PORT, e.g. 127.0.0.1:8700.")
+    return host, int(port)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    config, state_dir = load_context(args)
+    host = EngineHost(config, state_dir, tcp=parse_listen(args.listen))
+    await host.start()
+    if args.submit_file:
+        from tui.cli_verbs import read_job_file
+
+        await host.client().submit(read_job_file(args.submit_file))
+    print(f"jobtui engine serving on {host.socket_path} (pid {_pid()}); Ctrl-C or SIGTERM stops it, jobs keep running",
+          file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await host.stop()
+    return 0
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
