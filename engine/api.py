@@ -17,13 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import __version__
 from engine.auth import Actor
-from engine.errors import JobTuiError, PermissionDenied, ValidationError
+from engine.errors import JobTuiError, PermissionDenied
 from engine.jobspec import parse_specs
-from engine.models import JobStatus
 from engine.service import JobService
 from engine.store import Store
 from engine.tokens import TokenRegistry
-from engine.views import job_detail, log_chunk
+from engine.views import job_detail, log_chunk, parse_statuses, wait_for_jobs
 
 SSE_KEEPALIVE = 15.0
 
@@ -56,6 +55,12 @@ class ConcurrencyBody(BaseModel):
 class PriorityBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     priority: int
+
+
+class WaitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[int] | None = Field(default=None, description="jobs to wait for; null: every job not yet ended")
+    timeout: float = Field(default=30.0, gt=0, le=300)
 
 
 class TokenBody(BaseModel):
@@ -91,26 +96,26 @@ def build_app(service: JobService, tokens: TokenRegistry) -> FastAPI:
         include_completed: bool = False,
         user: str | None = None,
     ) -> dict[str, Any]:
-        wanted = _statuses(status)
+        wanted = parse_statuses(status)
         jobs = service.list(wanted, user, include_completed, limit)
-        return {"jobs": [j.to_dict() for j in jobs], "count": len(jobs)}
+        return JSONResponse({"jobs": [j.to_dict() for j in jobs], "count": len(jobs)})
 
     @app.get("/api/queue/stats")
     async def stats(_: Caller) -> dict[str, Any]:
         return service.stats()
 
     @app.get("/api/queue/me")
-    async def me(caller: Caller) -> dict[str, Any]:
-        return service.me(caller)
+    async def me(caller: Caller) -> JSONResponse:
+        return JSONResponse(service.me(caller))
 
     @app.get("/api/queue/position/{job_id}")
     async def position(_: Caller, job_id: int) -> dict[str, Any]:
         return {"job_id": job_id, "position": service.position(job_id)}
 
     @app.post("/api/queue/submit")
-    async def submit(caller: Caller, body: SubmitBody) -> dict[str, Any]:
+    async def submit(caller: Caller, body: SubmitBody) -> JSONResponse:
         jobs = await service.submit(caller, parse_specs(body.jobs))
-        return {"ids": [j.id for j in jobs], "jobs": [j.to_dict() for j in jobs]}
+        return JSONResponse({"ids": [j.id for j in jobs], "jobs": [j.to_dict() for j in jobs]})
 
     @app.post("/api/queue/{job_id}/cancel")
     async def cancel(caller: Caller, job_id: int) -> dict[str, Any]:
@@ -151,28 +156,40 @@ def build_app(service: JobService, tokens: TokenRegistry) -> FastAPI:
         engine.wake()
         return {"ok": True}
 
+    @app.post("/api/queue/wait")
+    async def wait(_: Caller, body: WaitBody) -> dict[str, Any]:
+        """Long poll: returns once every named job has ended, or at the timeout with those still pending."""
+        return await wait_for_jobs(engine, body.ids, body.timeout)
+
     @app.get("/api/jobs/{job_id}")
-    async def detail(_: Caller, job_id: int) -> dict[str, Any]:
-        return await job_detail(service, job_id)
+    async def detail(_: Caller, job_id: int) -> JSONResponse:
+        return JSONResponse(await job_detail(service, job_id))
 
     @app.get("/api/jobs/{job_id}/logs")
     async def logs(
-        _: Caller, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = 65536,
-        attempt: int | None = None, follow: bool = False,
+        _: Caller,
+        job_id: int,
+        stream: str = "stdout",
+        offset: int = 0,
+        limit: int = 65536,
+        attempt: int | None = None,
+        follow: bool = False,
     ):
         if not follow:
             return await log_chunk(service, job_id, stream, offset, limit, attempt)
         return StreamingResponse(_follow_log(service, job_id, stream, offset, attempt), media_type="text/plain")
 
     @app.get("/api/snapshot")
-    async def snapshot(_: Caller) -> dict[str, Any]:
-        return {
-            "instance": engine.instance,
-            "seq": engine.bus.seq,
-            "jobs": [j.to_dict() for j in engine.jobs.values()],
-            "limits": service.limits(),
-            "nodes": service.nodes(),
-        }
+    async def snapshot(_: Caller) -> JSONResponse:
+        return JSONResponse(
+            {
+                "instance": engine.instance,
+                "seq": engine.bus.seq,
+                "jobs": [j.to_dict() for j in engine.jobs.values()],
+                "limits": service.limits(),
+                "nodes": service.nodes(),
+            }
+        )
 
     @app.get("/api/nodes")
     async def nodes(_: Caller) -> dict[str, Any]:
@@ -194,18 +211,6 @@ def build_app(service: JobService, tokens: TokenRegistry) -> FastAPI:
         return {"user": body.user, "token": token, "digest": d}
 
     return app
-
-
-def _statuses(values: list[str] | None) -> set[JobStatus] | None:
-    if not values:
-        return None
-    names = {v for value in values for v in value.split(",") if v}
-    aliases = {"pending": "waiting", "queued": "waiting"}
-    try:
-        return {JobStatus(aliases.get(n, n)) for n in names}
-    except ValueError as e:
-        known = ", ".join(s.value for s in JobStatus)
-        raise ValidationError(f"unknown status in {sorted(names)}; use one of: {known}.") from e
 
 
 async def _sse(engine, since: int | None):

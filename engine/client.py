@@ -1,8 +1,8 @@
 """`EngineClient`: the one way the TUI and the CLI talk to an engine.
 
-`LocalClient` calls an engine in this process; `HttpClient` speaks to a running engine over its Unix
-socket (or TCP with a token). Both return the same JSON-shaped dicts, and the same contract tests
-run against both.
+`LocalClient` (engine/local_client.py) calls an engine in this process; `HttpClient` speaks to a
+running engine over its Unix socket (or TCP with a token). Both return the same JSON-shaped dicts,
+and the same contract tests run against both.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import httpx
 
-from engine.auth import Actor
 from engine.errors import (
     Conflict,
     EngineUnavailable,
@@ -24,11 +23,6 @@ from engine.errors import (
     StoreError,
     ValidationError,
 )
-from engine.jobspec import parse_specs
-from engine.service import JobService
-from engine.views import job_detail, log_chunk
-
-SOCKET_NAME = "engine.sock"
 
 
 class EngineClient(Protocol):
@@ -36,15 +30,22 @@ class EngineClient(Protocol):
 
     async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
     async def list_jobs(
-        self, status: list[str] | None = None, limit: int | None = 50, include_completed: bool = False, user: str | None = None
+        self,
+        status: list[str] | None = None,
+        limit: int | None = 50,
+        include_completed: bool = False,
+        user: str | None = None,
     ) -> list[dict[str, Any]]: ...
     async def job(self, job_id: int) -> dict[str, Any]: ...
-    async def logs(self, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = 65536, attempt: int | None = None) -> dict[str, Any]: ...
+    async def logs(
+        self, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = 65536, attempt: int | None = None
+    ) -> dict[str, Any]: ...
     async def cancel(self, job_id: int) -> dict[str, Any]: ...
     async def approve(self, job_id: int) -> dict[str, Any]: ...
     async def reject(self, job_id: int, reason: str) -> dict[str, Any]: ...
     async def requeue(self, job_id: int) -> dict[str, Any]: ...
     async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]: ...
+    async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]: ...
     async def stats(self) -> dict[str, Any]: ...
     async def me(self) -> dict[str, Any]: ...
     async def position(self, job_id: int) -> int | None: ...
@@ -57,93 +58,13 @@ class EngineClient(Protocol):
     async def close(self) -> None: ...
 
 
-class LocalClient:
-    """An engine in this process (the TUI hosting it)."""
-
-    def __init__(self, service: JobService, user: str) -> None:
-        self.service = service
-        self.engine = service.engine
-        self.user = user
-
-    @property
-    def _actor(self) -> Actor:
-        return self.service.actor(self.user)
-
-    async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [j.to_dict() for j in await self.service.submit(self._actor, parse_specs(specs))]
-
-    async def list_jobs(self, status=None, limit=50, include_completed=False, user=None) -> list[dict[str, Any]]:
-        from engine.api import _statuses
-
-        return [j.to_dict() for j in self.service.list(_statuses(status), user, include_completed, limit)]
-
-    async def job(self, job_id: int) -> dict[str, Any]:
-        return await job_detail(self.service, job_id)
-
-    async def logs(self, job_id, stream="stdout", offset=0, limit=65536, attempt=None) -> dict[str, Any]:
-        return await log_chunk(self.service, job_id, stream, offset, limit, attempt)
-
-    async def cancel(self, job_id: int) -> dict[str, Any]:
-        return (await self.service.cancel(self._actor, job_id)).to_dict()
-
-    async def approve(self, job_id: int) -> dict[str, Any]:
-        return (await self.service.approve(self._actor, job_id)).to_dict()
-
-    async def reject(self, job_id: int, reason: str) -> dict[str, Any]:
-        return (await self.service.reject(self._actor, job_id, reason)).to_dict()
-
-    async def requeue(self, job_id: int) -> dict[str, Any]:
-        return (await self.service.requeue(self._actor, job_id)).to_dict()
-
-    async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]:
-        return (await self.service.set_priority(self._actor, job_id, priority)).to_dict()
-
-    async def stats(self) -> dict[str, Any]:
-        return self.service.stats()
-
-    async def me(self) -> dict[str, Any]:
-        return self.service.me(self._actor)
-
-    async def position(self, job_id: int) -> int | None:
-        return self.service.position(job_id)
-
-    async def limits(self) -> dict[str, Any]:
-        return self.service.limits()
-
-    async def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]:
-        return await self.service.set_limits(self._actor, changes)
-
-    async def cleanup(self, days: float) -> int:
-        return await self.service.cleanup(self._actor, days)
-
-    async def nodes(self) -> list[dict[str, Any]]:
-        return self.service.nodes()
-
-    async def snapshot(self) -> dict[str, Any]:
-        engine = self.engine
-        return {
-            "instance": engine.instance,
-            "seq": engine.bus.seq,
-            "jobs": [j.to_dict() for j in engine.jobs.values()],
-            "limits": self.service.limits(),
-            "nodes": self.service.nodes(),
-        }
-
-    async def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
-        sub = self.engine.bus.subscribe(since)
-        try:
-            while True:
-                event = await sub.queue.get()
-                yield event.seq, event.kind, event.data
-        finally:
-            self.engine.bus.unsubscribe(sub)
-
-    async def close(self) -> None:
-        return None
-
-
 _ERRORS: dict[int, type[JobTuiError]] = {
-    400: ValidationError, 403: PermissionDenied, 404: NotFound, 409: Conflict, 422: ValidationError, 500: StoreError,
+    400: ValidationError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    422: ValidationError,
+    500: StoreError,
 }
 
 
@@ -205,6 +126,10 @@ class HttpClient:
 
     async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]:
         return await self._call("POST", f"/api/queue/{job_id}/priority", json={"priority": priority})
+
+    async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]:
+        body = {"ids": ids, "timeout": timeout}
+        return await self._call("POST", "/api/queue/wait", json=body, timeout=timeout + 30)
 
     async def stats(self) -> dict[str, Any]:
         return await self._call("GET", "/api/queue/stats")

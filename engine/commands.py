@@ -41,7 +41,12 @@ class CommandRunner(Protocol):
     where: str
 
     async def run(
-        self, argv: list[str], *, input: bytes | None = None, timeout: float | None = None, env: dict[str, str] | None = None
+        self,
+        argv: list[str],
+        *,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
     ) -> CommandResult: ...
 
 
@@ -49,7 +54,12 @@ class LocalRunner:
     where = "this machine"
 
     async def run(
-        self, argv: list[str], *, input: bytes | None = None, timeout: float | None = None, env: dict[str, str] | None = None
+        self,
+        argv: list[str],
+        *,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
     ) -> CommandResult:
         full_env = {**os.environ, **env} if env else None
         try:
@@ -61,13 +71,17 @@ class LocalRunner:
                 env=full_env,
             )
         except FileNotFoundError as e:
-            raise JobTuiError(f"{self.where}: {argv[0]!r} is not installed or not on PATH; install it or fix PATH.") from e
+            raise JobTuiError(
+                f"{self.where}: {argv[0]!r} is not installed or not on PATH; install it or fix PATH."
+            ) from e
         try:
             out, err = await asyncio.wait_for(proc.communicate(input), timeout)
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            raise JobTuiError(f"{self.where}: `{argv[0]}` did not answer within {timeout:g} s; it was stopped.") from None
+            raise JobTuiError(
+                f"{self.where}: `{argv[0]}` did not answer within {timeout:g} s; it was stopped."
+            ) from None
         return CommandResult(tuple(argv), proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 

@@ -156,7 +156,9 @@ def load_config(path: Path | None) -> Config:
     try:
         text = path.read_text()
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read the config file ({e.strerror}); check the path given to --config.") from e
+        raise ConfigError(
+            f"{path}: cannot read the config file ({e.strerror}); check the path given to --config."
+        ) from e
     return parse_config(text, str(path))
 
 

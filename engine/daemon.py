@@ -18,15 +18,15 @@ from pathlib import Path
 import uvicorn
 
 from engine.api import build_app
-from engine.client import SOCKET_NAME, HttpClient, LocalClient
 from engine.config import Config
+from engine.discovery import LOCK_NAME, SOCKET_NAME, attach, engine_running  # noqa: F401  (re-exported)
 from engine.engine import Engine
-from engine.errors import EngineLocked, EngineUnavailable
+from engine.errors import EngineLocked
+from engine.local_client import LocalClient
 from engine.service import JobService
-from engine.tokens import TokenRegistry, ensure_owner_token, read_owner_token
+from engine.tokens import TokenRegistry, ensure_owner_token
 
 log = logging.getLogger(__name__)
-LOCK_NAME = "engine.lock"
 
 
 class _QuietServer(uvicorn.Server):
@@ -82,7 +82,9 @@ def bind_unix_socket(path: Path) -> socket.socket:
 
 
 class EngineHost:
-    def __init__(self, config: Config, state_dir: Path, owner: str | None = None, tcp: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self, config: Config, state_dir: Path, owner: str | None = None, tcp: tuple[str, int] | None = None
+    ) -> None:
         self.config = config
         self.state_dir = state_dir
         self.owner = owner or getpass.getuser()
@@ -124,30 +126,3 @@ class EngineHost:
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         self.lock.release()
-
-
-def engine_running(state_dir: Path) -> bool:
-    """True when another process holds the state directory's engine lock."""
-    path = state_dir / LOCK_NAME
-    if not path.exists():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
-def attach(state_dir: Path, user: str | None = None) -> HttpClient:
-    """A client of the engine running on `state_dir`, or a clear error saying how to start one."""
-    token = read_owner_token(state_dir)
-    sock = state_dir / SOCKET_NAME
-    if not engine_running(state_dir) or token is None or not sock.exists():
-        raise EngineUnavailable(
-            f"no jobtui engine is running on {state_dir}. Start one with `jobtui --serve` "
-            f"(add --state-dir {state_dir} if it is not the default), or run `jobtui` to open the TUI with its own."
-        )
-    return HttpClient(sock, token, user or getpass.getuser())

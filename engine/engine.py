@@ -8,6 +8,7 @@ is event-driven: it wakes on a change or on the next timer (retry back-off, agei
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import os
@@ -34,10 +35,10 @@ from engine.models import (
     Reason,
     can_transition,
 )
+from engine.nodes import build_node_states
 from engine.outcomes import decide
 from engine.progress import compile_patterns
 from engine.queue_index import QueueIndex
-from engine.nodes import build_node_states
 from engine.runner import Runner
 from engine.scheduler import NodeState, Policy, Start, Usage, plan
 from engine.store import Statement, Store
@@ -82,6 +83,7 @@ class Engine:
         self._progress_saved: dict[int, float] = {}
         self._next_id = 1
         self._event_seq = 0
+        self._base_env = dict(os.environ)
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -115,7 +117,7 @@ class Engine:
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        for job_id, attempt in self.attempts.items():
+        for _job_id, attempt in self.attempts.items():
             self.store.queue([Store.save_attempt(attempt)])
         await self.store.close()
         for executor in (self.executors or {}).values():
@@ -134,7 +136,9 @@ class Engine:
                     attempt.unreachable_since = None if reachable else now
                     job = self.jobs[job_id]
                     note = "" if reachable else f"node {node} unreachable since {_clock_text(now)}"
-                    self.store.queue(self.update(job, SYSTEM, "reachable" if reachable else "unreachable", message=note))
+                    self.store.queue(
+                        self.update(job, SYSTEM, "reachable" if reachable else "unreachable", message=note)
+                    )
             self._wake.set()
         if sample is not None:
             state.sample = sample
@@ -143,7 +147,11 @@ class Engine:
     async def _recover(self, job: Job, attempt: Attempt | None) -> None:
         executor = self.executors.get(attempt.node) if attempt else None
         if attempt is None or executor is None:
-            why = "its attempt was never recorded" if attempt is None else f"node {attempt.node!r} is no longer configured"
+            why = (
+                "its attempt was never recorded"
+                if attempt is None
+                else f"node {attempt.node!r} is no longer configured"
+            )
             self.store.queue(self.update(job, SYSTEM, "lost", status=JobStatus.FAILED, reason=Reason.LOST, message=why))
             return
         self.attempts[job.id] = attempt
@@ -157,7 +165,9 @@ class Engine:
             self.store.queue(self.update(job, SYSTEM, "relaunch", status=JobStatus.WAITING, message=msg))
             return
         if liveness == Liveness.LOST:
-            self.attempt_finished(job.id, attempt, Outcome(None, Reason.LOST, "the job's process vanished without an exit code"))
+            self.attempt_finished(
+                job.id, attempt, Outcome(None, Reason.LOST, "the job's process vanished without an exit code")
+            )
             return
         if job.status == JobStatus.STARTING:
             self.store.queue(self.update(job, SYSTEM, "running", status=JobStatus.RUNNING))
@@ -166,7 +176,9 @@ class Engine:
 
     # -- the one way state changes ---------------------------------------------------------------------
 
-    def update(self, job: Job, actor: Actor, kind: str, status: JobStatus | None = None, **fields: Any) -> list[Statement]:
+    def update(
+        self, job: Job, actor: Actor, kind: str, status: JobStatus | None = None, **fields: Any
+    ) -> list[Statement]:
         old = job.status
         now = self.clock.now()
         for name, value in fields.items():
@@ -179,11 +191,19 @@ class Engine:
             self._on_status_change(job, old)
         self._event_seq += 1
         event = JobEvent(
-            self._event_seq, job.id, now, actor.user, kind, old.value, job.status.value,
-            job.reason.value if job.reason else None, job.message,
+            self._event_seq,
+            job.id,
+            now,
+            actor.user,
+            kind,
+            old.value,
+            job.status.value,
+            job.reason.value if job.reason else None,
+            job.message,
         )
-        self.bus.publish("job_changed", job.to_dict())
-        return [Store.save_job(job), Store.add_event(event)]
+        data = job.to_dict()
+        self.bus.publish("job_changed", data)
+        return [Store.save_job(job, data), Store.add_event(event)]
 
     def submission_event(self, job: Job, actor: Actor) -> JobEvent:
         self._event_seq += 1
@@ -219,7 +239,11 @@ class Engine:
         failed = next((p for p in parents if p.status in UNSUCCESSFUL), None)
         if failed is not None:
             msg = f"dependency job {failed.id} ({failed.name}) ended {failed.status.value}"
-            self.store.queue(self.update(job, SYSTEM, "skipped", status=JobStatus.SKIPPED, reason=Reason.DEPENDENCY_FAILED, message=msg))
+            self.store.queue(
+                self.update(
+                    job, SYSTEM, "skipped", status=JobStatus.SKIPPED, reason=Reason.DEPENDENCY_FAILED, message=msg
+                )
+            )
             return
         pending = {p.id for p in parents if p.status != JobStatus.COMPLETED}
         if pending:
@@ -285,7 +309,9 @@ class Engine:
     def policy(self) -> Policy:
         lim = self.limits
         pools = {name: pool.tokens for name, pool in self.config.licenses.items()}
-        return Policy(lim["max_concurrent"], lim["user_max_concurrent"], lim["team_max_concurrent"], lim["fair_share"], pools)
+        return Policy(
+            lim["max_concurrent"], lim["user_max_concurrent"], lim["team_max_concurrent"], lim["fair_share"], pools
+        )
 
     async def _loop(self) -> None:
         while True:
@@ -300,10 +326,8 @@ class Engine:
                     await asyncio.sleep(1.0)
                 continue
             delay = self._timers[0][0] - self.clock.now() if self._timers else None
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
 
     def _fire_timers(self) -> None:
         now = self.clock.now()
@@ -326,11 +350,25 @@ class Engine:
             executor = self.executors[start.node]
             number = job.attempts + 1
             attempt = Attempt(
-                job.id, number, start.node, executor.run_dir(job.id, number), uuid.uuid4().hex[:16], gpus=list(start.gpus)
+                job.id,
+                number,
+                start.node,
+                executor.run_dir(job.id, number),
+                uuid.uuid4().hex[:16],
+                gpus=list(start.gpus),
             )
             statements += self.update(
-                job, SYSTEM, "starting", status=JobStatus.STARTING, node=start.node, attempts=number,
-                reason=None, message="", exit_code=None, not_before=None, progress=Progress(),
+                job,
+                SYSTEM,
+                "starting",
+                status=JobStatus.STARTING,
+                node=start.node,
+                attempts=number,
+                reason=None,
+                message="",
+                exit_code=None,
+                not_before=None,
+                progress=Progress(),
             )
             self.attempts[job.id] = attempt
             self._occupy(job, self.nodes[start.node], attempt)
@@ -343,8 +381,7 @@ class Engine:
                 self._spawn_runner(job, attempt, self._launch_spec(job, attempt))
 
     def _launch_spec(self, job: Job, attempt: Attempt) -> LaunchSpec:
-        env = dict(os.environ)
-        env.update(job.env)
+        env = {**self._base_env, **job.env}
         env["JOBTUI_JOB_ID"] = str(job.id)
         env["JOBTUI_ATTEMPT"] = str(attempt.number)
         if attempt.gpus:
@@ -354,13 +391,21 @@ class Engine:
     def _spawn_runner(self, job: Job, attempt: Attempt, spec: LaunchSpec | None) -> None:
         attempt.started_at = attempt.started_at or self.clock.now()
         runner = Runner(
-            job, attempt, self.executors[attempt.node], self, self.clock, self.patterns,
-            self.poll_interval, self.cancel_grace,
+            job,
+            attempt,
+            self.executors[attempt.node],
+            self,
+            self.clock,
+            self.patterns,
+            self.poll_interval,
+            self.cancel_grace,
         )
         self.runners[job.id] = runner
         task = asyncio.get_running_loop().create_task(runner.run(spec))
         self._tasks[job.id] = task
-        task.add_done_callback(lambda t, job_id=job.id: self._tasks.pop(job_id, None) if self._tasks.get(job_id) is t else None)
+        task.add_done_callback(
+            lambda t, job_id=job.id: self._tasks.pop(job_id, None) if self._tasks.get(job_id) is t else None
+        )
 
     # -- runner sink -------------------------------------------------------------------------------------
 
@@ -370,7 +415,7 @@ class Engine:
         started = job.started_at or self.clock.now()
         if job.status == JobStatus.STARTING:
             statements = self.update(job, SYSTEM, "running", status=JobStatus.RUNNING, started_at=started)
-            self.store.queue(statements + [Store.save_attempt(attempt)])
+            self.store.queue([*statements, Store.save_attempt(attempt)])
 
     def attempt_progress(self, job_id: int, attempt: Attempt, progress: Progress) -> None:
         job = self.jobs.get(job_id)
@@ -397,8 +442,14 @@ class Engine:
         attempt.message = decision.message
         statements = [Store.save_attempt(attempt)]
         statements += self.update(
-            job, SYSTEM, decision.kind, status=decision.status, reason=decision.reason, message=decision.message,
-            exit_code=outcome.exit_code, not_before=decision.not_before,
+            job,
+            SYSTEM,
+            decision.kind,
+            status=decision.status,
+            reason=decision.reason,
+            message=decision.message,
+            exit_code=outcome.exit_code,
+            not_before=decision.not_before,
         )
         self.attempts.pop(job_id, None)
         self.store.queue(statements)

@@ -98,7 +98,9 @@ def parse_specs(items: list[Any], source: str = "submission") -> list[JobSpec]:
         except ValidationError as e:
             for err in e.errors():
                 field = ".".join(str(p) for p in err["loc"]) or "(job)"
-                msg = "unknown field; remove it or check its spelling" if err["type"] == "extra_forbidden" else err["msg"]
+                msg = (
+                    "unknown field; remove it or check its spelling" if err["type"] == "extra_forbidden" else err["msg"]
+                )
                 problems.append(f"{source}: job #{index + 1}: field '{field}': {msg}")
     if problems:
         raise JobValidationError("\n".join(problems) + "\nNothing was submitted; fix these and submit again.")
@@ -126,13 +128,13 @@ def batch_order(specs: list[JobSpec]) -> list[int]:
         if state.get(i) == 2:
             return
         if state.get(i) == 1:
-            cycle = path[path.index(i) :] + [i]
+            cycle = [*path[path.index(i):], i]
             names = " -> ".join(_label(specs[j], j) for j in cycle)
             raise JobValidationError(f"dependency cycle: {names}. Remove one of these dependencies.")
         state[i] = 1
         for dep in specs[i].after:
             if isinstance(dep, str) and dep in keys:
-                visit(keys[dep], path + [i])
+                visit(keys[dep], [*path, i])
         state[i] = 2
         order.append(i)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -143,7 +143,53 @@ class Job:
         return self.status in TERMINAL
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A JSON-ready copy (hand-written: `asdict` deep-copies and is the engine's hottest call)."""
+        r, t, p = self.resources, self.retry, self.progress
+        return {
+            "id": self.id,
+            "name": self.name,
+            "command": list(self.command),
+            "user": self.user,
+            "team": self.team,
+            "priority": self.priority,
+            "priority_override": self.priority_override,
+            "status": self.status.value,
+            "reason": self.reason.value if self.reason else None,
+            "message": self.message,
+            "resources": {"cpus": r.cpus, "mem_mb": r.mem_mb, "gpus": r.gpus, "licenses": dict(r.licenses)},
+            "retry": {
+                "max_attempts": t.max_attempts,
+                "initial_delay": t.initial_delay,
+                "backoff_factor": t.backoff_factor,
+                "max_delay": t.max_delay,
+            },
+            "after": list(self.after),
+            "tags": list(self.tags),
+            "env": dict(self.env),
+            "workdir": self.workdir,
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+            "node": self.node,
+            "node_request": self.node_request,
+            "timeout": self.timeout,
+            "requires_approval": self.requires_approval,
+            "attempts": self.attempts,
+            "exit_code": self.exit_code,
+            "progress": {
+                "percent": p.percent,
+                "step": p.step,
+                "total": p.total,
+                "text": p.text,
+                "eta_seconds": p.eta_seconds,
+                "updated_at": p.updated_at,
+            },
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "not_before": self.not_before,
+            "extra": dict(self.extra),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
@@ -181,7 +227,12 @@ class Attempt:
     unreachable_since: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {name: getattr(self, name) for name in _ATTEMPT_FIELDS}
+        data["gpus"] = list(self.gpus)
+        return data
+
+
+_ATTEMPT_FIELDS = tuple(f.name for f in fields(Attempt))
 
 
 @dataclass(slots=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from statistics import fmean
-from typing import Any, Iterable
+from typing import Any
 
 from engine.models import ACTIVE, QUEUED, TERMINAL, Job, JobStatus
 

@@ -86,9 +86,7 @@ class Runner:
         """Kill the attempt's process tree; the outcome will carry `reason`."""
         if self._stop is None:
             self._stop = (reason, message)
-            self._killer = asyncio.get_running_loop().create_task(
-                self.executor.cancel(self.attempt, self.cancel_grace)
-            )
+            self._killer = asyncio.get_running_loop().create_task(self.executor.cancel(self.attempt, self.cancel_grace))
 
     async def _follow(self) -> Outcome:
         waiter = asyncio.ensure_future(self.executor.wait(self.attempt))

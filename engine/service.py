@@ -77,7 +77,9 @@ class JobService:
             priority=priority,
             priority_override=spec.priority is not None and spec.priority != actor.priority_level,
             status=JobStatus.BLOCKED,
-            resources=Resources(cpus, spec.mem_mb if spec.mem_mb is not None else cfg.defaults.mem_mb, spec.gpus, licenses),
+            resources=Resources(
+                cpus, spec.mem_mb if spec.mem_mb is not None else cfg.defaults.mem_mb, spec.gpus, licenses
+            ),
             retry=RetryPolicy(
                 max_attempts=retries + 1,
                 initial_delay=spec.retry_delay if spec.retry_delay is not None else cfg.defaults.initial_delay,
@@ -103,7 +105,9 @@ class JobService:
         pool = self.config.licenses.get(name)
         if pool is None:
             known = ", ".join(self.config.licenses) or "none configured"
-            raise ValidationError(f"licence pool {name!r} is not in the config (known: {known}); add it under licenses:.")
+            raise ValidationError(
+                f"licence pool {name!r} is not in the config (known: {known}); add it under licenses:."
+            )
         return abaqus_tokens(cpus) if pool.formula == "abaqus" else 1
 
     def _check_runnable(self, job: Job, spec: JobSpec) -> None:
@@ -112,13 +116,15 @@ class JobService:
         if why:
             raise ValidationError(f"{label} can never start: {why}. Lower its request or add a node that fits.")
         if spec.workdir is not None and not Path(spec.workdir).is_dir() and self._only_local(job):
-            raise ValidationError(f"{label}: working directory {spec.workdir!r} does not exist; create it or fix --workdir.")
+            raise ValidationError(
+                f"{label}: working directory {spec.workdir!r} does not exist; create it or fix --workdir."
+            )
         program = job.command[0]
-        if self._only_local(job) and shutil.which(program, path=job.env.get("PATH")) is None:
-            if "/" not in program or not Path(spec.workdir or ".", program).exists():
-                raise ValidationError(
-                    f"{label}: command {program!r} was not found on PATH; give its full path or install it."
-                )
+        on_path = shutil.which(program, path=job.env.get("PATH")) is not None
+        if self._only_local(job) and not on_path and not Path(spec.workdir or ".", program).exists():
+            raise ValidationError(
+                f"{label}: command {program!r} was not found on PATH; give its full path or install it."
+            )
 
     def _only_local(self, job: Job) -> bool:
         nodes = [n for n in self.config.nodes if n.name in self.engine.nodes and self.engine.nodes[n.name].matches(job)]
@@ -144,10 +150,16 @@ class JobService:
             raise Conflict(f"job {job_id} has already ended ({job.status.value}); nothing to cancel.")
         message = f"cancelled by {actor.user}"
         if job.status in QUEUED:
-            engine.store.queue(engine.update(job, actor, "cancelled", status=JobStatus.CANCELLED, reason=Reason.CANCELLED, message=message))
+            engine.store.queue(
+                engine.update(
+                    job, actor, "cancelled", status=JobStatus.CANCELLED, reason=Reason.CANCELLED, message=message
+                )
+            )
         else:
             runner = engine.runners.get(job_id)
-            engine.store.queue(engine.update(job, actor, "cancel_requested", message=f"cancel requested by {actor.user}"))
+            engine.store.queue(
+                engine.update(job, actor, "cancel_requested", message=f"cancel requested by {actor.user}")
+            )
             if runner is not None:
                 runner.stop(Reason.CANCELLED, message)
         await engine.store.commit()
@@ -161,13 +173,22 @@ class JobService:
         if not reason.strip():
             raise ValidationError("a rejection needs a reason; give one with --reason.")
         job = self._blocked(actor, job_id, "reject")
-        return await self._act(job, actor, "rejected", status=JobStatus.REJECTED, reason=Reason.REJECTED, message=f"rejected by {actor.user}: {reason}")
+        return await self._act(
+            job,
+            actor,
+            "rejected",
+            status=JobStatus.REJECTED,
+            reason=Reason.REJECTED,
+            message=f"rejected by {actor.user}: {reason}",
+        )
 
     def _blocked(self, actor: Actor, job_id: int, verb: str) -> Job:
         require_role(actor, f"{verb} jobs", "admin")
         job = self.engine.get(job_id)
         if job.status != JobStatus.BLOCKED:
-            raise Conflict(f"job {job_id} is {job.status.value}, not awaiting approval; only blocked jobs can be {verb}d.")
+            raise Conflict(
+                f"job {job_id} is {job.status.value}, not awaiting approval; only blocked jobs can be {verb}d."
+            )
         return job
 
     async def requeue(self, actor: Actor, job_id: int) -> Job:
@@ -180,7 +201,13 @@ class JobService:
             raise Conflict(f"job {job_id} is {job.status.value}; only ended jobs can be requeued ({hint}).")
         job.retry.max_attempts = max(job.retry.max_attempts, job.attempts + 1)
         return await self._act(
-            job, actor, "requeued", status=JobStatus.WAITING, reason=None, exit_code=None, not_before=None,
+            job,
+            actor,
+            "requeued",
+            status=JobStatus.WAITING,
+            reason=None,
+            exit_code=None,
+            not_before=None,
             message=f"requeued by {actor.user}",
         )
 
@@ -192,7 +219,14 @@ class JobService:
             raise ValidationError(f"priority {priority} is out of range; use 0 to 100.")
         if job.status not in QUEUED:
             raise Conflict(f"job {job_id} is {job.status.value}; only queued jobs can be reprioritised.")
-        job = await self._act(job, actor, "priority", priority=priority, priority_override=True, message=f"priority set to {priority} by {actor.user}")
+        job = await self._act(
+            job,
+            actor,
+            "priority",
+            priority=priority,
+            priority_override=True,
+            message=f"priority set to {priority} by {actor.user}",
+        )
         if job.id in self.engine.ready:
             self.engine.ready.add(job, self.engine._effective_priority(job))
             self.engine.wake()
@@ -240,7 +274,13 @@ class JobService:
 
     # -- queries ------------------------------------------------------------------------------------------
 
-    def list(self, status: set[JobStatus] | None = None, user: str | None = None, include_completed: bool = True, limit: int | None = None) -> list[Job]:
+    def list(
+        self,
+        status: set[JobStatus] | None = None,
+        user: str | None = None,
+        include_completed: bool = True,
+        limit: int | None = None,
+    ) -> list[Job]:
         return select_jobs(self.engine.jobs.values(), status, user, include_completed, limit)
 
     def stats(self) -> dict[str, Any]:
@@ -272,9 +312,18 @@ class JobService:
         for cfg in self.config.nodes:
             state = engine.nodes[cfg.name]
             holders = {g: jid for jid, a in engine.attempts.items() if a.node == cfg.name for g in a.gpus}
-            out.append({
-                "name": cfg.name, "kind": cfg.kind, "cores": state.cores, "used_cores": state.used_cores,
-                "mem_mb": state.mem_mb, "used_mem_mb": state.used_mem_mb, "running": state.running,
-                "reachable": state.reachable, "labels": state.labels, "gpu_holders": holders,
-            })
+            out.append(
+                {
+                    "name": cfg.name,
+                    "kind": cfg.kind,
+                    "cores": state.cores,
+                    "used_cores": state.used_cores,
+                    "mem_mb": state.mem_mb,
+                    "used_mem_mb": state.used_mem_mb,
+                    "running": state.running,
+                    "reachable": state.reachable,
+                    "labels": state.labels,
+                    "gpu_holders": holders,
+                }
+            )
         return out

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START = 0.5
 KEEPALIVE_COUNT_MAX = 3
+CHANNEL_RETRIES = 6
 
 
 class SshUnreachable(JobTuiError):
@@ -50,7 +51,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def env_script(env: dict[str, str]) -> bytes:
     """POSIX-sh `export NAME=value` lines (values quoted with shlex) for a remote shell to source."""
-    lines = []
+    lines = ["# jobtui environment\n"]  # never empty: an empty stdin would not be closed
     for name, value in env.items():
         if not _ENV_NAME.match(name):
             raise JobTuiError(f"environment variable name {name!r} is not valid; use letters, digits and _.")
@@ -193,20 +194,31 @@ class SshHost:
     async def run(
         self, argv: list[str], *, input: bytes | None = None, timeout: float | None = None
     ) -> tuple[int, bytes, bytes]:
-        """Run argv (joined with shlex) on the host; (exit status, stdout, stderr) as bytes."""
+        """Run argv (joined with shlex) on the host; (exit status, stdout, stderr) as bytes.
+
+        A refused channel (sshd frees a session slot a moment after the channel closes, and other
+        clients may hold some) is retried briefly; a dropped link raises SshUnreachable.
+        """
         command = shlex.join(argv)
-        async with self.channel() as conn:
-            try:
-                result = await conn.run(command, input=input, encoding=None, timeout=timeout)
-            except asyncssh.ProcessError as e:  # only raised on timeout here (check=False)
-                raise SshUnreachable(f"{self.where}: `{argv[0]}` did not answer within {timeout:g} s") from e
-            except asyncssh.ChannelOpenError as e:  # the connection lives; the server refused a channel
-                raise SshUnreachable(f"{self.where}: could not open a channel: {e}") from e
-            except (asyncssh.Error, OSError) as e:
-                self._lost(conn, e)
-                raise SshUnreachable(f"{self.where}: the link dropped while running `{argv[0]}`: {e}") from e
-        status = result.exit_status if result.exit_status is not None else -1
-        return status, bytes(result.stdout or b""), bytes(result.stderr or b"")
+        for attempt in range(CHANNEL_RETRIES):
+            async with self.channel() as conn:
+                try:
+                    result = await conn.run(command, input=input, encoding=None, timeout=timeout)
+                except asyncssh.ProcessError as e:  # only raised on timeout here (check=False)
+                    raise SshUnreachable(f"{self.where}: `{argv[0]}` did not answer within {timeout:g} s") from e
+                except asyncssh.ChannelOpenError as e:  # the connection lives; the server refused a channel
+                    if attempt == CHANNEL_RETRIES - 1:
+                        raise SshUnreachable(f"{self.where}: could not open a channel: {e}") from e
+                    error = e
+                except (asyncssh.Error, OSError) as e:
+                    self._lost(conn, e)
+                    raise SshUnreachable(f"{self.where}: the link dropped while running `{argv[0]}`: {e}") from e
+                else:
+                    status = result.exit_status if result.exit_status is not None else -1
+                    return status, bytes(result.stdout or b""), bytes(result.stderr or b"")
+            log.debug("%s: channel refused (%s), retrying", self.where, error)
+            await asyncio.sleep(0.02 * 2**attempt)
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         self._closed = True

@@ -10,9 +10,10 @@ import asyncio
 import errno
 import json
 import sqlite3
+from collections.abc import Iterable
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import aiosqlite
 
@@ -72,8 +73,8 @@ _INSERT_EVENT = (
 Statement = tuple[str, tuple[Any, ...]]
 
 
-def job_row(job: Job) -> tuple[Any, ...]:
-    data = job.to_dict()
+def job_row(job: Job, data: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    data = data if data is not None else job.to_dict()
     return (job.id, job.status.value, job.user, job.updated_at, job.finished_at, json.dumps(data))
 
 
@@ -119,9 +120,7 @@ class Store:
                 f"({SCHEMA_VERSION}). Upgrade jobtui; the database was left untouched."
             )
         for number in range(version, SCHEMA_VERSION):
-            await self._db.executescript(
-                f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version={number + 1}; COMMIT;"
-            )
+            await self._db.executescript(f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version={number + 1}; COMMIT;")
 
     async def _close_quietly(self) -> None:
         if self._db is not None:
@@ -167,7 +166,9 @@ class Store:
         """
         async with self._lock:
             batch, self._pending = self._pending, []
-            statements = batch + (acknowledged or [])
+            # Grouping queued statements by kind turns them into a few executemany calls (one thread hop
+            # each); a stable sort keeps the order of changes to the same row.
+            statements = sorted(batch, key=lambda st: st[0]) + (acknowledged or [])
             if not statements:
                 return
             try:
@@ -190,8 +191,9 @@ class Store:
     # -- statements ----------------------------------------------------------------------------------
 
     @staticmethod
-    def save_job(job: Job) -> Statement:
-        return _UPSERT_JOB, job_row(job)
+    def save_job(job: Job, data: dict[str, Any] | None = None) -> Statement:
+        """Upsert a job; pass `data` when its `to_dict()` is already at hand."""
+        return _UPSERT_JOB, job_row(job, data)
 
     @staticmethod
     def save_attempt(attempt: Attempt) -> Statement:

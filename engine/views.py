@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from engine.errors import ValidationError
+from engine.errors import NotFound, ValidationError
+from engine.models import TERMINAL, JobStatus
 from engine.service import JobService
 from engine.wrapper import STDERR, STDOUT
+
+TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
 
 
 async def job_detail(service: JobService, job_id: int) -> dict[str, Any]:
@@ -14,7 +18,8 @@ async def job_detail(service: JobService, job_id: int) -> dict[str, Any]:
     job = engine.get(job_id)
     attempts, events = await engine.history(job_id)
     parents = [
-        {"id": p, "name": engine.jobs[p].name, "status": engine.jobs[p].status.value} if p in engine.jobs
+        {"id": p, "name": engine.jobs[p].name, "status": engine.jobs[p].status.value}
+        if p in engine.jobs
         else {"id": p, "name": None, "status": "cleaned up"}
         for p in job.after
     ]
@@ -39,7 +44,14 @@ async def log_chunk(
     job = engine.get(job_id)
     attempt = await engine.attempt_of(job_id, attempt_number)
     if attempt is None:
-        return {"job_id": job_id, "attempt": None, "stream": stream, "offset": offset, "data": "", "done": job.is_terminal}
+        return {
+            "job_id": job_id,
+            "attempt": None,
+            "stream": stream,
+            "offset": offset,
+            "data": "",
+            "done": job.is_terminal,
+        }
     executor = engine.executors.get(attempt.node)
     data = await executor.read(attempt, stream, offset, min(limit, 1 << 20)) if executor else b""
     live = engine.attempts.get(job_id) is attempt
@@ -51,3 +63,44 @@ async def log_chunk(
         "data": data.decode("utf-8", "replace"),
         "done": not data and not live,
     }
+
+
+async def wait_for_jobs(engine, ids: list[int] | None, timeout: float) -> dict[str, Any]:
+    """Wait until the jobs have ended (all unended ones when `ids` is None); costs a set lookup per event."""
+    if ids is not None:
+        missing = [i for i in ids if i not in engine.jobs]
+        if missing:
+            raise NotFound(f"no such job(s): {', '.join(map(str, missing))}; `jobtui list` shows the jobs there are.")
+    wanted = set(ids) if ids is not None else {j.id for j in engine.jobs.values() if not j.is_terminal}
+    sub = engine.bus.subscribe()
+    pending = {i for i in wanted if i in engine.jobs and not engine.jobs[i].is_terminal}
+    try:
+        async with asyncio.timeout(timeout):
+            while pending:
+                events = [await sub.queue.get()]
+                while not sub.queue.empty():  # drain: one wake-up per burst, not per event
+                    events.append(sub.queue.get_nowait())
+                for event in events:
+                    if event.kind == "job_changed" and event.data["status"] in TERMINAL_VALUES:
+                        pending.discard(event.data["id"])
+                    elif event.kind == "resync":
+                        pending = {i for i in pending if i in engine.jobs and not engine.jobs[i].is_terminal}
+    except TimeoutError:
+        pass
+    finally:
+        engine.bus.unsubscribe(sub)
+    statuses = {i: engine.jobs[i].status.value for i in sorted(wanted) if i in engine.jobs}
+    return {"done": not pending, "pending": sorted(pending), "statuses": statuses}
+
+
+def parse_statuses(values: list[str] | None) -> set[JobStatus] | None:
+    """`["running,failed", "waiting"]` -> statuses; `pending`/`queued` mean waiting."""
+    if not values:
+        return None
+    names = {v for value in values for v in value.split(",") if v}
+    aliases = {"pending": "waiting", "queued": "waiting"}
+    try:
+        return {JobStatus(aliases.get(n, n)) for n in names}
+    except ValueError as e:
+        known = ", ".join(s.value for s in JobStatus)
+        raise ValidationError(f"unknown status in {sorted(names)}; use one of: {known}.") from e

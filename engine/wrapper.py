@@ -1,10 +1,11 @@
 """The attempt wrapper: a small POSIX-sh script every job runs under, locally and on remote hosts.
 
 It is started detached (its own session, stdin from /dev/null), so the job outlives the engine. It
-writes its pid to `pid` (so a launch the engine did not live to record is found), the job's output to files in the attempt's run directory and, at the end, the exit code to
-`exit` with a single write of a newline-terminated number: a reader accepts only a whole line, so an
-exit file cut short by a crash reads as absent, never as a wrong code. `$1` is the run directory,
-`$2` the working directory, the rest the job's argv (passed as data, never re-parsed by the shell).
+writes its pid to `pid` (so a launch the engine did not live to record is still found), the job's
+output to `stdout`/`stderr` in the attempt's run directory and, at the end, the exit code to `exit`
+with a single write of a newline-terminated number: a reader accepts only a whole line, so an exit
+file cut short by a crash reads as absent, never as a wrong code. `$1` is the run directory, `$2` the
+working directory, the rest the job's argv (passed as data, never re-parsed by the shell).
 """
 
 from __future__ import annotations

@@ -13,16 +13,38 @@ from pathlib import Path
 from engine.errors import JobTuiError
 
 VERBS = (
-    "submit", "wait", "list", "show", "logs", "cancel", "approve", "reject", "requeue", "priority",
-    "stats", "me", "position", "concurrency", "cleanup", "token", "run",
+    "submit",
+    "wait",
+    "list",
+    "show",
+    "logs",
+    "cancel",
+    "approve",
+    "reject",
+    "requeue",
+    "priority",
+    "stats",
+    "me",
+    "position",
+    "concurrency",
+    "cleanup",
+    "token",
+    "run",
 )
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument("--config", type=Path, default=default, help="config file (YAML)")
-    parser.add_argument("--state-dir", type=Path, default=default, help="state directory (default: $JOBTUI_HOME or the platform data dir)")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="JSON output")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default,
+        help="state directory (default: $JOBTUI_HOME or the platform data dir)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="JSON output"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -94,7 +94,8 @@ def describe_job(detail: dict[str, Any]) -> str:
     if detail["attempts"]:
         lines.append("  attempts:")
         for a in detail["attempts"]:
-            lines.append(f"    #{a['number']} on {a['node']} exit={cell(a['exit_code'])} {a['reason'] or ''} {a['message']}".rstrip())
+            outcome = f"exit={cell(a['exit_code'])} {a['reason'] or ''} {a['message']}"
+            lines.append(f"    #{a['number']} on {a['node']} {outcome}".rstrip())
     lines.append("  history:")
     for e in detail["events"]:
         at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["at"]))

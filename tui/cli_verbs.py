@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from engine.client import EngineClient
-from engine.daemon import EngineHost, attach, engine_running
+from engine.discovery import attach
 from engine.errors import EngineUnavailable, ValidationError
 from engine.models import TERMINAL
 from tui.cli_output import DEFAULT_FIELDS, as_json, describe_job, project, table
@@ -59,8 +59,17 @@ def _spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
             raise ValidationError(f"--env {item!r}: write it as NAME=VALUE.")
         env[key] = value
     spec["env"] = env
-    pairs = {"name": args.name, "priority": args.priority, "cpus": args.cpus, "mem_mb": args.mem, "gpus": args.gpus,
-             "retries": args.retries, "timeout": args.timeout, "workdir": args.workdir, "node": args.node}
+    pairs = {
+        "name": args.name,
+        "priority": args.priority,
+        "cpus": args.cpus,
+        "mem_mb": args.mem,
+        "gpus": args.gpus,
+        "retries": args.retries,
+        "timeout": args.timeout,
+        "workdir": args.workdir,
+        "node": args.node,
+    }
     spec.update({k: v for k, v in pairs.items() if v is not None})
     if args.requires_approval:
         spec["requires_approval"] = True
@@ -80,34 +89,25 @@ async def cmd_submit(client: EngineClient, args: argparse.Namespace) -> int:
 
 
 async def cmd_wait(client: EngineClient, args: argparse.Namespace) -> int:
-    snapshot = await client.snapshot()
-    states = {j["id"]: j["status"] for j in snapshot["jobs"]}
-    targets = set(args.ids) if args.ids else {i for i, s in states.items() if s not in TERMINAL_NAMES}
     if not args.ids and not args.all:
         raise ValidationError("name the jobs to wait for, or give --all.")
-    unknown = sorted(targets - states.keys())
-    if unknown:
-        raise ValidationError(f"no such job(s): {', '.join(map(str, unknown))}; `jobtui list` shows the jobs there are.")
-
-    async def follow() -> None:
-        async for _, kind, data in client.events(snapshot["seq"]):
-            if kind == "job_changed" and data["id"] in targets:
-                states[data["id"]] = data["status"]
-            elif kind == "resync":
-                states.update({j["id"]: j["status"] for j in (await client.snapshot())["jobs"]})
-            if all(states[i] in TERMINAL_NAMES for i in targets):
-                return
-
-    if not all(states[i] in TERMINAL_NAMES for i in targets):
-        try:
-            await asyncio.wait_for(follow(), args.timeout)
-        except TimeoutError:
-            print(f"jobtui: gave up after {args.timeout:g} s", file=sys.stderr)
+    ids = args.ids or None
+    loop = asyncio.get_running_loop()
+    deadline = None if args.timeout is None else loop.time() + args.timeout
+    while True:
+        chunk = 30.0 if deadline is None else max(0.1, min(30.0, deadline - loop.time()))
+        result = await client.wait(ids, chunk)
+        if ids is None:
+            ids = sorted(int(i) for i in result["statuses"])  # --all: the jobs unended when we started
+        if result["done"]:
+            break
+        if deadline is not None and loop.time() >= deadline:
+            print(f"jobtui: gave up after {args.timeout:g} s; still pending: {result['pending']}", file=sys.stderr)
             return 1
-    result = {i: states[i] for i in sorted(targets)}
+    statuses = {int(k): v for k, v in result["statuses"].items()}
     if args.json:
-        print(as_json(result))
-    return 0 if all(s == "completed" for s in result.values()) else 1
+        print(as_json(statuses))
+    return 0 if all(s == "completed" for s in statuses.values()) else 1
 
 
 async def cmd_list(client: EngineClient, args: argparse.Namespace) -> int:
@@ -155,8 +155,10 @@ async def cmd_each(client: EngineClient, args: argparse.Namespace) -> int:
             failed += 1
             results.append({"id": job_id, "ok": False, "error": str(e)})
     for r in results if not args.json else []:
-        print(f"job {r['id']}: {r['status']} {r['message']}".rstrip() if r["ok"] else f"job {r['id']}: {r['error']}",
-              file=sys.stdout if r["ok"] else sys.stderr)
+        print(
+            f"job {r['id']}: {r['status']} {r['message']}".rstrip() if r["ok"] else f"job {r['id']}: {r['error']}",
+            file=sys.stdout if r["ok"] else sys.stderr,
+        )
     if args.json:
         print(as_json(results))
     return 1 if failed else 0
@@ -174,9 +176,12 @@ async def cmd_simple(client: EngineClient, args: argparse.Namespace) -> int:
     elif args.verb == "cleanup":
         result = {"deleted": await client.cleanup(args.days)}
     else:
-        changes = {"max_concurrent": args.max_concurrent, "user_max_concurrent": args.user_max_concurrent,
-                   "team_max_concurrent": args.team_max_concurrent,
-                   "fair_share": None if args.fair_share is None else args.fair_share == "on"}
+        changes = {
+            "max_concurrent": args.max_concurrent,
+            "user_max_concurrent": args.user_max_concurrent,
+            "team_max_concurrent": args.team_max_concurrent,
+            "fair_share": None if args.fair_share is None else args.fair_share == "on",
+        }
         changes = {k: v for k, v in changes.items() if v is not None}
         result = await (client.set_limits(changes) if changes else client.limits())
     if args.json or not isinstance(result, dict):
@@ -195,9 +200,21 @@ async def cmd_token(client: EngineClient, args: argparse.Namespace) -> int:
 
 
 VERB_FUNCS = {
-    "submit": cmd_submit, "wait": cmd_wait, "list": cmd_list, "show": cmd_show, "logs": cmd_logs,
-    "cancel": cmd_each, "approve": cmd_each, "reject": cmd_each, "requeue": cmd_each, "priority": cmd_simple,
-    "stats": cmd_simple, "me": cmd_simple, "position": cmd_simple, "concurrency": cmd_simple, "cleanup": cmd_simple,
+    "submit": cmd_submit,
+    "wait": cmd_wait,
+    "list": cmd_list,
+    "show": cmd_show,
+    "logs": cmd_logs,
+    "cancel": cmd_each,
+    "approve": cmd_each,
+    "reject": cmd_each,
+    "requeue": cmd_each,
+    "priority": cmd_simple,
+    "stats": cmd_simple,
+    "me": cmd_simple,
+    "position": cmd_simple,
+    "concurrency": cmd_simple,
+    "cleanup": cmd_simple,
     "token": cmd_token,
 }
 
@@ -213,13 +230,3 @@ async def run_verb(args: argparse.Namespace) -> int:
         return await VERB_FUNCS[args.verb](client, args)
     finally:
         await client.close()
-
-
-async def host_or_attach(config, state_dir: Path) -> tuple[EngineClient, EngineHost | None]:
-    """Attach to the engine running on `state_dir`, or host one in this process."""
-    if engine_running(state_dir):
-        return attach(state_dir), None
-    host = EngineHost(config, state_dir)
-    await host.start()
-    return host.client(), host
-

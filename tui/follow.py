@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.client import EngineClient
 from engine.config import Config
+from engine.discovery import attach, engine_running
 from tui.cli_output import as_json, duration, table
-from tui.cli_verbs import TERMINAL_NAMES, host_or_attach
+from tui.cli_verbs import TERMINAL_NAMES
 
 PRINT_INTERVAL = 1.0
 
@@ -20,7 +22,19 @@ def progress_line(job: dict[str, Any]) -> str:
     eta = f" ETA {duration(prog['eta_seconds'])}" if prog.get("eta_seconds") else ""
     text = f" {prog['text']}" if prog.get("text") else ""
     tail = f" ({job['message']})" if job.get("message") and job["status"] in TERMINAL_NAMES | {"waiting"} else ""
-    return f"[{time.strftime('%H:%M:%S')}] job {job['id']:>4} {job['name'][:24]:<24} {job['status']:<10}{pct}{eta}{text}{tail}"
+    head = f"[{time.strftime('%H:%M:%S')}] job {job['id']:>4} {job['name'][:24]:<24} {job['status']:<10}"
+    return f"{head}{pct}{eta}{text}{tail}"
+
+
+async def host_or_attach(config: Config, state_dir: Path) -> tuple[EngineClient, Any]:
+    """Attach to the engine running on `state_dir`, or host one in this process (returned second)."""
+    if engine_running(state_dir):
+        return attach(state_dir), None
+    from engine.daemon import EngineHost
+
+    host = EngineHost(config, state_dir)
+    await host.start()
+    return host.client(), host
 
 
 async def run_and_follow(config: Config, state_dir: Path, specs: list[dict[str, Any]], as_json_output: bool) -> int:

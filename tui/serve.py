@@ -29,8 +29,11 @@ async def serve(args: argparse.Namespace) -> int:
         from tui.cli_verbs import read_job_file
 
         await host.client().submit(read_job_file(args.submit_file))
-    print(f"jobtui engine serving on {host.socket_path} (pid {_pid()}); Ctrl-C or SIGTERM stops it, jobs keep running",
-          file=sys.stderr, flush=True)
+    print(
+        f"jobtui engine serving on {host.socket_path} (pid {_pid()}); Ctrl-C or SIGTERM stops it, jobs keep running",
+        file=sys.stderr,
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

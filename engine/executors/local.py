@@ -8,6 +8,7 @@ recycled pid is never mistaken for the job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -16,6 +17,7 @@ from engine.executors.base import LaunchSpec, Liveness, Outcome
 from engine.models import Attempt, Reason
 from engine.wrapper import EXIT, PID, parse_exit_file, wrapper_argv
 
+IDENTIFY_AFTER = 0.2  # seconds a process runs before its start time is recorded
 _DEVNULL_STDIN = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
 
 
@@ -44,6 +46,7 @@ class LocalExecutor:
     def __init__(self, node: str, runs_root: Path) -> None:
         self.node = node
         self.runs_root = runs_root
+        self._pidfds: dict[int, int] = {}
 
     def run_dir(self, job_id: int, number: int) -> str:
         return str(self.runs_root / str(job_id) / str(number))
@@ -54,7 +57,9 @@ class LocalExecutor:
         argv = wrapper_argv(attempt.run_dir, spec.workdir, spec.job.command)
         pid = os.posix_spawn(argv[0], argv, spec.env, setsid=True, file_actions=_DEVNULL_STDIN)
         attempt.pid = pid
-        attempt.proc_start = process_start_time(pid)
+        # The pidfd pins this process for our lifetime; its start time (which identifies it across engine
+        # restarts) is read once it has run a moment: reading /proc while it execs blocks on its mm lock.
+        self._pidfds[pid] = os.pidfd_open(pid)
 
     async def wait(self, attempt: Attempt) -> Outcome:
         await self._exited(attempt)
@@ -103,23 +108,37 @@ class LocalExecutor:
     async def _exited(self, attempt: Attempt) -> None:
         """Return once the attempt's process has ended; reap it if it is our child."""
         pid = attempt.pid
+        fd = self._pidfds.pop(pid, None)
         try:
-            fd = os.pidfd_open(pid)
+            if fd is None:
+                fd = os.pidfd_open(pid)
+                if not self._same_process(attempt):
+                    return
+            done = await _readable(fd, IDENTIFY_AFTER)
+            if not done:
+                if attempt.proc_start is None:
+                    attempt.proc_start = process_start_time(pid)
+                await _readable(fd, None)
         except ProcessLookupError:
             return
-        try:
-            if not self._same_process(attempt):
-                return
-            loop = asyncio.get_running_loop()
-            done = loop.create_future()
-            loop.add_reader(fd, lambda: done.done() or done.set_result(None))
-            try:
-                await done
-            finally:
-                loop.remove_reader(fd)
         finally:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
             _reap(pid)
+
+
+async def _readable(fd: int, timeout: float | None) -> bool:
+    """Wait until a pidfd reports its process ended; False on timeout."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    try:
+        await asyncio.wait_for(done, timeout) if timeout is not None else await done
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(fd)
 
 
 def _read_pid_file(run_dir: str) -> int | None:
@@ -131,10 +150,8 @@ def _read_pid_file(run_dir: str) -> int | None:
 
 
 def _killpg(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _reap(pid: int) -> None:

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.config import Config, LocalNode
+from engine.config import ClusterNode, Config, LocalNode, SshNode
 from engine.errors import ConfigError
 from engine.executors.base import Executor
+from engine.executors.clusters import make_cluster_executor
 from engine.executors.local import LocalExecutor
+from engine.executors.ssh import SshExecutor
+from engine.ssh import SshPool
 
 
 def make_executors(config: Config, state_dir: Path) -> dict[str, Executor]:
     executors: dict[str, Executor] = {}
+    pool = SshPool()  # one connection per SSH endpoint, shared by every node that names it
     for node in config.nodes:
         if isinstance(node, LocalNode):
             executors[node.name] = LocalExecutor(node.name, state_dir / "runs")
+        elif isinstance(node, SshNode):
+            executors[node.name] = SshExecutor(node, state_dir, pool)
+        elif isinstance(node, ClusterNode):
+            executors[node.name] = make_cluster_executor(node, config, state_dir, pool)
         else:
             raise ConfigError(
                 f"node {node.name!r}: kind {node.kind!r} is not supported by this version of jobtui yet; "
-                "remove the node from the config or use kind: local."
+                "remove the node from the config or use kind: local or ssh."
             )
     return executors

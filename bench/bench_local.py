@@ -1,0 +1,135 @@
+"""N trivial jobs (`/bin/true`) at concurrency C: jobtui vs task-spooler, GNU parallel and a bare asyncio loop.
+
+Each round runs every contender once, in rotating order, in this one process's run; the table shows
+median wall ms/job over the rounds and the ratio of each median to jobtui's. jobtui's figure covers
+the whole path: one HTTP submission of N jobs to a running `jobtui --serve`, scheduling, detached
+launch under the wrapper, every transition persisted, until the last job is recorded as ended.
+
+usage: python bench/bench_local.py [N=5000] [C=16] [ROUNDS=3]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+TRUE = shutil.which("true") or "/bin/true"
+
+
+async def bare_asyncio(n: int, c: int) -> float:
+    """The floor for a Python engine: create_subprocess_exec under a semaphore, nothing recorded."""
+    sem = asyncio.Semaphore(c)
+
+    async def one() -> None:
+        async with sem:
+            proc = await asyncio.create_subprocess_exec(TRUE, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            await proc.wait()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(n)))
+    return time.perf_counter() - start
+
+
+def task_spooler(n: int, c: int, scratch: Path) -> float | None:
+    tsp = shutil.which("tsp") or shutil.which("ts")
+    if tsp is None:
+        return None
+    env = {
+        **os.environ,
+        "TS_SOCKET": str(scratch / "ts.sock"),
+        "TS_SLOTS": str(c),
+        "TS_MAXFINISHED": "1000",
+        "TMPDIR": str(scratch),
+    }
+    start = time.perf_counter()
+    for _ in range(n):
+        subprocess.run([tsp, TRUE], env=env, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run([tsp, "-N", str(c), TRUE], env=env, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run([tsp, "-w"], env=env, stdout=subprocess.DEVNULL, check=False)
+    elapsed = time.perf_counter() - start
+    subprocess.run([tsp, "-K"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return elapsed
+
+
+def gnu_parallel(n: int, c: int) -> float | None:
+    parallel = shutil.which("parallel")
+    if parallel is None:
+        return None
+    start = time.perf_counter()
+    subprocess.run(
+        [parallel, "--will-cite", "-j", str(c), TRUE],
+        input="\n".join(map(str, range(n))) + "\n",
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def jobtui(n: int, c: int, scratch: Path) -> float:
+    state = scratch / "state"
+    config = scratch / "bench.yaml"
+    config.write_text(
+        f"nodes:\n  - name: local\n    kind: local\n    cores: {c}\n"
+        f"limits:\n  max_concurrent: {c}\n  user_max_concurrent: {c}\n"
+    )
+    jobs = scratch / "jobs.txt"
+    jobs.write_text(f"{TRUE}\n" * n)
+    env = {**os.environ, "JOBTUI_HOME": str(state)}
+    jt = [PYTHON, "-m", "tui.cli", "--config", str(config)]
+    server = subprocess.Popen([*jt, "--serve"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        server.stderr.readline()  # "serving on ..." once the socket listens
+        start = time.perf_counter()
+        subprocess.run(
+            [*jt, "submit", "--file", str(jobs), "--json"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+        )
+        subprocess.run([*jt, "wait", "--all"], env=env, cwd=ROOT, check=True)
+        return time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    c = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    results: dict[str, list[float]] = {"jobtui": [], "task-spooler": [], "GNU parallel": [], "bare asyncio": []}
+    for r in range(rounds):
+        order = list(results)
+        order = order[r % len(order) :] + order[: r % len(order)]
+        for name in order:
+            with tempfile.TemporaryDirectory(prefix="jobtui-bench-") as tmp:
+                scratch = Path(tmp)
+                if name == "jobtui":
+                    t = jobtui(n, c, scratch)
+                elif name == "task-spooler":
+                    t = task_spooler(n, c, scratch)
+                elif name == "GNU parallel":
+                    t = gnu_parallel(n, c)
+                else:
+                    t = asyncio.run(bare_asyncio(n, c))
+            if t is not None:
+                results[name].append(t)
+                print(f"round {r + 1}: {name:<13} {t:7.2f} s  {t / n * 1000:6.3f} ms/job", flush=True)
+    base = statistics.median(results["jobtui"])
+    print(f"\n{n} x {TRUE} at concurrency {c}, {rounds} rounds, median wall:")
+    print(f"{'tool':<14}{'s':>8}{'ms/job':>9}{'vs jobtui':>11}")
+    for name, times in results.items():
+        if times:
+            m = statistics.median(times)
+            print(f"{name:<14}{m:8.2f}{m / n * 1000:9.3f}{m / base:10.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""SSH executor: attempts run on a remote node under the same detached wrapper as local ones.
+
+All jobs of a node share one connection (`engine.ssh.SshHost`). Exits are found by one batched poll
+command per node and tick, which also reports the output files' sizes so reads without new data cost
+nothing. A dropped link never fails a job: wait() keeps polling until the node answers again, and a
+restarted engine re-attaches through probe() (pid + start time from the remote /proc).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.config import SshNode
+from engine.errors import JobTuiError
+from engine.executors import ssh_scripts as scripts
+from engine.executors.base import LaunchSpec, Liveness, Outcome
+from engine.models import Attempt, Reason
+from engine.remote_resources import sample_node
+from engine.ssh import SshHost, SshPool, SshRefused, SshRunner, SshUnreachable, env_script
+from engine.transfer import Stager, TransferError, check_relative
+
+log = logging.getLogger(__name__)
+
+SAMPLE_INTERVAL = 30.0
+RETRY_WHILE_DOWN = 2.0
+FORWARDED_ENV_PREFIXES = ("JOBTUI_",)
+FORWARDED_ENV = frozenset({"CUDA_VISIBLE_DEVICES"})
+
+
+def _future() -> asyncio.Future[scripts.AttemptState]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass(slots=True)
+class _Watch:
+    attempt: Attempt
+    done: asyncio.Future[scripts.AttemptState] = field(default_factory=_future)
+
+
+class SshExecutor:
+    def __init__(
+        self, cfg: SshNode, state_dir: Path, pool: SshPool | None = None, poll_interval: float = 0.25
+    ) -> None:
+        self.node = cfg.name
+        self.cfg = cfg
+        self.host: SshHost = (pool or SshPool()).host(cfg)
+        self.runner = SshRunner(self.host)
+        self.stager = Stager(self.host)
+        self.poll_interval = poll_interval
+        self.results_root = state_dir / "results"
+        self.manifests = state_dir / "ssh" / cfg.name
+        self.sample_interval = SAMPLE_INTERVAL
+        self._home: str | None = None
+        self._watches: dict[tuple[int, int], _Watch] = {}
+        self._sizes: dict[str, int] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._sampler: asyncio.Task[None] | None = None
+        self._listener: object | None = None
+
+    def run_dir(self, job_id: int, number: int) -> str:
+        return posixpath.join(self.cfg.work_root, "runs", str(job_id), str(number))
+
+    # -- launch ---------------------------------------------------------------------------------------
+
+    async def launch(self, spec: LaunchSpec) -> None:
+        attempt, job = spec.attempt, spec.job
+        run_dir = await self._abs(attempt.run_dir)
+        work = posixpath.join(run_dir, "work")
+        for pattern in job.outputs:
+            check_relative(pattern)
+        self._write_manifest(attempt, job.outputs)
+        if job.inputs:
+            await self.stager.stage_in(job.inputs, work)
+        workdir = job.workdir or work
+        argv = ["/bin/sh", "-c", scripts.LAUNCH, "jobtui-launch", scripts.REMOTE_WRAPPER, run_dir, workdir]
+        argv += job.command
+        status, out, err = await self.host.run(argv, input=env_script(_forwarded_env(spec)), timeout=30)
+        if status != 0:
+            raise JobTuiError(f"{self.host.where}: could not start the job in {run_dir} (exit {status}): "
+                              f"{err.decode(errors='replace').strip()[:300]}")
+        attempt.pid, attempt.proc_start = scripts.parse_launch(out.decode())
+
+    # -- follow ---------------------------------------------------------------------------------------
+
+    async def wait(self, attempt: Attempt) -> Outcome:
+        state = await self._watch(attempt)
+        if state.exit_code is None:
+            return Outcome(None, Reason.LOST, f"the job's process on {self.node} ended without writing an exit code")
+        return await self._collect(attempt, state.exit_code)
+
+    async def probe(self, attempt: Attempt) -> Liveness:
+        timeout = 2.0 if not self.host.connected else 10.0
+        try:
+            states = await self._poll([attempt], timeout)
+        except (SshUnreachable, SshRefused):
+            return Liveness.UNREACHABLE
+        state = states.get(0)
+        if state is None:
+            return Liveness.UNREACHABLE
+        if attempt.pid is None and state.pid is not None:
+            attempt.pid = state.pid  # launched, but the engine died before recording it
+        if state.alive:
+            return Liveness.RUNNING
+        return Liveness.EXITED if state.exit_code is not None else Liveness.LOST
+
+    async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
+        path = posixpath.join(await self._abs(attempt.run_dir), stream)
+        known = self._sizes.get(path)
+        if known is not None and offset >= known:
+            return b""
+        argv = ["/bin/sh", "-c", scripts.READ, "jobtui-read", path, str(offset + 1), str(limit)]
+        try:
+            _status, out, _err = await self.host.run(argv, timeout=60)
+        except (SshUnreachable, SshRefused):
+            return b""  # the runner asks again on its next tick
+        return out
+
+    async def cancel(self, attempt: Attempt, grace: float) -> None:
+        if not attempt.pid:
+            return
+        start = str(attempt.proc_start) if attempt.proc_start is not None else "-"
+        argv = ["/bin/sh", "-c", scripts.CANCEL, "jobtui-cancel", str(attempt.pid), start, str(int(grace * 10))]
+        while True:
+            try:
+                await self.host.run(argv, timeout=grace + 30)
+                return
+            except (SshUnreachable, SshRefused) as e:
+                log.warning("cancel of job %s on %s must wait for the node: %s", attempt.job_id, self.node, e)
+                await asyncio.sleep(RETRY_WHILE_DOWN)
+
+    def attach(self, listener: object) -> None:
+        self._listener = listener
+        self.host.add_listener(self.node, listener)
+        with contextlib.suppress(RuntimeError):  # no running loop: sampling starts with the first wait()
+            self._sampler = asyncio.get_running_loop().create_task(self._sample_loop())
+
+    async def close(self) -> None:
+        for task in (self._poller, self._sampler):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.host.close()
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    async def _abs(self, path: str) -> str:
+        """`~/x` as an absolute path on the node (its home is asked once)."""
+        if not path.startswith("~/"):
+            return path
+        if self._home is None:
+            status, out, _ = await self.host.run(["/bin/sh", "-c", scripts.HOME], timeout=30)
+            if status != 0 or not out.startswith(b"/"):
+                raise JobTuiError(f"{self.host.where}: cannot find the home directory for {self.cfg.work_root}")
+            self._home = out.decode()
+        return posixpath.join(self._home, path[2:])
+
+    async def _watch(self, attempt: Attempt) -> scripts.AttemptState:
+        key = (attempt.job_id, attempt.number)
+        watch = self._watches.get(key) or _Watch(attempt)
+        self._watches[key] = watch
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.get_running_loop().create_task(self._poll_loop())
+        try:
+            return await watch.done
+        finally:  # done, or detached (cancelled): either way this attempt is no longer polled
+            if self._watches.get(key) is watch:
+                self._watches.pop(key, None)
+
+    async def _poll_loop(self) -> None:
+        """One command per tick checks every watched attempt; link trouble only delays it."""
+        while self._watches:
+            watches = list(self._watches.values())
+            try:
+                states = await self._poll([w.attempt for w in watches], 30.0)
+            except (SshUnreachable, SshRefused) as e:
+                log.debug("poll of %s failed, will retry: %s", self.node, e)
+                await asyncio.sleep(RETRY_WHILE_DOWN)
+                continue
+            for index, watch in enumerate(watches):
+                state = states.get(index)
+                if state is not None and not state.alive and not watch.done.done():
+                    watch.done.set_result(state)
+            await asyncio.sleep(self.poll_interval)
+
+    async def _poll(self, attempts: list[Attempt], timeout: float) -> dict[int, scripts.AttemptState]:
+        args: list[str] = []
+        for attempt in attempts:
+            start = attempt.proc_start if attempt.pid and attempt.proc_start is not None else None
+            args += [await self._abs(attempt.run_dir), str(attempt.pid or "-"), str(start) if start else "-"]
+        status, out, err = await self.host.run(["/bin/sh", "-c", scripts.POLL, "jobtui-poll", *args], timeout=timeout)
+        if status != 0:
+            raise SshUnreachable(f"{self.host.where}: the status check failed: {err.decode(errors='replace')[:200]}")
+        states, sizes = scripts.parse_poll(out.decode(errors="replace"), len(attempts))
+        self._sizes.update(sizes)
+        return states
+
+    async def _collect(self, attempt: Attempt, code: int) -> Outcome:
+        outputs = self._read_manifest(attempt)
+        if not outputs:
+            return Outcome(code)
+        local = self.results_root / str(attempt.job_id)
+        work = posixpath.join(await self._abs(attempt.run_dir), "work")
+        while True:
+            try:
+                result = await self.stager.collect(work, outputs, local)
+                break
+            except (SshUnreachable, SshRefused) as e:
+                log.warning("collecting results of job %s waits for %s: %s", attempt.job_id, self.node, e)
+                await asyncio.sleep(RETRY_WHILE_DOWN)
+            except TransferError as e:
+                return Outcome(code, Reason.TRANSFER_ERROR, str(e))
+        absent = result.absent_text()
+        if code == 0 and absent:
+            got = f"; kept {len(result.fetched) + len(result.unchanged)} file(s) in {local}"
+            return Outcome(code, Reason.RESULTS_MISSING, f"results missing: {absent}{got}")
+        return Outcome(code)
+
+    def _manifest_path(self, attempt: Attempt) -> Path:
+        return self.manifests / f"{attempt.job_id}-{attempt.number}.json"
+
+    def _write_manifest(self, attempt: Attempt, outputs: list[str]) -> None:
+        """The outputs to collect, kept on this machine so a restarted engine still collects them."""
+        self.manifests.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._manifest_path(attempt).write_text(json.dumps({"outputs": outputs}))
+
+    def _read_manifest(self, attempt: Attempt) -> list[str]:
+        try:
+            return list(json.loads(self._manifest_path(attempt).read_text()).get("outputs", []))
+        except (OSError, ValueError):
+            return []
+
+    async def _sample_loop(self) -> None:
+        while True:
+            try:
+                sample = await sample_node(self.runner)
+            except (JobTuiError, OSError) as e:
+                log.debug("sampling %s failed: %s", self.node, e)
+            else:
+                if self._listener is not None:
+                    self._listener.node_changed(self.node, True, sample)
+            await asyncio.sleep(self.sample_interval)
+
+
+def _forwarded_env(spec: LaunchSpec) -> dict[str, str]:
+    """The job's own variables and jobtui's, never this machine's whole environment."""
+    env = dict(spec.job.env)
+    for name, value in spec.env.items():
+        if name.startswith(FORWARDED_ENV_PREFIXES) or name in FORWARDED_ENV:
+            env[name] = value
+    return env

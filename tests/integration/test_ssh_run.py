@@ -1,0 +1,57 @@
+"""A remote job through the real Engine over a real sshd: run, follow, exit codes, hostile input."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from engine.jobspec import JobSpec
+from engine.models import JobStatus, Reason
+from tests.fixtures.sshd import wait_until
+
+pytestmark = pytest.mark.sshd
+
+
+async def _all_output(engine, job_id: int, stream: str = "stdout") -> bytes:
+    attempt = await engine.attempt_of(job_id, None)
+    executor = engine.executors[attempt.node]
+    return await executor.read(attempt, stream, 0, 1 << 24)
+
+
+async def test_remote_job_runs_and_is_followed(sshd_server, ssh_engine):
+    engine, service = await ssh_engine(sshd_server.node("n1"))
+    script = "for i in 1 2 3; do echo Step $i of 3; sleep 0.2; done; echo oops >&2; hostname >/dev/null; exit 3"
+    ok, bad = await service.submit(
+        service.actor("root"),
+        [JobSpec(command=["sh", "-c", "echo hello from $(whoami)"]), JobSpec(command=["sh", "-c", script])],
+    )
+    await wait_until(lambda: ok.is_terminal and bad.is_terminal, 20, "both jobs to end")
+    assert ok.status == JobStatus.COMPLETED, ok.message
+    assert await _all_output(engine, ok.id) == b"hello from jobtui-test\n"
+    assert bad.status == JobStatus.FAILED and bad.exit_code == 3 and bad.reason == Reason.EXIT_CODE
+    assert bad.progress.step == 3 and bad.progress.total == 3
+    assert await _all_output(engine, bad.id, "stderr") == b"oops\n"
+    attempts, _ = await engine.history(bad.id)
+    expected = b"".join(b"Step %d of 3\n" % i for i in (1, 2, 3))
+    assert attempts[-1].stdout_offset == len(expected)
+    assert hashlib.sha256(await _all_output(engine, bad.id)).digest() == hashlib.sha256(expected).digest()
+
+
+async def test_hostile_arguments_are_data(sshd_server, ssh_engine, tmp_path):
+    marker = f"/tmp/jobtui-pwned-{os.getpid()}"
+    hostile = [f"; touch {marker}a", f"$(touch {marker}b)", f"`touch {marker}c`", "../../etc/passwd", "a'b\"c", "$HOME"]
+    engine, service = await ssh_engine(sshd_server.node("n1"))
+    env = {"JT_VALUE": f"$(touch {marker}d); touch {marker}e"}
+    (job,) = await service.submit(
+        service.actor("root"),
+        [JobSpec(command=["printf", "%s\\n", *hostile], env=env), ],
+    )
+    (job2,) = await service.submit(service.actor("root"), [JobSpec(command=["sh", "-c", 'printf %s "$JT_VALUE"'], env=env)])
+    await wait_until(lambda: job.is_terminal and job2.is_terminal, 20, "jobs to end")
+    assert job.status == JobStatus.COMPLETED, job.message
+    assert await _all_output(engine, job.id) == "".join(f"{h}\n" for h in hostile).encode()
+    assert await _all_output(engine, job2.id) == env["JT_VALUE"].encode()
+    for suffix in "abcde":
+        assert not os.path.exists(marker + suffix), f"a hostile argument ran: {marker + suffix} exists"

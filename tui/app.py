@@ -1,0 +1,235 @@
+"""`JobTuiApp`: the Textual app over an `EngineClient`, and `run_app`, which finds or hosts the engine.
+
+The app holds the client, the job index and the event bridge; screens get data through attributes and
+`apply_*` calls and send intent back through actions and messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+
+from engine.client import EngineClient
+from engine.config import Config
+from engine.discovery import SOCKET_NAME, engine_running
+from engine.errors import JobTuiError
+from engine.resources import sample_local_gpus
+from tui import themes as theme_files
+from tui.bridge import EngineStatus, EventBridge, JobsChanged, SettingsChanged, SnapshotLoaded
+from tui.keys import bindings, check_keymap
+from tui.screens.dialogs import QuitScreen
+from tui.screens.help import HelpScreen
+from tui.screens.main import MainScreen
+from tui.screens.palette import JobCommands
+from tui.view import ACTIVE, QUEUED
+from tui.widgets.job_index import JobIndex
+
+NODES_EVERY = 2.0
+GPUS_EVERY = 5.0
+TICK_EVERY = 1.0
+
+
+class JobTuiApp(App[str | None]):
+    """Returns "serve" when the user asked to hand queued jobs to a `jobtui --serve` daemon."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "jobtui"
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {JobCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        client: EngineClient,
+        *,
+        hosting: bool = False,
+        theme: str | None = None,
+        keymap: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        gpu_sampler: Callable[[], list[Any]] | None = sample_local_gpus,
+        live: bool = True,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.hosting = hosting
+        self.clock = clock
+        self.live = live
+        self.gpu_sampler = gpu_sampler
+        self.index = JobIndex()
+        self.role: str | None = None
+        self.keymap, self._problems = check_keymap(keymap or {})
+        self.theme_set = theme_files.load_themes()
+        self._theme_choice = theme_files.resolve(theme, self.theme_set)
+        self.bridge = EventBridge(client, self.post_message)
+        self.nodes: list[dict[str, Any]] = []
+        self.gpus: list[Any] | None = None
+
+    @property
+    def main(self) -> MainScreen:
+        return self.get_screen("main")  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        for theme in self.theme_set.themes.values():
+            self.register_theme(theme)
+        self.theme = self._theme_choice
+        self.set_keymap(self.keymap)
+        self.install_screen(MainScreen(), "main")
+        self.push_screen("main")
+        for problem in self.theme_set.errors + self._problems:
+            self.notify(problem, title="Config problem", severity="warning", timeout=10)
+        self.bridge.start()
+        self.run_worker(self._who_am_i(), group="startup")
+        if self.live:
+            self.set_interval(NODES_EVERY, self._refresh_nodes)
+            self.set_interval(TICK_EVERY, self._tick)
+            if self.gpu_sampler is not None:
+                self.set_interval(GPUS_EVERY, self._sample_gpus)
+                self.call_later(self._sample_gpus)
+        else:
+            self.gpus = self.gpu_sampler() if self.gpu_sampler else []
+
+    async def _who_am_i(self) -> None:
+        with contextlib.suppress(JobTuiError):
+            self.role = (await self.client.me()).get("role")
+
+    # -- from the bridge ---------------------------------------------------------------------------------
+
+    def on_snapshot_loaded(self, message: SnapshotLoaded) -> None:
+        self.index.load(message.rows)
+        self.main.limits = message.limits
+        self.nodes = message.nodes
+        self._show_side()
+        self.main.apply_snapshot()
+
+    def on_jobs_changed(self, message: JobsChanged) -> None:
+        order_changed = self.index.update(message.rows)
+        self.main.apply_changes(message.rows, order_changed)
+
+    def on_settings_changed(self, message: SettingsChanged) -> None:
+        if message.limits is not None:
+            self.main.limits = message.limits
+            self.main.update_stats()
+        if message.nodes_sampled:
+            self.run_worker(self._refresh_nodes(), group="nodes", exclusive=True)
+
+    def on_engine_status(self, message: EngineStatus) -> None:
+        if message.connected:
+            if self.main.engine_note:
+                self.notify("reconnected to the engine", timeout=3)
+            self.main.set_engine_note("")
+        else:
+            self.main.set_engine_note("engine unreachable: retrying")
+            self.notify(message.detail, title="Engine lost", severity="error", timeout=8)
+
+    # -- periodic: nodes, GPUs, clock --------------------------------------------------------------------
+
+    async def _refresh_nodes(self) -> None:
+        if self.bridge.connected:
+            with contextlib.suppress(JobTuiError):
+                self.nodes = await self.client.nodes()
+                self._show_side()
+
+    async def _sample_gpus(self) -> None:
+        self.gpus = await asyncio.to_thread(self.gpu_sampler) if self.gpu_sampler else []
+        self._show_side()
+
+    def _show_side(self) -> None:
+        screen = self.main
+        holders = next((n.get("gpu_holders") or {} for n in self.nodes if n.get("kind") == "local"), {})
+        screen.query_one("#nodes").show_nodes(self.nodes)
+        screen.query_one("#gpus").show_gpus(self.gpus, holders)
+
+    def _tick(self) -> None:
+        """Elapsed times move: repaint the visible rows once a second when one of them runs."""
+        table = self.main.table
+        rows = self.index.rows
+        if any(rows[i].status in ACTIVE for i in table.visible_ids() if i in rows):
+            table.refresh()
+
+    # -- global actions ----------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.keymap))
+
+    def action_next_theme(self) -> None:
+        names = sorted(self.theme_set.themes) or [theme_files.FALLBACK]
+        self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def action_request_quit(self) -> None:
+        queued = sum(self.index.counts[s] for s in QUEUED)
+        running = sum(self.index.counts[s] for s in ACTIVE)
+        if not (self.hosting and queued):
+            self.exit(None)
+            return
+        self.push_screen(QuitScreen(queued, running), lambda choice: choice and self.exit(choice))
+
+    async def on_unmount(self) -> None:
+        await self.bridge.stop()
+
+
+# -- running it ------------------------------------------------------------------------------------------
+
+
+def run_app(config: Config, state_dir: Path, args: argparse.Namespace) -> int:
+    """`jobtui` with no verb: attach to the engine on `state_dir`, or host one for as long as the TUI runs."""
+    return asyncio.run(_run(config, state_dir, args))
+
+
+async def _run(config: Config, state_dir: Path, args: argparse.Namespace) -> int:
+    from tui.cli_verbs import read_job_file
+    from tui.follow import host_or_attach
+
+    client, host = await host_or_attach(config, state_dir)
+    try:
+        if getattr(args, "submit_file", None):
+            await client.submit(read_job_file(args.submit_file))
+        app = JobTuiApp(client, hosting=host is not None, theme=getattr(args, "theme", None) or config.tui.theme,
+                        keymap=config.tui.keys)
+        choice = await app.run_async()
+        counts = app.index.counts
+    finally:
+        await client.close()
+        if host is not None:
+            await host.stop()
+    return _after_quit(choice, counts, state_dir, args)
+
+
+def _after_quit(choice: str | None, counts: Any, state_dir: Path, args: argparse.Namespace) -> int:
+    running = sum(counts[s] for s in ACTIVE)
+    queued = sum(counts[s] for s in QUEUED)
+    if running:
+        print(f"jobtui: {running} job(s) keep running; `jobtui` re-attaches to them.")
+    if choice == "serve":
+        start_daemon(state_dir, getattr(args, "config", None))
+        print(f"jobtui: started `jobtui --serve` on {state_dir} for {queued} queued job(s); log: {state_dir}/serve.log")
+    elif queued and choice == "leave":
+        print(f"jobtui: {queued} job(s) stay queued until an engine runs (`jobtui` or `jobtui --serve`).")
+    return 0
+
+
+def start_daemon(state_dir: Path, config_path: Path | None, wait: float = 10.0) -> bool:
+    """Start `jobtui --serve` detached on `state_dir` (its own session, output to serve.log)."""
+    argv = [sys.executable, "-m", "tui.cli", "--serve", "--state-dir", str(state_dir)]
+    if config_path:
+        argv += ["--config", str(config_path)]
+    with open(state_dir / "serve.log", "ab") as log:
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if engine_running(state_dir) and (state_dir / SOCKET_NAME).exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+__all__ = ["JobTuiApp", "run_app", "start_daemon"]

@@ -1,0 +1,136 @@
+"""The event bridge: one task reading the engine's events, coalescing them per job, and posting a
+Textual message a few times a second; it re-fetches the snapshot on `resync`, a new engine instance, or
+after the engine went away and came back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from textual.message import Message
+
+from engine.client import EngineClient
+from engine.errors import EngineUnavailable, JobTuiError
+from tui.view import JobRow, row_from_job
+
+FLUSH_INTERVAL = 0.25  # at most 4 repaints a second from engine events
+RETRY_DELAYS = (0.5, 1.0, 2.0, 3.0)
+
+
+class SnapshotLoaded(Message):
+    """Every job, the limits and the nodes: replace what is shown."""
+
+    def __init__(self, rows: list[JobRow], limits: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows, self.limits, self.nodes = rows, limits, nodes
+
+
+class JobsChanged(Message):
+    """The latest state of each job that changed since the last message (one entry per job)."""
+
+    def __init__(self, rows: list[JobRow]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class SettingsChanged(Message):
+    """New limits (or None), and whether a node was sampled (re-read the nodes)."""
+
+    def __init__(self, limits: dict[str, Any] | None, nodes_sampled: bool) -> None:
+        super().__init__()
+        self.limits, self.nodes_sampled = limits, nodes_sampled
+
+
+class EngineStatus(Message):
+    """The engine connection went down (with the reason) or came back."""
+
+    def __init__(self, connected: bool, detail: str = "") -> None:
+        super().__init__()
+        self.connected, self.detail = connected, detail
+
+
+class _Resync(Exception):
+    pass
+
+
+class EventBridge:
+    """Runs as two tasks (reader and flusher) on the app's loop; `post` is the app's `post_message`."""
+
+    def __init__(self, client: EngineClient, post: Callable[[Message], Any], interval: float = FLUSH_INTERVAL) -> None:
+        self.client = client
+        self.post = post
+        self.interval = interval
+        self.connected = False
+        self._pending: dict[int, dict[str, Any]] = {}
+        self._limits: dict[str, Any] | None = None
+        self._nodes_sampled = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._read_forever()), loop.create_task(self._flush_forever())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _read_forever(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._follow()
+            except _Resync:
+                continue
+            except EngineUnavailable as e:
+                self._lost(e.message)
+            except JobTuiError as e:
+                self._lost(f"{e.title}: {e.message}")
+            failures = failures + 1 if not self.connected else 1
+            await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
+
+    def _lost(self, detail: str) -> None:
+        if self.connected:
+            self.connected = False
+            self.post(EngineStatus(False, detail))
+
+    async def _follow(self) -> None:
+        snapshot = await self.client.snapshot()
+        instance = snapshot.get("instance")
+        self._pending.clear()
+        rows = [row_from_job(job) for job in snapshot["jobs"]]
+        self.post(SnapshotLoaded(rows, snapshot.get("limits") or {}, snapshot.get("nodes") or []))
+        if not self.connected:
+            self.connected = True
+            self.post(EngineStatus(True))
+        async for _, kind, data in self.client.events(snapshot["seq"]):
+            self._take(kind, data, instance)
+
+    def _take(self, kind: str, data: dict[str, Any], instance: Any) -> None:
+        if kind == "job_changed":
+            self._pending[data["id"]] = data
+        elif kind == "resync" or (kind == "hello" and data.get("instance") not in (None, instance)):
+            raise _Resync
+        elif kind == "settings_changed":
+            self._limits = data.get("limits") or self._limits
+        elif kind == "nodes_sampled":
+            self._nodes_sampled = True
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self.flush()
+
+    def flush(self) -> None:
+        """Post what accumulated since the last flush (a no-op when nothing did)."""
+        if self._pending:
+            jobs, self._pending = self._pending, {}
+            self.post(JobsChanged([row_from_job(job) for job in jobs.values()]))
+        if self._limits is not None or self._nodes_sampled:
+            self.post(SettingsChanged(self._limits, self._nodes_sampled))
+            self._limits, self._nodes_sampled = None, False

@@ -1,0 +1,93 @@
+"""Every key binding of the TUI, each with a stable id users can remap in config `tui.keys`.
+
+    tui:
+      keys:
+        jobs.cancel: ctrl+k        # binding id -> key (or "k1,k2" for several)
+
+Scopes: `app` (everywhere), `jobs` (the main screen), `log` (the log pane when it has focus).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    id: str
+    key: str
+    action: str
+    description: str
+    scope: str
+    show: bool = True
+    priority: bool = False
+
+
+KEYS: tuple[Key, ...] = (
+    Key("app.quit", "q", "request_quit", "Quit", "app"),
+    Key("app.help", "question_mark", "help", "Help", "app"),
+    Key("app.palette", "colon", "command_palette", "Commands", "app"),
+    Key("app.theme", "T", "next_theme", "Theme", "app"),
+    Key("jobs.down", "j,down", "cursor_down", "Down", "jobs"),
+    Key("jobs.up", "k,up", "cursor_up", "Up", "jobs"),
+    Key("jobs.top", "g,home", "cursor_top", "Top", "jobs"),
+    Key("jobs.bottom", "G,end", "cursor_bottom", "Bottom", "jobs"),
+    Key("jobs.page_down", "ctrl+d,pagedown", "page_down", "Page down", "jobs", show=False),
+    Key("jobs.page_up", "ctrl+u,pageup", "page_up", "Page up", "jobs", show=False),
+    Key("jobs.detail", "enter", "detail", "Detail", "jobs"),
+    Key("jobs.filter", "slash", "filter", "Filter", "jobs"),
+    Key("jobs.sort", "full_stop", "sort_next", "Sort", "jobs"),
+    Key("jobs.sort_reverse", "comma", "sort_reverse", "Reverse", "jobs"),
+    Key("jobs.mark", "space", "mark", "Mark", "jobs"),
+    Key("jobs.cancel", "c", "cancel_jobs", "Cancel", "jobs"),
+    Key("jobs.approve", "a", "approve_jobs", "Approve", "jobs"),
+    Key("jobs.reject", "x", "reject_jobs", "Reject", "jobs"),
+    Key("jobs.requeue", "r", "requeue_jobs", "Requeue", "jobs"),
+    Key("jobs.priority_up", "plus", "priority(5)", "Pri+5", "jobs"),
+    Key("jobs.priority_down", "minus", "priority(-5)", "Pri-5", "jobs"),
+    Key("jobs.submit", "s", "submit", "Submit", "jobs"),
+    Key("jobs.logs", "l", "logs", "Logs", "jobs"),
+    Key("jobs.follow", "f", "follow", "Follow", "jobs"),
+    Key("jobs.panels", "p", "toggle_panels", "Panels", "jobs"),
+    Key("jobs.close", "escape", "close", "Back", "jobs"),
+    Key("log.search", "slash", "search", "Search", "log"),
+    Key("log.next", "n", "next_match", "Next", "log"),
+    Key("log.previous", "N", "previous_match", "Prev", "log"),
+    Key("log.wrap", "w", "toggle_wrap", "Wrap", "log"),
+    Key("log.stream", "o", "toggle_stream", "Out/err", "log"),
+    Key("log.follow", "f", "follow", "Follow", "log"),
+    Key("log.down", "j", "scroll_down", "Down", "log", show=False),
+    Key("log.up", "k", "scroll_up", "Up", "log", show=False),
+    Key("log.top", "g", "scroll_home", "Top", "log", show=False),
+    Key("log.bottom", "G", "scroll_end", "End", "log", show=False),
+    Key("log.back", "escape", "back", "Back", "log"),
+)
+BY_ID = {k.id: k for k in KEYS}
+
+
+def bindings(scope: str) -> list[Binding]:
+    """Textual bindings for one scope; the app's keymap (config `tui.keys`) overrides keys by id."""
+    return [
+        Binding(k.key, k.action, k.description, show=k.show, id=k.id, priority=k.priority)
+        for k in KEYS
+        if k.scope == scope
+    ]
+
+
+def check_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The usable part of a user keymap, and one message per entry that names no binding."""
+    good = {k: v for k, v in keymap.items() if k in BY_ID and v.strip()}
+    bad = [
+        f"tui.keys: {k!r} is not a binding id (see `?` for the ids)" if k not in BY_ID
+        else f"tui.keys: {k!r} has no key"
+        for k, v in keymap.items()
+        if k not in good
+    ]
+    return good, bad
+
+
+def key_for(keymap: dict[str, str], binding_id: str) -> str:
+    """The key(s) a binding uses once the keymap is applied."""
+    return keymap.get(binding_id) or BY_ID[binding_id].key

@@ -1,0 +1,111 @@
+"""The job verbs of the main screen: cancel (confirmed), approve, reject (with a reason), requeue,
+priority, submit. Each acts on the marked jobs or the one under the cursor. A role that may not act is
+told why before anything is sent; the server checks again and its message is shown as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual import work
+
+from engine.errors import JobTuiError
+from tui.screens.dialogs import ConfirmScreen, ErrorScreen, ReasonScreen
+from tui.screens.submit import SubmitScreen
+
+ROLE_NEEDED = {
+    "approve": ("admin",), "reject": ("admin",), "priority": ("admin", "lead"),
+    "cancel": ("admin", "lead", "researcher"), "requeue": ("admin", "lead", "researcher"),
+    "submit": ("admin", "lead", "researcher"),
+}
+
+
+class JobActions:
+    """Mixed into `MainScreen`; needs `self.app.client`, `self.app.role` and `self.selected_ids()`."""
+
+    def _allowed(self, verb: str) -> bool:
+        role = getattr(self.app, "role", None)
+        needed = ROLE_NEEDED[verb]
+        if role is None or role in needed:
+            return True
+        self.notify(f"you are {self.app.client.user} ({role}); to {verb} jobs you need the {' or '.join(needed)} role.",
+                    title="Not allowed", severity="error")
+        return False
+
+    def _targets(self, verb: str) -> list[int]:
+        ids = self.selected_ids()
+        if not ids:
+            self.notify(f"no job to {verb}: the table is empty or the filter hides every job.", severity="warning")
+        return ids if ids and self._allowed(verb) else []
+
+    async def _each(self, verb: str, ids: list[int], call: Callable[[int], Awaitable[Any]]) -> None:
+        done, errors = [], []
+        for job_id in ids:
+            try:
+                await call(job_id)
+                done.append(job_id)
+            except JobTuiError as e:
+                errors.append(f"#{job_id}: {e.message}")
+        if done:
+            self.notify(f"{verb}: {', '.join(f'#{i}' for i in done)}", timeout=3)
+            self.clear_marks()
+        if errors:
+            self.notify("\n".join(errors[:5]) + (f"\n… and {len(errors) - 5} more" if len(errors) > 5 else ""),
+                        title=f"Could not {verb}", severity="error", timeout=8)
+
+    @work(group="actions")
+    async def action_cancel_jobs(self) -> None:
+        ids = self._targets("cancel")
+        if not ids:
+            return
+        names = ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
+        if await self.app.push_screen_wait(ConfirmScreen("Cancel jobs?", f"Cancel {len(ids)} job(s): {names}?",
+                                                         "Cancel jobs")):
+            await self._each("cancel", ids, self.app.client.cancel)
+
+    @work(group="actions")
+    async def action_approve_jobs(self) -> None:
+        if ids := self._targets("approve"):
+            await self._each("approve", ids, self.app.client.approve)
+
+    @work(group="actions")
+    async def action_reject_jobs(self) -> None:
+        ids = self._targets("reject")
+        if not ids:
+            return
+        reason = await self.app.push_screen_wait(
+            ReasonScreen("Reject jobs", f"Reject {', '.join(f'#{i}' for i in ids[:10])}: why?"))
+        if reason:
+            await self._each("reject", ids, lambda i: self.app.client.reject(i, reason))
+
+    @work(group="actions")
+    async def action_requeue_jobs(self) -> None:
+        if ids := self._targets("requeue"):
+            await self._each("requeue", ids, self.app.client.requeue)
+
+    @work(group="actions")
+    async def action_priority(self, step: int) -> None:
+        ids = self._targets("priority")
+        rows = self.app.index.rows
+
+        async def bump(job_id: int) -> None:
+            current = rows[job_id].priority if job_id in rows else 0
+            await self.app.client.set_priority(job_id, max(0, min(100, current + step)))
+
+        if ids:
+            await self._each("priority", ids, bump)
+
+    @work(group="actions")
+    async def action_submit(self) -> None:
+        if not self._allowed("submit"):
+            return
+        spec = await self.app.push_screen_wait(SubmitScreen())
+        if spec is None:
+            return
+        try:
+            jobs = await self.app.client.submit([spec])
+        except JobTuiError as e:
+            await self.app.push_screen_wait(ErrorScreen(e.title, e.message))
+            return
+        self.notify(f"submitted job #{jobs[0]['id']} ({jobs[0]['name']}) [{jobs[0]['status']}]", timeout=4)

@@ -1,0 +1,168 @@
+"""The job table: a virtual table on Textual's line API that renders only the rows on screen.
+
+It draws from a `JobIndex` (sorted, filtered ids) and never creates a widget per row, so 100,000 jobs
+cost what 40 do; a data change is a repaint of the visible lines. The cursor follows a job id, so it
+stays on its job when rows move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.view import STATUS_ORDER, Column, cell_text, header_text, layout_columns
+from tui.widgets.job_index import JobIndex
+
+
+class JobTable(ScrollView, can_focus=True):
+    COMPONENT_CLASSES = {
+        "jobtable--header", "jobtable--cursor", "jobtable--marked", "jobtable--dim",
+        *(f"jobtable--{status}" for status in STATUS_ORDER),
+    }
+
+    class CursorMoved(Message):
+        """The cursor is on another job (None: the table is empty)."""
+
+        def __init__(self, job_id: int | None) -> None:
+            super().__init__()
+            self.job_id = job_id
+
+    def __init__(self, index: JobIndex, clock: Callable[[], float], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.index = index
+        self.clock = clock
+        self.cursor_row = 0
+        self.cursor_id: int | None = None
+        self.marked: set[int] = set()
+        self._styles: dict[str, Style] = {}
+        self._layout: tuple[int, list[tuple[Column, int]]] = (-1, [])
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
+        self.data_changed(True)
+
+    def _restyle(self) -> None:
+        self._styles.clear()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
+    # -- geometry --------------------------------------------------------------------------------------
+
+    @property
+    def page(self) -> int:
+        """Rows visible under the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def data_changed(self, order_changed: bool, changed: set[int] | None = None) -> None:
+        """Called after the index changed: keep the cursor on its job, repaint what is visible."""
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.index) + 1)
+        if order_changed or self.cursor_id is None:
+            self._reposition()
+        if order_changed or changed is None or not changed.isdisjoint(self.visible_ids()):
+            self.refresh()
+
+    def visible_ids(self) -> list[int]:
+        top = int(self.scroll_y)
+        return self.index.ids_between(top, top + self.page)
+
+    def _reposition(self) -> None:
+        row = self.index.position(self.cursor_id) if self.cursor_id is not None else None
+        if row is None:
+            row = min(self.cursor_row, max(0, len(self.index) - 1))
+        self._set_cursor(row, scroll=False)
+
+    # -- cursor ----------------------------------------------------------------------------------------
+
+    def move_cursor(self, delta: int) -> None:
+        self._set_cursor(self.cursor_row + delta)
+
+    def move_to(self, row: int) -> None:
+        self._set_cursor(row)
+
+    def _set_cursor(self, row: int, scroll: bool = True) -> None:
+        row = max(0, min(row, len(self.index) - 1))
+        old_row, old_id = self.cursor_row, self.cursor_id
+        self.cursor_row, self.cursor_id = row, self.index.id_at(row)
+        if scroll or not self._cursor_visible():
+            self._scroll_to_cursor()
+        if old_row != row:
+            self._refresh_row(old_row)
+            self._refresh_row(row)
+        if old_id != self.cursor_id:
+            self.post_message(self.CursorMoved(self.cursor_id))
+
+    def _cursor_visible(self) -> bool:
+        return int(self.scroll_y) <= self.cursor_row < int(self.scroll_y) + self.page
+
+    def _scroll_to_cursor(self) -> None:
+        top = int(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + self.page:
+            self.scroll_to(y=self.cursor_row - self.page + 1, animate=False, immediate=True)
+
+    def _refresh_row(self, row: int) -> None:
+        y = row - int(self.scroll_y) + 1
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def toggle_mark(self) -> None:
+        if self.cursor_id is not None:
+            self.marked ^= {self.cursor_id}
+            self._refresh_row(self.cursor_row)
+
+    def selected_ids(self) -> list[int]:
+        """The marked jobs, or the one under the cursor."""
+        if self.marked:
+            return sorted(self.marked)
+        return [self.cursor_id] if self.cursor_id is not None else []
+
+    # -- rendering -------------------------------------------------------------------------------------
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(f"jobtable--{name}", partial=True)
+        return style
+
+    def _columns(self) -> list[tuple[Column, int]]:
+        width = self.scrollable_content_region.width
+        if self._layout[0] != width:
+            self._layout = (width, layout_columns(width))
+        return self._layout[1]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            cells = header_text(self._columns(), self.index.sort_column, self.index.reverse)
+            return Strip([Segment(" ".join(cells), base + self._style("header"))]).adjust_cell_length(width, base)
+        row = int(self.scroll_y) + y - 1
+        job_id = self.index.id_at(row)
+        job = self.index.rows.get(job_id) if job_id is not None else None
+        if job is None:
+            return Strip.blank(width, base)
+        line_style = base
+        if job.id in self.marked:
+            line_style += self._style("marked")
+        if row == self.cursor_row:
+            line_style += self._style("cursor")
+        now = self.clock()
+        segments = []
+        for column, cell_width in self._columns():
+            if column.key == "mark":
+                text = "●" if job.id in self.marked else " "
+            else:
+                text = cell_text(job, column, cell_width, now)
+            style = line_style + self._style(job.status) if column.key == "status" else line_style
+            segments += [Segment(text, style), Segment(" ", line_style)]
+        return Strip(segments).adjust_cell_length(width, line_style)
