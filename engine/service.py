@@ -24,6 +24,7 @@ class JobService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.config = engine.config
+        self._which: dict[tuple[str, str | None], bool] = {}
 
     def actor(self, user: str) -> Actor:
         return Actor(user, self.config.role_of(user, self.engine.owner), self.config.team_of(user))
@@ -37,6 +38,7 @@ class JobService:
             raise ValidationError("the submission holds no jobs; give a command or a file with at least one job.")
         engine = self.engine
         order = batch_order(specs)
+        self._which: dict[tuple[str, str | None], bool] = {}  # program lookups, for this batch only
         ids: dict[int, int] = {}
         keys = {spec.key: i for i, spec in enumerate(specs) if spec.key}
         now = engine.clock.now()
@@ -120,8 +122,12 @@ class JobService:
                 f"{label}: working directory {spec.workdir!r} does not exist; create it or fix --workdir."
             )
         program = job.command[0]
-        on_path = shutil.which(program, path=job.env.get("PATH")) is not None
-        if self._only_local(job) and not on_path and not Path(spec.workdir or ".", program).exists():
+        key = (program, job.env.get("PATH"))
+        if key not in self._which:
+            self._which[key] = shutil.which(program, path=key[1]) is not None
+        on_path = self._which[key]
+        runnable = on_path or ("/" in program and Path(spec.workdir or ".", program).exists())
+        if self._only_local(job) and not runnable:
             raise ValidationError(
                 f"{label}: command {program!r} was not found on PATH; give its full path or install it."
             )

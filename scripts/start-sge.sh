@@ -47,7 +47,10 @@ chown sgeadmin: "$CELL/common/act_qmaster"
 echo "$HOST localhost" >"$CELL/common/host_aliases"
 mkdir -p /var/run/gridengine
 chown sgeadmin:sgeadmin /var/run/gridengine
-/usr/sbin/sge_qmaster
+running() {  # is the daemon whose pid file is $1 alive? (restarting one daemon leaves the other up)
+    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+running "$SPOOL/qmaster/qmaster.pid" || /usr/sbin/sge_qmaster
 for _ in $(seq 100); do qconf -sh >/dev/null 2>&1 && break; sleep 0.1; done
 if ! qconf -sel 2>/dev/null | grep -qx "$HOST"; then
     printf 'hostname %s\nload_scaling NONE\ncomplex_values NONE\nuser_lists NONE\nxuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\nreport_variables NONE\n' \
@@ -55,7 +58,7 @@ if ! qconf -sel 2>/dev/null | grep -qx "$HOST"; then
     qconf -Ae "$W/exechost.conf" >/dev/null
 fi
 qconf -ss 2>/dev/null | grep -qx "$HOST" || qconf -as "$HOST" >/dev/null
-/usr/sbin/sge_execd
+running "$SPOOL/execd/localhost/execd.pid" || /usr/sbin/sge_execd
 configure_once
 for _ in $(seq 150); do  # ready once the queue instance reports a load value (execd registered)
     if qstat -f -q all.q 2>/dev/null | awk '$1 ~ /^all.q@/ && $4 != "-NA-" {up=1} END {exit !up}'; then

@@ -105,6 +105,7 @@ class JobTuiApp(App[str | None]):
 
     def on_snapshot_loaded(self, message: SnapshotLoaded) -> None:
         self.index.load(message.rows)
+        message.rows = []
         self.main.limits = message.limits
         self.nodes = message.nodes
         self._show_side()

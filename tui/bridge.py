@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from engine.errors import EngineUnavailable, JobTuiError
 from tui.view import JobRow, row_from_job
 
 FLUSH_INTERVAL = 0.25  # at most 4 repaints a second from engine events
+HEARTBEAT = 3.0  # an event stream can stay open after its engine died (half-open socket): probe it
 RETRY_DELAYS = (0.5, 1.0, 2.0, 3.0)
 
 
@@ -56,6 +58,17 @@ class _Resync(Exception):
     pass
 
 
+@contextlib.contextmanager
+def _no_gc():
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class EventBridge:
     """Runs as two tasks (reader and flusher) on the app's loop; `post` is the app's `post_message`."""
 
@@ -71,7 +84,23 @@ class EventBridge:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._read_forever()), loop.create_task(self._flush_forever())]
+        self._reader = loop.create_task(self._read_forever())
+        self._tasks = [self._reader, loop.create_task(self._flush_forever()), loop.create_task(self._heartbeat())]
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            if not self.connected:
+                continue
+            try:
+                await self.client.limits()
+            except JobTuiError as e:
+                self._reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reader
+                self._lost(e.message)
+                self._reader = asyncio.get_running_loop().create_task(self._read_forever())
+                self._tasks[0] = self._reader
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -100,10 +129,12 @@ class EventBridge:
             self.post(EngineStatus(False, detail))
 
     async def _follow(self) -> None:
-        snapshot = await self.client.snapshot()
+        with _no_gc():  # 100k fresh dicts would trigger many full collections, each walking all of them
+            snapshot = await self.client.snapshot()
+            rows = [row_from_job(job) for job in snapshot.pop("jobs")]
+            gc.freeze()  # the rows live long: keep them out of every later collection (less jank)
         instance = snapshot.get("instance")
         self._pending.clear()
-        rows = [row_from_job(job) for job in snapshot["jobs"]]
         self.post(SnapshotLoaded(rows, snapshot.get("limits") or {}, snapshot.get("nodes") or []))
         if not self.connected:
             self.connected = True

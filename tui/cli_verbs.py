@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -34,14 +35,14 @@ def read_job_file(name: str) -> list[dict[str, Any]]:
     if isinstance(data, dict) and "jobs" in data:
         data = data["jobs"]
     if isinstance(data, list) and all(isinstance(item, dict) for item in data):
-        return data
+        return [{**item, "workdir": os.path.abspath(item.get("workdir") or ".")} for item in data]
     jobs = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         try:
-            jobs.append({"command": shlex.split(line)})
+            jobs.append({"command": shlex.split(line), "workdir": os.getcwd()})
         except ValueError as e:
             raise ValidationError(f"{name}:{number}: cannot split this command line ({e}); check its quotes.") from e
     return jobs
@@ -51,7 +52,7 @@ def _spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise ValidationError("no command given; write `jobtui submit [options] -- CMD ARGS...` or use --file.")
-    spec: dict[str, Any] = {"command": command, "after": args.after, "tags": args.tag}
+    spec: dict[str, Any] = {"command": command, "after": args.after, "tags": args.tag, "workdir": os.getcwd()}
     env = {}
     for item in args.env:
         key, sep, value = item.partition("=")
@@ -67,7 +68,7 @@ def _spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "gpus": args.gpus,
         "retries": args.retries,
         "timeout": args.timeout,
-        "workdir": args.workdir,
+        "workdir": os.path.abspath(args.workdir) if args.workdir else None,
         "node": args.node,
     }
     spec.update({k: v for k, v in pairs.items() if v is not None})

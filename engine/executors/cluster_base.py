@@ -254,16 +254,18 @@ class ClusterExecutor:
         if self._user is None:
             result = await self._command("whoami", ["id", "-un"], check=True)
             self._user = result.stdout.strip()
-        result = await self._command("list", self.dialect.list_argv(self._user))
+        # a scheduler that is half up may accept the connection and never answer: bound the wait
+        timeout = min(self.query_timeout, max(15.0, 2 * self.cfg.poll_interval))
+        result = await self._command("list", self.dialect.list_argv(self._user), timeout=timeout)
         return self.dialect.parse_list(result)
 
     async def _command(
-        self, verb: str, argv: list[str], input: bytes | None = None, check: bool = False
+        self, verb: str, argv: list[str], input: bytes | None = None, check: bool = False, timeout: float | None = None
     ) -> CommandResult:
         self.queries[verb] += 1
-        return await run_command(
-            argv, self.runner, input=input, timeout=self.query_timeout, check=check, env=self.command_env
-        )
+        if self.command_env:  # as `env K=V argv...` data: a remote runner cannot send both env and stdin
+            argv = ["env", *(f"{k}={v}" for k, v in sorted(self.command_env.items())), *argv]
+        return await run_command(argv, self.runner, input=input, timeout=timeout or self.query_timeout, check=check)
 
     def _health(self, reachable: bool, error: str) -> None:
         if self._listener is not None:

@@ -88,12 +88,19 @@ class LocalExecutor:
     async def cancel(self, attempt: Attempt, grace: float) -> None:
         if not attempt.pid or not self._same_process(attempt):
             return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         _killpg(attempt.pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(self._exited(attempt), grace)
         except TimeoutError:
+            pass
+        # The leader may end on TERM while others of its group ignore it: they get the rest of the grace, then KILL.
+        while _group_alive(attempt.pid) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if _group_alive(attempt.pid):
             _killpg(attempt.pid, signal.SIGKILL)
-            await self._exited(attempt)
+        await self._exited(attempt)
 
     def attach(self, listener: object) -> None:
         return None  # this machine is always reachable
@@ -147,6 +154,14 @@ def _read_pid_file(run_dir: str) -> int | None:
             return int(f.read().strip() or 0) or None
     except (FileNotFoundError, ValueError):
         return None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _killpg(pid: int, sig: int) -> None:

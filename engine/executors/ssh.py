@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL = 30.0
 RETRY_WHILE_DOWN = 2.0
+SIZE_CACHE = 4096  # output sizes remembered, for the last attempts polled
 FORWARDED_ENV_PREFIXES = ("JOBTUI_",)
 FORWARDED_ENV = frozenset({"CUDA_VISIBLE_DEVICES"})
 
@@ -37,15 +38,21 @@ def _future() -> asyncio.Future[scripts.AttemptState]:
     return asyncio.get_running_loop().create_future()
 
 
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
 @dataclass(slots=True)
 class _Watch:
     attempt: Attempt
     done: asyncio.Future[scripts.AttemptState] = field(default_factory=_future)
+    since: float = field(default_factory=_now)
 
 
 class SshExecutor:
     def __init__(
-        self, cfg: SshNode, state_dir: Path, pool: SshPool | None = None, poll_interval: float = 0.25
+        self, cfg: SshNode, state_dir: Path, pool: SshPool | None = None, poll_interval: float = 0.1,
+        max_poll_interval: float = 2.0,
     ) -> None:
         self.node = cfg.name
         self.cfg = cfg
@@ -53,10 +60,12 @@ class SshExecutor:
         self.runner = SshRunner(self.host)
         self.stager = Stager(self.host)
         self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
         self.results_root = state_dir / "results"
         self.manifests = state_dir / "ssh" / cfg.name
         self.sample_interval = SAMPLE_INTERVAL
         self._home: str | None = None
+        self._home_lock = asyncio.Lock()
         self._watches: dict[tuple[int, int], _Watch] = {}
         self._sizes: dict[str, int] = {}
         self._poller: asyncio.Task[None] | None = None
@@ -112,8 +121,9 @@ class SshExecutor:
     async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
         path = posixpath.join(await self._abs(attempt.run_dir), stream)
         known = self._sizes.get(path)
-        if known is not None and offset >= known:
-            return b""
+        watched = (attempt.job_id, attempt.number) in self._watches
+        if (watched and known is None) or (known is not None and offset >= known):
+            return b""  # nothing new since the last poll, which reports every watched attempt's sizes
         argv = ["/bin/sh", "-c", scripts.READ, "jobtui-read", path, str(offset + 1), str(limit)]
         try:
             _status, out, _err = await self.host.run(argv, timeout=60)
@@ -154,11 +164,12 @@ class SshExecutor:
         """`~/x` as an absolute path on the node (its home is asked once)."""
         if not path.startswith("~/"):
             return path
-        if self._home is None:
-            status, out, _ = await self.host.run(["/bin/sh", "-c", scripts.HOME], timeout=30)
-            if status != 0 or not out.startswith(b"/"):
-                raise JobTuiError(f"{self.host.where}: cannot find the home directory for {self.cfg.work_root}")
-            self._home = out.decode()
+        async with self._home_lock:  # one question, however many launches wait for the answer
+            if self._home is None:
+                status, out, _ = await self.host.run(["/bin/sh", "-c", scripts.HOME], timeout=30)
+                if status != 0 or not out.startswith(b"/"):
+                    raise JobTuiError(f"{self.host.where}: cannot find the home directory for {self.cfg.work_root}")
+                self._home = out.decode()
         return posixpath.join(self._home, path[2:])
 
     async def _watch(self, attempt: Attempt) -> scripts.AttemptState:
@@ -187,7 +198,14 @@ class SshExecutor:
                 state = states.get(index)
                 if state is not None and not state.alive and not watch.done.done():
                     watch.done.set_result(state)
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(self._next_tick())
+
+    def _next_tick(self) -> float:
+        """Poll often while an attempt is young (short jobs end fast), then back off to the maximum."""
+        if not self._watches:
+            return 0.0
+        youngest = _now() - max(w.since for w in self._watches.values())
+        return min(self.max_poll_interval, max(self.poll_interval, youngest / 10))
 
     async def _poll(self, attempts: list[Attempt], timeout: float) -> dict[int, scripts.AttemptState]:
         args: list[str] = []
@@ -198,7 +216,11 @@ class SshExecutor:
         if status != 0:
             raise SshUnreachable(f"{self.host.where}: the status check failed: {err.decode(errors='replace')[:200]}")
         states, sizes = scripts.parse_poll(out.decode(errors="replace"), len(attempts))
-        self._sizes.update(sizes)
+        for path, size in sizes.items():
+            self._sizes.pop(path, None)
+            self._sizes[path] = size
+        while len(self._sizes) > SIZE_CACHE:
+            del self._sizes[next(iter(self._sizes))]
         return states
 
     async def _collect(self, attempt: Attempt, code: int) -> Outcome:

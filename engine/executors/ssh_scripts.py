@@ -22,8 +22,11 @@ cat >"$d/env" || exit 91
 umask 022
 setsid /bin/sh -c "$w" jobtui-wrapper "$d" "$@" </dev/null >/dev/null 2>&1 &
 p=$!
+l=; { read -r l <"/proc/$p/stat"; } 2>/dev/null  # the start time is the fork's: read it before a quick job ends
+i=0  # the wrapper writes its pid once setsid() is done: from then on its process group can be signalled
+while [ ! -s "$d/pid" ] && [ $i -lt 60 ]; do i=$((i+1)); [ $i -gt 10 ] && sleep 0.01; done
 echo "$p"
-cat "/proc/$p/stat" 2>/dev/null
+echo "$l"
 exit 0
 """
 

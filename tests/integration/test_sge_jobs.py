@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from engine.executors.base import LaunchSpec
+from engine.jobspec import JobSpec
 from engine.models import Attempt, Job, JobStatus, Reason, Resources
 from engine.service import JobService
-from engine.jobspec import JobSpec
 from tests.fixtures.clusters import cluster_engine, cluster_executor, cluster_node, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.sge, pytest.mark.timeout(120)]
@@ -95,7 +95,7 @@ async def test_max_queued_respected_with_50_jobs(sge_cluster, tmp_path):
         await engine.stop()
 
 
-async def test_jobs_tracked_across_a_cluster_restart(sge_cluster, tmp_path):
+async def test_jobs_tracked_across_a_qmaster_restart(sge_cluster, tmp_path):
     engine = cluster_engine(sge_cluster, tmp_path, lost_grace=5.0)
     await engine.start()
     try:

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from engine.executors.base import LaunchSpec
+from engine.executors.cluster_base import ClusterExecutor
+from engine.executors.slurm import SlurmDialect
+from engine.jobspec import JobSpec
 from engine.models import Attempt, Job, JobStatus, Reason
 from engine.service import JobService
-from engine.jobspec import JobSpec
 from tests.fixtures.clusters import cluster_engine, cluster_executor, cluster_node, wait_for, wait_terminal
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(90)]
@@ -93,7 +95,7 @@ async def test_max_queued_respected_with_50_jobs(slurm_cluster, tmp_path):
     async def sample() -> None:
         while True:
             out = await asyncio.to_thread(slurm_cluster.command, ["squeue", "--me", "-h", "-o", "%j"])
-            seen.append(sum(1 for name in out.split() if name.startswith(f"jt-") and name.endswith("_fifty")))
+            seen.append(sum(1 for name in out.split() if name.startswith("jt-") and name.endswith("_fifty")))
             await asyncio.sleep(0.2)
 
     sampler = asyncio.create_task(sample())
@@ -208,3 +210,29 @@ async def test_probe_finds_an_unrecorded_submission_by_its_tag(slurm_cluster, tm
         await fresh.close()
     finally:
         await executor.close()
+
+
+@pytest.mark.sshd
+async def test_cluster_reached_through_real_sshd(slurm_cluster, sshd_server, tmp_path):
+    from engine.executors.run_files import RemoteFiles
+    from engine.ssh import SshPool, SshRunner
+
+    pool = SshPool()
+    runner = SshRunner(pool.host(sshd_server.node("login")))
+    node = cluster_node("slurm", via="login")
+    executor = ClusterExecutor(
+        node, SlurmDialect(("-c",)), "~/.jobtui-test/cluster", runner, RemoteFiles(runner),
+        command_env=slurm_cluster.env,
+    )
+    job = Job(1, "remote", ["sh", "-c", "echo over ssh; whoami; exit 5"], "root")
+    attempt = Attempt(1, 1, "slurm", executor.run_dir(1, 1), "5555aaaa5555aaaa")
+    try:
+        await executor.launch(LaunchSpec(job, attempt, {}, "/tmp"))
+        outcome = await asyncio.wait_for(executor.wait(attempt), 30)
+        out = await executor.read(attempt, "stdout", 0, 100)
+    finally:
+        await executor.close()
+        await pool.close()
+    assert outcome.exit_code == 5 and outcome.reason is None
+    assert out == b"over ssh\njobtui-test\n"
+    assert slurm_cluster.jobs_named("5555aaaa5555aaaa") == [attempt.external_id]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import SshNode
 from engine.executors.ssh import SshExecutor
 from engine.jobspec import JobSpec
 from engine.models import JobStatus, Reason
@@ -85,3 +86,18 @@ async def test_unknown_host_key_says_how_to_trust_it(sshd_server, tmp_path):
         await host.close()
     assert f"ssh-keyscan -p {sshd_server.port} 127.0.0.1 >> {empty}" in str(info.value)
     assert host.connects == 0
+
+
+async def test_ssh_config_alias_is_honoured(sshd_server, ssh_engine, tmp_path):
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host jt-alias\n  HostName 127.0.0.1\n  Port {sshd_server.port}\n  User jobtui-test\n"
+        f"  IdentityFile {sshd_server.key_file}\n"
+    )
+    fields = sshd_server.node("n1").model_dump(exclude={"port", "user", "key_file"})
+    node = SshNode(**{**fields, "host": "jt-alias", "ssh_config": config})
+    assert "port" not in node.model_fields_set
+    _engine, service = await ssh_engine(node)
+    (job,) = await service.submit(service.actor("root"), [JobSpec(command=["whoami"])])
+    await wait_until(lambda: job.is_terminal, 15, "the job to end")
+    assert job.status == JobStatus.COMPLETED, job.message

@@ -44,11 +44,11 @@ async def test_hostile_arguments_are_data(sshd_server, ssh_engine, tmp_path):
     hostile = [f"; touch {marker}a", f"$(touch {marker}b)", f"`touch {marker}c`", "../../etc/passwd", "a'b\"c", "$HOME"]
     engine, service = await ssh_engine(sshd_server.node("n1"))
     env = {"JT_VALUE": f"$(touch {marker}d); touch {marker}e"}
-    (job,) = await service.submit(
-        service.actor("root"),
-        [JobSpec(command=["printf", "%s\\n", *hostile], env=env), ],
-    )
-    (job2,) = await service.submit(service.actor("root"), [JobSpec(command=["sh", "-c", 'printf %s "$JT_VALUE"'], env=env)])
+    specs = [
+        JobSpec(command=["printf", "%s\\n", *hostile], env=env),
+        JobSpec(command=["sh", "-c", 'printf %s "$JT_VALUE"'], env=env),
+    ]
+    job, job2 = await service.submit(service.actor("root"), specs)
     await wait_until(lambda: job.is_terminal and job2.is_terminal, 20, "jobs to end")
     assert job.status == JobStatus.COMPLETED, job.message
     assert await _all_output(engine, job.id) == "".join(f"{h}\n" for h in hostile).encode()

@@ -36,17 +36,17 @@ async def test_inputs_staged_and_outputs_collected(sshd_server, ssh_engine, tmp_
     (tmp_path / "in").mkdir()
     inputs = _inputs(tmp_path / "in", marker)
     engine, service = await ssh_engine(sshd_server.node("n1"))
-    script = 'mkdir -p out/deep; cat data.txt cfg/sub/a.ini > out/result.txt; cp "$1" out/deep/copied.txt; ls > listing.txt'
+    script = 'mkdir -p out/deep; cat data.txt cfg/sub/a.ini > out/result.txt; cp "$1" out/deep/copied.txt; ls >list.txt'
     hostile_name = Path(inputs[2]).name
-    spec = JobSpec(
-        command=["sh", "-c", script, "sh", hostile_name], inputs=inputs, outputs=["out/*.txt", "out/deep", "listing.txt"]
-    )
+    outputs = ["out/*.txt", "out/deep", "list.txt"]
+    spec = JobSpec(command=["sh", "-c", script, "sh", hostile_name], inputs=inputs, outputs=outputs)
     job = await _run(service, spec)
     assert job.status == JobStatus.COMPLETED, job.message
     results = engine.state_dir / "results" / str(job.id)
     assert (results / "out" / "result.txt").read_text() == "data\n[a]\n"
     assert (results / "out" / "deep" / "copied.txt").read_text() == "hostile\n"
-    assert sorted((results / "listing.txt").read_text().split("\n")) == sorted(["", "cfg", "data.txt", "listing.txt", "out", hostile_name])
+    listing = (results / "list.txt").read_text().splitlines()
+    assert sorted(listing) == sorted(["cfg", "data.txt", "list.txt", "out", hostile_name])
     assert not any(Path("/home/jobtui-test", marker + s).exists() for s in "abc")
 
 

@@ -73,10 +73,13 @@ class FakeClient:
         if not self.rate:
             while True:
                 yield await self._queue.get()
-        burst = max(1, int(self.rate / 100))
+        loop = asyncio.get_running_loop()
+        start, sent = loop.time(), 0
         while True:
             await asyncio.sleep(0.01)
-            for _ in range(burst):
+            due = int((loop.time() - start) * self.rate) - sent
+            sent += due
+            for _ in range(due):
                 i = rng.randint(1, self._count)
                 self.seq += 1
                 job = make_job(i, "running", progress={"percent": rng.random() * 100, "step": None, "total": None,
@@ -146,3 +149,21 @@ class FakeClient:
 
     async def close(self) -> None:
         return None
+
+
+def fake_app(client: FakeClient, **kwargs: Any):
+    """A deterministic app over `client`: fixed clock, no GPU sampling, no periodic timers."""
+    from tui.app import JobTuiApp
+
+    kwargs.setdefault("theme", "dark")
+    return JobTuiApp(client, clock=lambda: T0, gpu_sampler=lambda: [], live=False, **kwargs)
+
+
+async def loaded(pilot, count: int | None = None) -> None:
+    """Wait until the first snapshot is in the table (and `count` jobs, when given)."""
+    app = pilot.app
+    for _ in range(400):
+        if app.index.rows and (count is None or len(app.index.rows) >= count):
+            break
+        await pilot.pause(0.01)
+    await pilot.pause()

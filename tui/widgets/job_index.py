@@ -126,7 +126,7 @@ class JobIndex:
     def update(self, rows: Iterable[JobRow]) -> bool:
         """Apply changed jobs; True when the order or the set of shown rows changed."""
         moves: list[tuple[int, object | None, object | None]] = []
-        for row in rows:
+        for row in {r.id: r for r in rows}.values():  # the latest state of each job counts
             old = self.rows.get(row.id)
             self._account(old, row)
             self.rows[row.id] = row

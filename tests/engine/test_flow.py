@@ -1,0 +1,169 @@
+"""Dependencies, approval and rejection, run-time limits, and submissions refused with nothing stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import Conflict, PermissionDenied, ValidationError
+from engine.models import JobStatus, Reason
+from tests.fixtures.engine import Rig, db_rows, wait_until
+
+
+async def test_children_wait_for_their_parents(rig: Rig) -> None:
+    parent, child, grandchild = await rig.submit(
+        {"command": ["sleep", "0.4"], "key": "p", "name": "parent"},
+        {"command": ["true"], "key": "c", "after": ["p"]},
+        {"command": ["true"], "after": ["c"]},
+    )
+    assert child.after == [parent.id] and grandchild.after == [child.id]
+    await rig.wait_status(parent.id, JobStatus.RUNNING)
+    assert child.status == JobStatus.WAITING and child.started_at is None
+    assert rig.engine.ready.position(child.id) is None  # not ready while its parent runs
+    await rig.wait_terminal(grandchild.id)
+    assert [j.status for j in (parent, child, grandchild)] == [JobStatus.COMPLETED] * 3
+    assert child.started_at >= parent.finished_at and grandchild.started_at >= child.finished_at
+
+
+async def test_failed_parent_skips_child_and_grandchild_naming_the_parent(rig: Rig) -> None:
+    parent, child, grandchild = await rig.submit(
+        {"command": ["sh", "-c", "sleep 0.2; exit 4"], "key": "p", "name": "mesh"},
+        {"command": ["true"], "key": "c", "after": ["p"], "name": "solve"},
+        {"command": ["true"], "after": ["c"], "name": "post"},
+    )
+    await rig.wait_terminal(grandchild.id)
+    assert parent.status == JobStatus.FAILED
+    assert child.status == JobStatus.SKIPPED and grandchild.status == JobStatus.SKIPPED
+    assert child.reason == grandchild.reason == Reason.DEPENDENCY_FAILED
+    assert f"dependency job {parent.id} (mesh) ended failed" in child.message
+    assert f"dependency job {child.id} (solve) ended skipped" in grandchild.message
+    assert child.attempts == grandchild.attempts == 0
+
+
+async def test_child_submitted_after_its_parent_failed_is_skipped_at_once(rig: Rig) -> None:
+    parent = await rig.submit_one(["false"], name="early")
+    await rig.wait_terminal(parent.id)
+    child = await rig.submit_one(["true"], after=[parent.id])
+    await rig.wait_terminal(child.id, timeout=2)
+    assert child.status == JobStatus.SKIPPED and f"dependency job {parent.id} (early)" in child.message
+
+
+async def test_cancelled_parent_skips_its_child(rig: Rig) -> None:
+    parent = await rig.submit_one(["sleep", "30"])
+    child = await rig.submit_one(["true"], after=[parent.id])
+    await rig.wait_status(parent.id, JobStatus.RUNNING)
+    await rig.service.cancel(rig.actor(), parent.id)
+    await rig.wait_terminal(child.id, timeout=5)
+    assert child.status == JobStatus.SKIPPED and "ended cancelled" in child.message
+
+
+async def test_approval_blocks_until_approved(rig: Rig) -> None:
+    job = await rig.submit_one(["echo", "approved run"], requires_approval=True)
+    assert job.status == JobStatus.BLOCKED
+    await rig.engine.store.flush()
+    assert rig.engine.ready.position(job.id) is None and job.attempts == 0
+    await rig.service.approve(rig.actor(), job.id)
+    await rig.wait_terminal(job.id)
+    assert job.status == JobStatus.COMPLETED
+    attempts, events = await rig.history(job.id)
+    assert Path(attempts[0].run_dir, "stdout").read_text() == "approved run\n"
+    approved = next(e for e in events if e.kind == "approved")
+    assert (approved.from_status, approved.to_status, approved.actor) == ("blocked", "waiting", "owner")
+    with pytest.raises(Conflict, match="not awaiting approval"):
+        await rig.service.approve(rig.actor(), job.id)
+
+
+async def test_reject_needs_and_records_a_reason(rig: Rig) -> None:
+    job = await rig.submit_one(["true"], requires_approval=True)
+    with pytest.raises(ValidationError, match="needs a reason"):
+        await rig.service.reject(rig.actor(), job.id, "  ")
+    assert job.status == JobStatus.BLOCKED
+    await rig.service.reject(rig.actor(), job.id, "licence budget spent")
+    assert job.status == JobStatus.REJECTED and job.reason == Reason.REJECTED
+    assert "licence budget spent" in job.message
+    _, events = await rig.history(job.id)
+    assert events[-1].kind == "rejected" and "licence budget spent" in events[-1].message
+    assert db_rows(rig.state_dir, f"SELECT status FROM jobs WHERE id={job.id}") == [("rejected",)]
+    with pytest.raises(Conflict, match="submitted again"):
+        await rig.service.requeue(rig.actor(), job.id)
+
+
+async def test_limits_set_at_run_time_persist_across_restart(engine_factory, state_dir: Path) -> None:
+    rig = await engine_factory()
+    result = await rig.service.set_limits(rig.actor(), {"max_concurrent": 3, "fair_share": True})
+    assert result["max_concurrent"] == 3 and result["fair_share"] is True
+    with pytest.raises(ValidationError, match="invalid limits"):
+        await rig.service.set_limits(rig.actor(), {"user_max_concurrent": 0})
+    with pytest.raises(PermissionDenied):
+        await rig.service.set_limits(rig.service.actor("someone"), {"max_concurrent": 9})
+    await rig.engine.stop()
+    again = await engine_factory(state_dir=state_dir)
+    assert again.service.limits() == {
+        "max_concurrent": 3, "user_max_concurrent": 20, "team_max_concurrent": 20, "fair_share": True
+    }
+    assert again.engine.policy().max_concurrent == 3
+
+
+async def assert_nothing_stored(rig: Rig) -> None:
+    await rig.engine.store.flush()
+    assert rig.engine.jobs == {}
+    assert db_rows(rig.state_dir, "SELECT COUNT(*) FROM jobs") == [(0,)]
+    assert db_rows(rig.state_dir, "SELECT COUNT(*) FROM events") == [(0,)]
+    job = await rig.submit_one(["true"])  # and no id was used up
+    assert job.id == 1
+
+
+async def test_dependency_on_a_missing_job_is_refused_with_nothing_stored(rig: Rig) -> None:
+    with pytest.raises(ValidationError, match="depends on job 42, which does not exist"):
+        await rig.submit({"command": ["true"]}, {"command": ["true"], "after": [42]})
+    await assert_nothing_stored(rig)
+
+
+async def test_command_that_does_not_exist_is_refused_with_nothing_stored(rig: Rig) -> None:
+    with pytest.raises(ValidationError, match="'no-such-program-xyz' was not found on PATH"):
+        await rig.submit(["true"], ["no-such-program-xyz", "--flag"])
+    await assert_nothing_stored(rig)
+
+
+async def test_cycle_is_refused_with_nothing_stored(rig: Rig) -> None:
+    with pytest.raises(ValidationError, match="dependency cycle: a -> b -> a"):
+        await rig.submit(
+            {"command": ["true"], "key": "a", "after": ["b"]},
+            {"command": ["true"], "key": "b", "after": ["a"]},
+        )
+    await assert_nothing_stored(rig)
+
+
+async def test_unplaceable_and_unknown_licence_are_refused(rig: Rig) -> None:
+    with pytest.raises(ValidationError, match="can never start: it asks for 64 cores"):
+        await rig.submit_one(["true"], cpus=64)
+    with pytest.raises(ValidationError, match="licence pool 'abaqus' is not in the config"):
+        await rig.submit_one(["true"], licenses=["abaqus"])
+    with pytest.raises(ValidationError, match="working directory"):
+        await rig.submit_one(["true"], workdir="/no/such/dir")
+    await assert_nothing_stored(rig)
+
+
+async def test_viewer_cannot_submit_and_researcher_cannot_raise_priority(engine_factory, config_factory) -> None:
+    rig = await engine_factory(config_factory(users={"vic": {"role": "viewer"}, "ann": {"role": "researcher"}}))
+    with pytest.raises(PermissionDenied, match="vic \\(viewer\\) may not submit"):
+        await rig.submit_one(["true"], user="vic")
+    with pytest.raises(PermissionDenied, match="may not set priority 25"):
+        await rig.submit_one(["true"], user="ann", priority=25)
+    job = await rig.submit_one(["true"], user="ann")
+    assert job.priority == 10 and job.user == "ann"
+
+
+async def test_priority_reorders_the_queue(engine_factory, config_factory) -> None:
+    from engine.config import Limits
+
+    rig = await engine_factory(config_factory(limits=Limits(max_concurrent=1, user_max_concurrent=1)))
+    blocker = await rig.submit_one(["sleep", "0.5"])
+    await rig.wait_status(blocker.id, JobStatus.RUNNING)
+    first, second = await rig.submit(["true"], ["true"])
+    assert rig.service.position(first.id) == 1
+    await rig.service.set_priority(rig.actor(), second.id, 90)
+    assert rig.service.position(second.id) == 1 and rig.service.position(first.id) == 2
+    await wait_until(lambda: first.is_terminal and second.is_terminal, 10, "both to run")
+    assert second.started_at <= first.started_at

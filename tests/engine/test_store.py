@@ -1,0 +1,140 @@
+"""The state database: refuses corrupt and newer files untouched; a full disk is a clear error that loses
+nothing already acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from engine.errors import StoreError
+from engine.models import JobStatus
+from engine.store import SCHEMA_VERSION, Store
+from tests.fixtures.engine import db_rows
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+async def test_garbage_database_is_refused_and_left_byte_identical(engine_factory, state_dir: Path) -> None:
+    state_dir.mkdir()
+    db = state_dir / "jobtui.db"
+    db.write_bytes(b"this is not an SQLite database\n" * 200)
+    before = db.read_bytes()
+    with pytest.raises(StoreError) as info:
+        await engine_factory()
+    message = str(info.value)
+    assert str(db) in message and "unreadable" in message and "move it aside" in message
+    assert db.read_bytes() == before
+
+
+async def test_damaged_database_is_refused_and_left_byte_identical(engine_factory, state_dir: Path) -> None:
+    rig = await engine_factory()
+    for _ in range(3):
+        await rig.submit(*[{"command": ["true"], "requires_approval": True, "env": {"PAD": "x" * 2000}}] * 20)
+    await rig.engine.stop()
+    db = state_dir / "jobtui.db"
+    data = bytearray(db.read_bytes())
+    assert len(data) > 8 * 4096
+    data[4 * 4096 : 6 * 4096] = b"\xa5" * (2 * 4096)  # trash two pages in the middle of the file
+    db.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="unreadable"):
+        await engine_factory()
+    assert db.read_bytes() == bytes(data)
+
+
+async def test_newer_schema_is_refused_untouched(engine_factory, state_dir: Path) -> None:
+    state_dir.mkdir()
+    db = state_dir / "jobtui.db"
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE future (x)")
+    con.execute(f"PRAGMA user_version={SCHEMA_VERSION + 5}")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(StoreError) as info:
+        await engine_factory()
+    assert f"schema version {SCHEMA_VERSION + 5} is newer" in str(info.value) and "Upgrade jobtui" in str(info.value)
+    assert db.read_bytes() == before
+    assert db_rows(state_dir, "PRAGMA user_version") == [(SCHEMA_VERSION + 5,)]
+
+
+async def test_fresh_database_is_migrated_to_the_current_schema(engine_factory, state_dir: Path) -> None:
+    await engine_factory()
+    assert db_rows(state_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert db_rows(state_dir, "PRAGMA journal_mode") == [("wal",)]
+
+
+async def test_store_reopens_what_it_saved(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    await store.open()
+    await store.commit([Store.set_setting("limits", {"max_concurrent": 7})])
+    await store.close()
+    again = Store(tmp_path / "s.db")
+    await again.open()
+    assert await again.load_settings() == {"limits": {"max_concurrent": 7}}
+    await again.close()
+
+
+@contextlib.contextmanager
+def small_tmpfs(where: Path, size: str = "4m"):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    where.mkdir(parents=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(directory: Path) -> Path:
+    """Fill the file system holding `directory` to the last byte."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for block in (1 << 16, 512, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * block)
+    finally:
+        os.close(fd)
+    return filler
+
+
+async def test_full_disk_is_a_clear_error_and_loses_nothing_acknowledged(engine_factory, tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path / "small") as state_dir:
+        rig = await engine_factory(state_dir=state_dir)
+        done = await rig.submit_one(["echo", "before the disk filled"])
+        await rig.wait_terminal(done.id)
+        waiting = await rig.submit_one(["true"], requires_approval=True)
+        await rig.engine.store.flush()
+        filler = fill(state_dir)
+        big = [{"command": ["true"], "requires_approval": True, "env": {"PAD": "x" * 4000}} for _ in range(400)]
+        with pytest.raises(StoreError) as info:
+            await rig.submit(*big)
+        assert "full" in str(info.value) and "Free space" in str(info.value)
+        assert sorted(rig.engine.jobs) == [done.id, waiting.id]  # nothing half-accepted
+        filler.unlink()
+        (again,) = await rig.submit(big[0])
+        assert again.id == waiting.id + 1
+        await rig.engine.stop()
+        rig2 = await engine_factory(state_dir=state_dir)
+        jobs = rig2.engine.jobs
+        assert sorted(jobs) == [done.id, waiting.id, again.id]
+        assert jobs[done.id].status == JobStatus.COMPLETED and jobs[waiting.id].status == JobStatus.BLOCKED
+        _, events = await rig2.history(done.id)
+        assert [e.to_status for e in events] == ["waiting", "starting", "running", "completed"]
+        attempts, _ = await rig2.history(done.id)
+        assert Path(attempts[0].run_dir, "stdout").read_text() == "before the disk filled\n"
+        await rig2.engine.stop()
