@@ -23,6 +23,7 @@ from engine.service import JobService
 from engine.store import Store
 from engine.tokens import TokenRegistry
 from engine.views import job_detail, log_chunk, parse_statuses, wait_for_jobs
+from engine.views import snapshot as snapshot_view
 
 SSE_KEEPALIVE = 15.0
 
@@ -180,16 +181,9 @@ def build_app(service: JobService, tokens: TokenRegistry) -> FastAPI:
         return StreamingResponse(_follow_log(service, job_id, stream, offset, attempt), media_type="text/plain")
 
     @app.get("/api/snapshot")
-    async def snapshot(_: Caller) -> JSONResponse:
-        return JSONResponse(
-            {
-                "instance": engine.instance,
-                "seq": engine.bus.seq,
-                "jobs": [j.to_dict() for j in engine.jobs.values()],
-                "limits": service.limits(),
-                "nodes": service.nodes(),
-            }
-        )
+    async def snapshot(_: Caller, view: str = "full") -> JSONResponse:
+        """All jobs and the event sequence number to follow from; `view=rows` gives compact table rows."""
+        return JSONResponse(snapshot_view(service, view))
 
     @app.get("/api/nodes")
     async def nodes(_: Caller) -> dict[str, Any]:

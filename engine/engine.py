@@ -142,7 +142,20 @@ class Engine:
             self._wake.set()
         if sample is not None:
             state.sample = sample
+            self._adopt_capacity(node, state, sample)
         self.bus.publish("nodes_sampled", {"node": node, "reachable": reachable, "sample": sample})
+
+    def _adopt_capacity(self, node: str, state: NodeState, sample: dict) -> None:
+        """Sampled cores, memory and GPUs stand in for what the config leaves unset (None)."""
+        cfg = next(n for n in self.config.nodes if n.name == node)
+        if cfg.cores is None and sample.get("cores"):
+            state.cores = sample["cores"]
+        if cfg.memory_mb is None and sample.get("memory_mb"):
+            state.mem_mb = sample["memory_mb"]
+        if cfg.gpus is None and sample.get("gpus") is not None:
+            held = {g for a in self.attempts.values() if a.node == node for g in a.gpus}
+            state.gpus = [g["index"] for g in sample["gpus"] if g["index"] not in held]
+        self._wake.set()
 
     async def _recover(self, job: Job, attempt: Attempt | None) -> None:
         executor = self.executors.get(attempt.node) if attempt else None

@@ -8,7 +8,7 @@ from typing import Any
 from engine.auth import Actor
 from engine.jobspec import parse_specs
 from engine.service import JobService
-from engine.views import job_detail, log_chunk, parse_statuses, wait_for_jobs
+from engine.views import job_detail, log_chunk, parse_statuses, snapshot, wait_for_jobs
 
 
 class LocalClient:
@@ -74,15 +74,8 @@ class LocalClient:
     async def nodes(self) -> list[dict[str, Any]]:
         return self.service.nodes()
 
-    async def snapshot(self) -> dict[str, Any]:
-        engine = self.engine
-        return {
-            "instance": engine.instance,
-            "seq": engine.bus.seq,
-            "jobs": [j.to_dict() for j in engine.jobs.values()],
-            "limits": self.service.limits(),
-            "nodes": self.service.nodes(),
-        }
+    async def snapshot(self, view: str = "full") -> dict[str, Any]:
+        return snapshot(self.service, view)
 
     async def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
         sub = self.engine.bus.subscribe(since)

@@ -65,7 +65,8 @@ class Runner:
             try:
                 await self.executor.launch(spec)
             except (OSError, JobTuiError) as e:
-                self.sink.attempt_finished(self.job_id, self.attempt, Outcome(None, Reason.LAUNCH_ERROR, str(e)))
+                reason = getattr(e, "reason", None) or Reason.LAUNCH_ERROR
+                self.sink.attempt_finished(self.job_id, self.attempt, Outcome(None, reason, str(e)))
                 return
             self.sink.attempt_running(self.job_id, self.attempt)
         try:

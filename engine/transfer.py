@@ -20,6 +20,7 @@ from typing import TypeVar
 import asyncssh
 
 from engine.errors import JobTuiError
+from engine.models import Reason
 from engine.ssh import SshHost, SshRefused, SshUnreachable
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,12 @@ RETRY_CAP = 5.0
 
 class TransferError(JobTuiError):
     title = "File transfer failed"
+    reason = Reason.TRANSFER_ERROR
 
 
 class PathEscape(TransferError):
     title = "Path outside the work directory"
+    reason = Reason.LAUNCH_ERROR  # the job's own request is at fault, not the link
 
 
 def check_relative(path: str) -> str:

@@ -15,7 +15,7 @@ from textual.message import Message
 
 from engine.client import EngineClient
 from engine.errors import EngineUnavailable, JobTuiError
-from tui.view import JobRow, row_from_job
+from tui.view import ROW_FIELDS, JobRow, row_from_job, row_from_values
 
 FLUSH_INTERVAL = 0.25  # at most 4 repaints a second from engine events
 HEARTBEAT = 3.0  # an event stream can stay open after its engine died (half-open socket): probe it
@@ -130,8 +130,11 @@ class EventBridge:
 
     async def _follow(self) -> None:
         with _no_gc():  # 100k fresh dicts would trigger many full collections, each walking all of them
-            snapshot = await self.client.snapshot()
-            rows = [row_from_job(job) for job in snapshot.pop("jobs")]
+            snapshot = await self.client.snapshot(view="rows")
+            if tuple(snapshot["columns"]) != ROW_FIELDS:
+                raise JobTuiError(f"the engine's job columns differ from this TUI's ({snapshot['columns']}); "
+                                  "run the same jobtui version for both.")
+            rows = [row_from_values(values) for values in snapshot.pop("rows")]
             gc.freeze()  # the rows live long: keep them out of every later collection (less jank)
         instance = snapshot.get("instance")
         self._pending.clear()

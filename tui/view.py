@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 # Lifecycle order: sorting by status groups jobs the way they move through the queue.
@@ -49,6 +49,18 @@ class JobRow:
     started_at: float | None
     finished_at: float | None
     tags: tuple[str, ...]
+
+
+ROW_FIELDS = tuple(f.name for f in fields(JobRow))
+
+
+def row_from_values(values: list[Any], _intern: Callable[[str], str] = sys.intern) -> JobRow:
+    """A `JobRow` from one row of the engine's compact snapshot (columns in `JobRow` field order)."""
+    node = values[6]
+    values[2], values[4] = _intern(values[2]), _intern(values[4])
+    values[6] = _intern(node) if node else None
+    values[18] = tuple(values[18])
+    return JobRow(*values)
 
 
 def row_from_job(job: dict[str, Any], _intern: Callable[[str], str] = sys.intern) -> JobRow:

@@ -9,6 +9,7 @@ import random
 from typing import Any
 
 from engine.errors import Conflict, PermissionDenied
+from engine.views import ROW_COLUMNS
 
 T0 = 1_700_000_000.0  # fixed clock for snapshots
 STATUSES = ("running", "waiting", "completed", "failed", "blocked", "cancelled")
@@ -62,9 +63,12 @@ class FakeClient:
     def _job(self, i: int) -> dict[str, Any]:
         return self.jobs.get(i) or make_job(i)
 
-    async def snapshot(self) -> dict[str, Any]:
+    async def snapshot(self, view: str = "full") -> dict[str, Any]:
         jobs = list(self.jobs.values()) + [make_job(i) for i in range(1, self._count + 1)]
-        return {"instance": "fake", "seq": self.seq, "jobs": jobs,
+        records: dict[str, Any] = {"jobs": jobs}
+        if view == "rows":
+            records = {"columns": list(ROW_COLUMNS), "rows": [_as_row(job) for job in jobs]}
+        return {"instance": "fake", "seq": self.seq, **records,
                 "limits": {"max_concurrent": 8, "user_max_concurrent": 4, "team_max_concurrent": 6,
                            "fair_share": True}, "nodes": self.nodes_list}
 
@@ -167,3 +171,14 @@ async def loaded(pilot, count: int | None = None) -> None:
             break
         await pilot.pause(0.01)
     await pilot.pause()
+
+
+def _as_row(job: dict[str, Any]) -> list[Any]:
+    """A job dict as the engine's compact table row (engine.views.ROW_COLUMNS)."""
+    p = job.get("progress") or {}
+    return [
+        job["id"], job["name"], job["user"], job.get("team"), job["status"], job["priority"], job.get("node"),
+        p.get("percent"), p.get("step"), p.get("total"), p.get("text") or "", p.get("eta_seconds"),
+        job.get("attempts", 0), job.get("exit_code"), job.get("reason"), job.get("created_at") or 0.0,
+        job.get("started_at"), job.get("finished_at"), job.get("tags") or [],
+    ]
