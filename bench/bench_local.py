@@ -75,6 +75,14 @@ def gnu_parallel(n: int, c: int) -> float | None:
     return time.perf_counter() - start
 
 
+ENGINE_CPU: list[float] = []
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def jobtui(n: int, c: int, scratch: Path) -> float:
     state = scratch / "state"
     config = scratch / "bench.yaml"
@@ -89,12 +97,15 @@ def jobtui(n: int, c: int, scratch: Path) -> float:
     server = subprocess.Popen([*jt, "--serve"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         server.stderr.readline()  # "serving on ..." once the socket listens
+        cpu0 = _cpu_seconds(server.pid)
         start = time.perf_counter()
         subprocess.run(
             [*jt, "submit", "--file", str(jobs), "--json"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
         )
         subprocess.run([*jt, "wait", "--all"], env=env, cwd=ROOT, check=True)
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        ENGINE_CPU.append(_cpu_seconds(server.pid) - cpu0)
+        return elapsed
     finally:
         server.terminate()
         server.wait(30)
@@ -129,6 +140,8 @@ def main() -> None:
         if times:
             m = statistics.median(times)
             print(f"{name:<14}{m:8.2f}{m / n * 1000:9.3f}{m / base:10.2f}x")
+    cpu = statistics.median(ENGINE_CPU)
+    print(f"jobtui engine CPU (the --serve process alone): {cpu:.2f} s, {cpu / n * 1000:.3f} ms/job")
 
 
 if __name__ == "__main__":

@@ -145,6 +145,18 @@ class Engine:
             self._adopt_capacity(node, state, sample)
         self.bus.publish("nodes_sampled", {"node": node, "reachable": reachable, "sample": sample})
 
+    def attempt_changed(self, attempt: Attempt) -> None:
+        """A cluster's scheduler reports a new id or state for an attempt: show it on the job."""
+        job = self.jobs.get(attempt.job_id)
+        if job is None or self.attempts.get(job.id) is not attempt:
+            return
+        scheduler = {"id": attempt.external_id, "state": attempt.external_state}
+        if job.extra.get("scheduler") == scheduler:
+            return
+        job.extra = {**job.extra, "scheduler": scheduler}
+        note = f"scheduler job {attempt.external_id}: {attempt.external_state}"
+        self.store.queue([*self.update(job, SYSTEM, "scheduler_state", message=note), Store.save_attempt(attempt)])
+
     def _adopt_capacity(self, node: str, state: NodeState, sample: dict) -> None:
         """Sampled cores, memory and GPUs stand in for what the config leaves unset (None)."""
         cfg = next(n for n in self.config.nodes if n.name == node)
@@ -388,7 +400,7 @@ class Engine:
             statements.append(Store.save_attempt(attempt))
             launches.append((job, attempt))
         self.store.queue(statements)
-        await self.store.commit()  # the launch intents are on disk before anything is launched
+        await self.store.commit(durable=False)  # the launch intents are saved before anything is launched
         for job, attempt in launches:
             if job.status == JobStatus.STARTING:  # not cancelled while the intents were committed
                 self._spawn_runner(job, attempt, self._launch_spec(job, attempt))
@@ -425,6 +437,8 @@ class Engine:
     def attempt_running(self, job_id: int, attempt: Attempt) -> None:
         job = self.jobs[job_id]
         attempt.status = "running"
+        if not getattr(self.executors[attempt.node], "queues_jobs", False):
+            attempt.running_since = attempt.running_since or self.clock.now()
         started = job.started_at or self.clock.now()
         if job.status == JobStatus.STARTING:
             statements = self.update(job, SYSTEM, "running", status=JobStatus.RUNNING, started_at=started)

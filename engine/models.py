@@ -217,6 +217,7 @@ class Attempt:
     external_id: str | None = None
     external_state: str | None = None
     started_at: float | None = None
+    running_since: float | None = None  # began running (a cluster job may wait in its scheduler's queue)
     finished_at: float | None = None
     exit_code: int | None = None
     reason: str | None = None

@@ -108,9 +108,9 @@ class Runner:
                 waiter.cancel()
 
     def _deadline(self) -> float | None:
-        if self.timeout is None or self.attempt.started_at is None or self._stop is not None:
+        if self.timeout is None or self.attempt.running_since is None or self._stop is not None:
             return None
-        return self.attempt.started_at + self.timeout
+        return self.attempt.running_since + self.timeout
 
     async def _read_new(self) -> None:
         for stream, attr in ((STDOUT, "stdout_offset"), (STDERR, "stderr_offset")):

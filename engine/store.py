@@ -89,6 +89,7 @@ class Store:
         self._lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
         self.last_error: StoreError | None = None
+        self._durable = True
 
     async def open(self) -> None:
         try:
@@ -145,9 +146,13 @@ class Store:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
-    async def commit(self, acknowledged: list[Statement] | None = None) -> None:
-        """Commit everything queued, plus `acknowledged`, before returning."""
-        await self.flush(acknowledged)
+    async def commit(self, acknowledged: list[Statement] | None = None, durable: bool = True) -> None:
+        """Commit everything queued, plus `acknowledged`, before returning.
+
+        `durable` (what a user is told is done) syncs to the disk; the engine's own commits, like launch
+        intents, need only survive the engine being killed, which a WAL commit does without a sync.
+        """
+        await self.flush(acknowledged, durable)
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.group_window)
@@ -158,7 +163,7 @@ class Store:
             await asyncio.sleep(1.0)
             self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
-    async def flush(self, acknowledged: list[Statement] | None = None) -> None:
+    async def flush(self, acknowledged: list[Statement] | None = None, durable: bool = False) -> None:
         """Commit the queued statements, plus `acknowledged` ones whose caller waits for the commit.
 
         On failure the queued statements stay queued for the next try; the caller's are dropped and
@@ -172,6 +177,7 @@ class Store:
             if not statements:
                 return
             try:
+                await self._sync_mode(durable)
                 await self._db.execute("BEGIN IMMEDIATE")
                 for sql, group in groupby(statements, key=lambda st: st[0]):
                     await self._db.executemany(sql, [params for _, params in group])
@@ -181,6 +187,11 @@ class Store:
                 await self._rollback()
                 self._pending[:0] = batch
                 raise StoreError(_write_error_message(self.path, e)) from e
+
+    async def _sync_mode(self, durable: bool) -> None:
+        if durable != self._durable:
+            await self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
 
     async def _rollback(self) -> None:
         try:

@@ -15,8 +15,11 @@ if [ ! -f "$S/munge/munge.key" ]; then
     mungekey --create --keyfile="$S/munge/munge.key"
 fi
 chmod 600 "$S/munge/munge.key"
-munged --force --key-file="$S/munge/munge.key" --socket="$S/munge/munge.socket" \
-    --pid-file="$S/munge/munged.pid" --log-file="$S/munge/munged.log" --seed-file="$S/munge/munged.seed"
+# restarting Slurm alone (stop-slurm.sh SCRATCH slurmd slurmctld) leaves munged running: keep that one
+if ! { [ -s "$S/munge/munged.pid" ] && kill -0 "$(cat "$S/munge/munged.pid")" 2>/dev/null; }; then
+    munged --force --key-file="$S/munge/munge.key" --socket="$S/munge/munge.socket" \
+        --pid-file="$S/munge/munged.pid" --log-file="$S/munge/munged.log" --seed-file="$S/munge/munged.seed"
+fi
 
 gres_types=""; node_gres=""
 if [ -n "${FAKE_GPUS:-}" ]; then

@@ -38,9 +38,14 @@ class NodeListener(Protocol):
 
     def node_changed(self, node: str, reachable: bool, sample: dict | None = None) -> None: ...
 
+    def attempt_changed(self, attempt: Attempt) -> None:
+        """The scheduler's id or state of an attempt changed (cluster executors)."""
+        ...
+
 
 class Executor(Protocol):
     node: str
+    queues_jobs: bool  # True where a scheduler may hold the job queued after launch (it sets running_since)
 
     def run_dir(self, job_id: int, number: int) -> str:
         """Where an attempt's wrapper files live on the node."""

@@ -48,6 +48,10 @@ class Dialect(Protocol):
 
     def is_active(self, entry: QueueEntry) -> bool: ...
 
+    def is_running(self, entry: QueueEntry) -> bool:
+        """Running on the cluster's nodes (not waiting in its queue)."""
+        ...
+
     def accounting_argv(self, job_id: str | None, tag: str) -> list[str]: ...
 
     def parse_accounting(self, result: CommandResult) -> list[FinishedRecord]: ...
@@ -56,6 +60,7 @@ class Dialect(Protocol):
 
 
 class ClusterExecutor:
+    queues_jobs = True  # the cluster's scheduler holds jobs before they run; it also enforces time limits
     def __init__(
         self,
         cfg: ClusterNode,
@@ -191,8 +196,7 @@ class ClusterExecutor:
         """An Outcome when the job has ended, `_ACTIVE` while it is queued or running, None if unseen."""
         entry = snap.by_id.get(attempt.external_id) if attempt.external_id else snap.by_tag.get(self._tag(attempt))
         if entry is not None:
-            attempt.external_id = entry.job_id
-            attempt.external_state = entry.state
+            self._observe(attempt, entry)
             if self.dialect.is_active(entry):
                 return _ACTIVE
         if not snap.ok:
@@ -207,6 +211,15 @@ class ClusterExecutor:
             attempt.external_id = attempt.external_id or record.job_id
             attempt.external_state = record.state
         return self._outcome(attempt, record, code)
+
+    def _observe(self, attempt: Attempt, entry: QueueEntry) -> None:
+        """Record the scheduler's id and state on the attempt; tell the engine when they change."""
+        changed = (entry.job_id, entry.state) != (attempt.external_id, attempt.external_state)
+        attempt.external_id, attempt.external_state = entry.job_id, entry.state
+        if attempt.running_since is None and self.dialect.is_running(entry):
+            attempt.running_since = self.clock.now()
+        if changed and self._listener is not None:
+            self._listener.attempt_changed(attempt)
 
     def _outcome(self, attempt: Attempt, record: FinishedRecord | None, code: int | None) -> Outcome:
         if record is None:

@@ -43,6 +43,8 @@ def read_exit_code(run_dir: str) -> int | None:
 
 
 class LocalExecutor:
+    queues_jobs = False
+
     def __init__(self, node: str, runs_root: Path) -> None:
         self.node = node
         self.runs_root = runs_root

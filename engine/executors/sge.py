@@ -54,6 +54,9 @@ class SgeDialect:
     def is_active(self, entry: QueueEntry) -> bool:
         return True  # qstat shows only jobs that have not ended
 
+    def is_running(self, entry: QueueEntry) -> bool:
+        return "r" in entry.state or "t" in entry.state  # running, or being transferred to its host
+
     def accounting_argv(self, job_id: str | None, tag: str) -> list[str]:
         return ["qacct", "-j", job_id or f"{tag}*"]
 

@@ -64,6 +64,9 @@ class SlurmDialect:
     def is_active(self, entry: QueueEntry) -> bool:
         return slurm_is_active(entry.state)
 
+    def is_running(self, entry: QueueEntry) -> bool:
+        return entry.state in {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT"}
+
     def accounting_argv(self, job_id: str | None, tag: str) -> list[str]:
         which = ["--jobs", job_id] if job_id else ["--starttime", "now-7days"]
         return ["sacct", *self.sacct_args, "--parsable2", "--noheader", f"--format={SACCT_FIELDS}", *which]

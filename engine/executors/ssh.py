@@ -50,6 +50,8 @@ class _Watch:
 
 
 class SshExecutor:
+    queues_jobs = False
+
     def __init__(
         self, cfg: SshNode, state_dir: Path, pool: SshPool | None = None, poll_interval: float = 0.1,
         max_poll_interval: float = 2.0,

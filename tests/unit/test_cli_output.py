@@ -42,7 +42,8 @@ def test_project_keeps_the_dotted_names_as_keys() -> None:
 
 
 def test_table_aligns_columns_and_shows_dashes_for_none() -> None:
-    text = table([JOB, {**JOB, "id": 10, "name": "a-much-longer-name", "progress": {}}], ["id", "name", "node", "progress.percent"])
+    other = {**JOB, "id": 10, "name": "a-much-longer-name", "progress": {}}
+    text = table([JOB, other], ["id", "name", "node", "progress.percent"])
     lines = text.splitlines()
     assert lines[0].split() == ["ID", "NAME", "NODE", "PROGRESS.PERCENT"]
     assert lines[1].split() == ["3", "train", "-", "42.5"]
@@ -63,7 +64,9 @@ def test_describe_job_lists_attempts_dependencies_and_history() -> None:
     detail = {
         "job": {**JOB, "user": "ann", "team": None, "priority": 10, "workdir": None, "attempts": 2, "exit_code": None,
                 "reason": None, "message": ""},
-        "attempts": [{"number": 1, "node": "local", "exit_code": 1, "reason": "exit_code", "message": "exited with code 1"}],
+        "attempts": [
+            {"number": 1, "node": "local", "exit_code": 1, "reason": "exit_code", "message": "exited with code 1"}
+        ],
         "events": [{"at": 0.0, "kind": "submitted", "from_status": None, "to_status": "waiting", "actor": "ann",
                     "message": ""}],
         "dependencies": [{"id": 1, "name": "mesh", "status": "completed"}],

@@ -41,7 +41,8 @@ def test_specs_accept_strings_and_units() -> None:
 
 def test_spec_errors_name_the_job_and_field_and_nothing_is_half_accepted() -> None:
     with pytest.raises(ValidationError) as info:
-        parse_specs([{"command": ["true"]}, {"command": ["true"], "cpu": 2}, {"command": [], "priority": 500}], "jobs.yaml")
+        items = [{"command": ["true"]}, {"command": ["true"], "cpu": 2}, {"command": [], "priority": 500}]
+        parse_specs(items, "jobs.yaml")
     message = str(info.value)
     assert "jobs.yaml: job #2: field 'cpu': unknown field" in message
     assert "job #3: field 'command'" in message and "job #3: field 'priority'" in message

@@ -27,7 +27,8 @@ LEGAL = {
     (S.RUNNING, S.COMPLETED), (S.RUNNING, S.FAILED), (S.RUNNING, S.MISSING), (S.RUNNING, S.CANCELLED),
     (S.RUNNING, S.WAITING),
     # requeue / rerun by a person: every ended state but rejected goes back to the queue
-    *((end, back) for end in (S.COMPLETED, S.FAILED, S.MISSING, S.CANCELLED, S.SKIPPED) for back in (S.WAITING, S.BLOCKED)),
+    *((end, back) for end in (S.COMPLETED, S.FAILED, S.MISSING, S.CANCELLED, S.SKIPPED)
+      for back in (S.WAITING, S.BLOCKED)),
 }
 
 
@@ -51,7 +52,7 @@ def test_named_illegal_transitions() -> None:
 
 
 def test_state_sets_partition_the_states() -> None:
-    assert QUEUED | ACTIVE | TERMINAL == set(JobStatus)
+    assert set(JobStatus) == QUEUED | ACTIVE | TERMINAL
     assert not (QUEUED & ACTIVE) and not (QUEUED & TERMINAL) and not (ACTIVE & TERMINAL)
 
 
