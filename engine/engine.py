@@ -23,6 +23,7 @@ from engine.errors import NotFound, StoreError
 from engine.events import EventBus
 from engine.executors.base import Executor, LaunchSpec, Liveness, Outcome
 from engine.executors.registry import make_executors
+from engine.ledger import Ledger
 from engine.models import (
     ACTIVE,
     TERMINAL,
@@ -35,7 +36,6 @@ from engine.models import (
     Reason,
     can_transition,
 )
-from engine.nodes import build_node_states
 from engine.outcomes import decide
 from engine.progress import compile_patterns
 from engine.queue_index import QueueIndex
@@ -68,8 +68,7 @@ class Engine:
         self.jobs: dict[int, Job] = {}
         self.attempts: dict[int, Attempt] = {}
         self.ready = QueueIndex()
-        self.usage = Usage()
-        self.nodes: dict[str, NodeState] = {}
+        self.ledger = Ledger(config)
         self.executors = executors
         self.runners: dict[int, Runner] = {}
         self.limits: dict[str, Any] = config.limits.model_dump()
@@ -96,7 +95,6 @@ class Engine:
         self._event_seq = await self.store.max_event_seq()
         if self.executors is None:
             self.executors = make_executors(self.config, self.state_dir)
-        self.nodes = build_node_states(self.config)
         for executor in self.executors.values():
             executor.attach(self)
         jobs = await self.store.load_jobs()
@@ -141,8 +139,9 @@ class Engine:
                     )
             self._wake.set()
         if sample is not None:
-            state.sample = sample
-            self._adopt_capacity(node, state, sample)
+            held = {g for a in self.attempts.values() if a.node == node for g in a.gpus}
+            self.ledger.adopt_capacity(node, sample, held)
+            self._wake.set()
         self.bus.publish("nodes_sampled", {"node": node, "reachable": reachable, "sample": sample})
 
     def attempt_changed(self, attempt: Attempt) -> None:
@@ -157,18 +156,6 @@ class Engine:
         note = f"scheduler job {attempt.external_id}: {attempt.external_state}"
         self.store.queue([*self.update(job, SYSTEM, "scheduler_state", message=note), Store.save_attempt(attempt)])
 
-    def _adopt_capacity(self, node: str, state: NodeState, sample: dict) -> None:
-        """Sampled cores, memory and GPUs stand in for what the config leaves unset (None)."""
-        cfg = next(n for n in self.config.nodes if n.name == node)
-        if cfg.cores is None and sample.get("cores"):
-            state.cores = sample["cores"]
-        if cfg.memory_mb is None and sample.get("memory_mb"):
-            state.mem_mb = sample["memory_mb"]
-        if cfg.gpus is None and sample.get("gpus") is not None:
-            held = {g for a in self.attempts.values() if a.node == node for g in a.gpus}
-            state.gpus = [g["index"] for g in sample["gpus"] if g["index"] not in held]
-        self._wake.set()
-
     async def _recover(self, job: Job, attempt: Attempt | None) -> None:
         executor = self.executors.get(attempt.node) if attempt else None
         if attempt is None or executor is None:
@@ -180,11 +167,10 @@ class Engine:
             self.store.queue(self.update(job, SYSTEM, "lost", status=JobStatus.FAILED, reason=Reason.LOST, message=why))
             return
         self.attempts[job.id] = attempt
-        self._occupy(job, self.nodes[attempt.node], attempt)
+        self.ledger.occupy(job, attempt)
         liveness = await executor.probe(attempt)
         if liveness == Liveness.LOST and attempt.pid is None and attempt.external_id is None:
-            self._release(job)
-            self.attempts.pop(job.id)
+            self.ledger.release(job, self.attempts.pop(job.id))
             job.attempts -= 1
             msg = "the engine stopped before the launch; launching again"
             self.store.queue(self.update(job, SYSTEM, "relaunch", status=JobStatus.WAITING, message=msg))
@@ -248,8 +234,8 @@ class Engine:
             self.ready.remove(job.id)
             for parent in self._waiting_on.pop(job.id, ()):
                 self._children.get(parent, set()).discard(job.id)
-        if old in ACTIVE and new not in ACTIVE:
-            self._release(job)
+        if old in ACTIVE and new not in ACTIVE and job.id in self.attempts:
+            self.ledger.release(job, self.attempts[job.id])
         if new in TERMINAL:
             job.finished_at = self.clock.now()
             self._resolve_children(job)
@@ -296,37 +282,15 @@ class Engine:
     def _effective_priority(self, job: Job) -> int:
         return job.priority + (self.limits["starvation_boost"] if job.extra.get("aged") else 0)
 
-    def _occupy(self, job: Job, node: NodeState, attempt: Attempt) -> None:
-        u = self.usage
-        u.total += 1
-        u.by_user[job.user] = u.by_user.get(job.user, 0) + 1
-        if job.team:
-            u.by_team[job.team] = u.by_team.get(job.team, 0) + 1
-        for name, tokens in job.resources.licenses.items():
-            u.licenses[name] = u.licenses.get(name, 0) + tokens
-        node.running += 1
-        node.used_cores += job.resources.cpus
-        node.used_mem_mb += job.resources.mem_mb
-        node.gpus = [g for g in node.gpus if g not in attempt.gpus]
-
-    def _release(self, job: Job) -> None:
-        attempt = self.attempts.get(job.id)
-        node = self.nodes.get(attempt.node) if attempt else None
-        if attempt is None or node is None:
-            return
-        u = self.usage
-        u.total -= 1
-        u.by_user[job.user] -= 1
-        if job.team:
-            u.by_team[job.team] -= 1
-        for name, tokens in job.resources.licenses.items():
-            u.licenses[name] -= tokens
-        node.running -= 1
-        node.used_cores -= job.resources.cpus
-        node.used_mem_mb -= job.resources.mem_mb
-        node.gpus = sorted(node.gpus + list(attempt.gpus))
-
     # -- the scheduling loop -----------------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> dict[str, NodeState]:
+        return self.ledger.nodes
+
+    @property
+    def usage(self) -> Usage:
+        return self.ledger.usage
 
     def wake(self) -> None:
         self._wake.set()
@@ -396,7 +360,7 @@ class Engine:
                 progress=Progress(),
             )
             self.attempts[job.id] = attempt
-            self._occupy(job, self.nodes[start.node], attempt)
+            self.ledger.occupy(job, attempt)
             statements.append(Store.save_attempt(attempt))
             launches.append((job, attempt))
         self.store.queue(statements)

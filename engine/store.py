@@ -157,7 +157,8 @@ class Store:
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.group_window)
         try:
-            await self.flush()
+            # Shielded: cancelling this task (at close) must never cut a transaction in half.
+            await asyncio.shield(self.flush())
         except StoreError as e:
             self.last_error = e
             await asyncio.sleep(1.0)
