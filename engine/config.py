@@ -19,6 +19,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_WORD = r"^[A-Za-z0-9_.-]+$"  # one token on a directive line: no spaces, no newlines
+
+
 class NodeBase(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     cores: int | None = Field(default=None, ge=1, description="None: detect")
@@ -59,6 +62,21 @@ class ClusterNode(NodeBase):
     work_root: str = "~/.jobtui/cluster"
     directives: list[str] = Field(default_factory=list)
     default_time_limit: str | None = None
+    # site-specific scheduler options (each is used by the kinds named)
+    sacct_args: list[str] = Field(default_factory=list, description="slurm: extra sacct options, e.g. [-c]")
+    parallel_env: str = Field(default="smp", pattern=_WORD, description="sge: the PE of `-pe NAME N`")
+    gpu_resource: str | None = Field(
+        default=None, pattern=_WORD, description="sge/pbs GPU resource; None: gpu (SGE), ngpus (PBS Pro), gpus (Torque)"
+    )
+    pbs_flavor: Literal["pbspro", "torque"] = Field(default="pbspro", description="pbs: PBS Pro/OpenPBS or Torque")
+
+    @field_validator("sacct_args")
+    @classmethod
+    def _options(cls, value: list[str]) -> list[str]:
+        for arg in value:
+            if not arg.startswith("-") or any(c in arg for c in "\n\r"):
+                raise ValueError(f"{arg!r} is not one command-line option (write each as -x or --name=value)")
+        return value
 
 
 Node = Annotated[LocalNode | SshNode | ClusterNode, Field(discriminator="kind")]

@@ -76,6 +76,9 @@ class Engine:
         self.cancel_grace = cancel_grace
         self.patterns = compile_patterns([(p.marker, p.regex) for p in config.progress_patterns])
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._to_launch: list[tuple[Job, Attempt]] = []
+        self._launch_wake = asyncio.Event()
+        self._launcher_task: asyncio.Task[None] | None = None
         self._children: dict[int, set[int]] = {}
         self._waiting_on: dict[int, set[int]] = {}
         self._timers: list[tuple[float, int, str]] = []
@@ -107,11 +110,14 @@ class Engine:
             elif job.status in ACTIVE:
                 await self._recover(job, active.get(job.id))
         self._loop_task = asyncio.get_running_loop().create_task(self._loop())
+        self._launcher_task = asyncio.get_running_loop().create_task(self._launcher())
 
     async def stop(self) -> None:
         """Stop supervising; running jobs keep running and are re-attached by the next engine."""
         if self._loop_task:
             self._loop_task.cancel()
+        if self._launcher_task:
+            self._launcher_task.cancel()
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -308,11 +314,10 @@ class Engine:
             self._fire_timers()
             starts = plan(self.ready, self.usage, list(self.nodes.values()), self.policy())
             if starts:
-                try:
-                    await self._start_all(starts)
-                except StoreError as e:
-                    log.error("could not record launches, will retry: %s", e)
-                    await asyncio.sleep(1.0)
+                # The launcher commits intents while the loop plans on: one commit carries every
+                # start planned since the last one, and freed slots are refilled meanwhile.
+                self._to_launch += self._record_starts(starts)
+                self._launch_wake.set()
                 continue
             delay = self._timers[0][0] - self.clock.now() if self._timers else None
             with contextlib.suppress(TimeoutError):
@@ -331,7 +336,8 @@ class Engine:
                 job.extra["aged"] = True
                 self.ready.add(job, self._effective_priority(job))
 
-    async def _start_all(self, starts: list[Start]) -> None:
+    def _record_starts(self, starts: list[Start]) -> list[tuple[Job, Attempt]]:
+        """Take the planned starts: resources held, jobs `starting`, intents queued for the store."""
         statements: list[Statement] = []
         launches: list[tuple[Job, Attempt]] = []
         for start in starts:
@@ -364,9 +370,36 @@ class Engine:
             statements.append(Store.save_attempt(attempt))
             launches.append((job, attempt))
         self.store.queue(statements)
-        await self.store.commit(durable=False)  # the launch intents are saved before anything is launched
+        return launches
+
+    async def _launcher(self) -> None:
+        while True:
+            await self._launch_wake.wait()
+            self._launch_wake.clear()
+            launches, self._to_launch = self._to_launch, []
+            if launches:
+                await self._launch_when_saved(launches)
+
+    async def _launch_when_saved(self, launches: list[tuple[Job, Attempt]]) -> None:
+        """Launch once the intents are saved, so a crash never leaves a launch without its record."""
+        try:
+            await self.store.commit(durable=False)
+        except StoreError as e:
+            log.error("could not save launch intents; the jobs wait for another try: %s", e)
+            for job, attempt in launches:
+                if job.status == JobStatus.STARTING and self.attempts.get(job.id) is attempt:
+                    msg = f"not started: the state directory could not be written ({e.message})"
+                    retry_at = self.clock.now() + 5.0
+                    self.store.queue(
+                        self.update(
+                            job, SYSTEM, "start_failed", status=JobStatus.WAITING, message=msg, not_before=retry_at
+                        )
+                    )
+                    self.attempts.pop(job.id)
+                    job.attempts -= 1
+            return
         for job, attempt in launches:
-            if job.status == JobStatus.STARTING:  # not cancelled while the intents were committed
+            if job.status == JobStatus.STARTING and self.attempts.get(job.id) is attempt:  # not cancelled meanwhile
                 self._spawn_runner(job, attempt, self._launch_spec(job, attempt))
 
     def _launch_spec(self, job: Job, attempt: Attempt) -> LaunchSpec:

@@ -155,14 +155,18 @@ class JobService:
         if job.status in TERMINAL:
             raise Conflict(f"job {job_id} has already ended ({job.status.value}); nothing to cancel.")
         message = f"cancelled by {actor.user}"
-        if job.status in QUEUED:
-            engine.store.queue(
-                engine.update(
-                    job, actor, "cancelled", status=JobStatus.CANCELLED, reason=Reason.CANCELLED, message=message
-                )
+        runner = engine.runners.get(job_id)
+        if job.status in QUEUED or (job.status == JobStatus.STARTING and runner is None):
+            # Queued, or its launch intent is still being saved: the engine will not launch it now.
+            statements = engine.update(
+                job, actor, "cancelled", status=JobStatus.CANCELLED, reason=Reason.CANCELLED, message=message
             )
+            attempt = engine.attempts.pop(job_id, None)
+            if attempt is not None:
+                attempt.status, attempt.reason, attempt.message = "finished", Reason.CANCELLED.value, message
+                statements.append(Store.save_attempt(attempt))
+            engine.store.queue(statements)
         else:
-            runner = engine.runners.get(job_id)
             engine.store.queue(
                 engine.update(job, actor, "cancel_requested", message=f"cancel requested by {actor.user}")
             )

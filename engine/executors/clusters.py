@@ -1,4 +1,4 @@
-"""Builds the executor of a `kind: slurm|sge` node from its config (registered in `registry.py`)."""
+"""Builds the executor of a `kind: slurm|sge|pbs` node from its config (registered in `registry.py`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from engine.config import ClusterNode, Config, SshNode
 from engine.errors import ConfigError
 from engine.executors.cluster_base import ClusterExecutor, Dialect
+from engine.executors.pbs import PbsDialect
 from engine.executors.sge import SgeDialect
 from engine.executors.slurm import SlurmDialect
 from engine.ssh import SshPool, SshRunner
@@ -22,13 +23,16 @@ def cluster_root(cfg: ClusterNode, state_dir: Path, remote: bool) -> str:
 
 
 def make_dialect(cfg: ClusterNode) -> Dialect:
+    """The scheduler's dialect, with the node's site-specific options."""
     if cfg.kind == "slurm":
-        return SlurmDialect()
+        return SlurmDialect(sacct_args=tuple(cfg.sacct_args))
     if cfg.kind == "sge":
-        return SgeDialect()
+        return SgeDialect(parallel_env=cfg.parallel_env, gpu_resource=cfg.gpu_resource or "gpu")
+    if cfg.kind == "pbs":
+        return PbsDialect(flavor=cfg.pbs_flavor, gpu_resource=cfg.gpu_resource)
     raise ConfigError(
         f"node {cfg.name!r}: kind {cfg.kind!r} is not supported by this version of jobtui yet; "
-        "use kind: slurm or sge, or remove the node."
+        "use kind: slurm, sge or pbs, or remove the node."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from engine.models import JobStatus, Reason
@@ -164,3 +165,21 @@ async def test_stop_leaves_jobs_running(engine_factory, state_dir: Path) -> None
     await again.wait_terminal(job.id)
     assert again.engine.jobs[job.id].status == JobStatus.CANCELLED
     await wait_until(lambda: not pid_alive(pid), 3, "the re-attached job to be killed")
+
+
+async def test_cancel_while_the_launch_intent_is_being_saved_never_runs_it(rig: Rig, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    sub = rig.engine.bus.subscribe()
+    job = await rig.submit_one(["sh", "-c", f"sleep 0.3; touch {marker}"])
+    while not ((e := await sub.queue.get()).kind == "job_changed" and e.data["id"] == job.id
+               and e.data["status"] == "starting"):
+        pass
+    assert job.status == JobStatus.STARTING  # the intent is being committed; nothing launched yet
+    await rig.service.cancel(rig.actor(), job.id)
+    assert job.status == JobStatus.CANCELLED and job.message == "cancelled by owner"
+    await asyncio.sleep(0.6)
+    assert job.status == JobStatus.CANCELLED and not marker.exists()
+    assert job.id not in rig.engine.attempts and rig.engine.usage.total == 0
+    attempts, _ = await rig.history(job.id)
+    assert [(a.status, a.reason) for a in attempts] == [("finished", "cancelled")]
+    assert not Path(attempts[0].run_dir, "pid").exists()
