@@ -220,7 +220,7 @@ class Engine:
         )
         data = job.to_dict()
         self.bus.publish("job_changed", data)
-        return [Store.save_job(job, data), Store.add_event(event)]
+        return [Store.save_job_state(job), Store.add_event(event)]
 
     def submission_event(self, job: Job, actor: Actor) -> JobEvent:
         self._event_seq += 1
@@ -450,7 +450,7 @@ class Engine:
         now = self.clock.monotonic()
         if now - self._progress_saved.get(job_id, 0.0) >= PROGRESS_SAVE_INTERVAL:
             self._progress_saved[job_id] = now
-            self.store.queue([Store.save_job(job), Store.save_attempt(attempt)])
+            self.store.queue([Store.save_job_state(job), Store.save_attempt(attempt)])
 
     def attempt_finished(self, job_id: int, attempt: Attempt, outcome: Outcome) -> None:
         job = self.jobs.get(job_id)

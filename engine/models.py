@@ -191,6 +191,21 @@ class Job:
             "extra": dict(self.extra),
         }
 
+    def state_dict(self) -> dict[str, Any]:
+        """The fields that change after submission (what the store rewrites on each transition)."""
+        t, p = self.retry, self.progress
+        return {
+            "priority": self.priority, "priority_override": self.priority_override, "status": self.status.value,
+            "reason": self.reason.value if self.reason else None, "message": self.message,
+            "retry": {"max_attempts": t.max_attempts, "initial_delay": t.initial_delay,
+                      "backoff_factor": t.backoff_factor, "max_delay": t.max_delay},
+            "node": self.node, "attempts": self.attempts, "exit_code": self.exit_code,
+            "progress": {"percent": p.percent, "step": p.step, "total": p.total, "text": p.text,
+                         "eta_seconds": p.eta_seconds, "updated_at": p.updated_at},
+            "updated_at": self.updated_at, "started_at": self.started_at, "finished_at": self.finished_at,
+            "not_before": self.not_before, "extra": dict(self.extra),
+        }  # fmt: skip
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
         data = dict(data)

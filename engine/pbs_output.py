@@ -23,6 +23,7 @@ Flavor = Literal["pbspro", "torque"]
 
 # `1234.server` or `1234.server.example.org`; `1234[].server` for an array (never submitted by jobtui)
 _PBS_ID = re.compile(r"^\d+(?:\[\d*\])?\.[A-Za-z0-9][A-Za-z0-9._-]*$")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")  # Job_Name, Resource_List.walltime, resources_used.mem
 # T transit, Q queued, H held, W waiting, R running, E exiting, S/U suspended, B array begun,
 # M moved, F finished (PBS Pro history), X expired subjob, C completed (Torque)
 PBS_STATES = frozenset("TQHWRESUBMFXC")
@@ -74,12 +75,11 @@ def parse_qstat_full(text: str) -> list[dict[str, str]]:
             key = ""
         elif jobs and line.startswith("\t") and key:
             jobs[-1][key] += line.strip("\t\n")  # a wrapped value goes on where the last line stopped
-        elif jobs and line.startswith(" ") and " = " in line:
-            key, _, value = line.strip(" ").partition(" = ")
-            jobs[-1][key] = value.rstrip("\n")
-        elif jobs and line.startswith(" ") and line.rstrip().endswith(" ="):
-            key = line.strip().removesuffix(" =").strip()
-            jobs[-1][key] = ""  # an empty value
+        elif jobs and line.startswith(" ") and (" = " in line or line.endswith(" =")):
+            key, _, value = line.lstrip(" ").partition(" =")
+            if not _KEY.match(key):
+                raise ValueError(f"qstat -f: line {number}: not an attribute: {line[:200]!r}")
+            jobs[-1][key] = value.removeprefix(" ")
         else:
             raise ValueError(f"qstat -f: line {number}: unexpected {line[:200]!r}")
     return jobs

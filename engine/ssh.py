@@ -6,6 +6,12 @@ minute; keepalive detects a dead link. Concurrent channels are capped at `max_ch
 the 11th session of a connection at once). Host keys are always verified against known_hosts; an
 unknown or changed key is refused before any command runs. A host down longer than
 `unreachable_after` is reported to the listeners as unreachable, and as reachable when it is back.
+
+`SshHost.script` runs a POSIX-sh script on a few long-lived remote `/bin/sh` processes fed on stdin
+(at most `SHELLS`, each holding one channel slot), which saves opening a channel and starting a login
+shell per command. The script and its data travel on stdin, never on a command line; each answer ends
+with a random marker, so a reply is never confused with the next one. Without a free slot it falls back
+to one `/bin/sh -s` channel per script.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 import shlex
 import time
 from collections import deque
@@ -32,6 +39,8 @@ log = logging.getLogger(__name__)
 BACKOFF_START = 0.5
 KEEPALIVE_COUNT_MAX = 3
 CHANNEL_RETRIES = 6
+SHELLS = 2  # long-lived remote shells per host (each holds a channel slot)
+SHELL_REQUESTS = 2000  # a shell is replaced after this many scripts (its job table only grows)
 
 
 class SshUnreachable(JobTuiError):
@@ -137,6 +146,43 @@ class ConnectLimiter:
         self._times.append(self.clock())
 
 
+class _ShellGone(Exception):
+    """The shell closed before the script was sent: another one may run it."""
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # a caller that was cancelled meanwhile never reads it
+
+
+class _Shell:
+    """One long-lived remote `/bin/sh` reading scripts on stdin, one script at a time."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection, proc: Any, prelude: str, release: Callable[[], None]):
+        self.conn = conn
+        self.proc = proc
+        self.prelude = prelude
+        self.lock = asyncio.Lock()
+        self.uses = 0
+        self.closed = False
+        self._release = release
+        self._drain = asyncio.get_running_loop().create_task(self._drain_stderr())
+
+    async def _drain_stderr(self) -> None:
+        with contextlib.suppress(Exception):
+            while chunk := await self.proc.stderr.read(65536):
+                log.debug("remote shell stderr: %r", chunk[:500])
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self.proc.close()
+        self._drain.cancel()
+        self._release()
+
+
 def backoff(attempt: int, cap: float) -> float:
     """Capped exponential back-off before connection attempt `attempt + 1`."""
     return min(cap, BACKOFF_START * 2**attempt)
@@ -160,6 +206,9 @@ class SshHost:
         self._down_since: float | None = None
         self._reported_down = False
         self._closed = False
+        self._shells: list[_Shell] = []
+        self._opening = 0
+        self._turn = 0
 
     @property
     def connected(self) -> bool:
@@ -220,8 +269,103 @@ class SshHost:
             await asyncio.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")
 
+    async def script(self, prelude: str, body: str, timeout: float = 30.0) -> bytes:
+        """Run `body` (POSIX sh, after `prelude`'s definitions) on the host; what it printed to stdout.
+
+        `body` must print only newline-terminated records. A dropped link or a script that does not
+        answer within `timeout` raises SshUnreachable; it is never sent twice.
+        """
+        nonce = secrets.token_hex(12)
+        text = f"{body}\necho; echo 'E {nonce}'\n".encode()
+        marker = f"\nE {nonce}\n".encode()
+        for _ in range(3):
+            shell = await self._shell(prelude, timeout)
+            if shell is None:
+                break
+            task = asyncio.get_running_loop().create_task(self._exchange(shell, text, marker, timeout))
+            task.add_done_callback(_retrieve)
+            try:
+                return await asyncio.shield(task)
+            except _ShellGone:
+                continue
+        status, out, err = await self.run(["/bin/sh", "-s"], input=prelude.encode() + text, timeout=timeout)
+        at = out.rfind(marker)
+        if at < 0:
+            raise SshUnreachable(
+                f"{self.where}: a remote script ended early (exit {status}): {err.decode(errors='replace')[:200]}"
+            )
+        return out[:at]
+
+    async def _shell(self, prelude: str, timeout: float) -> _Shell | None:
+        """An idle shell, a new one if a slot is free, else the next busy one; None: run one-shot."""
+        self._shells = [s for s in self._shells if not s.closed]
+        live = [s for s in self._shells if s.prelude == prelude]
+        for shell in live:
+            if not shell.lock.locked():
+                return shell
+        limit = min(SHELLS, self.cfg.max_channels - 1)  # always leave a slot for one-shot commands
+        if len(self._shells) + self._opening < limit and not self.channels.locked():
+            shell = await self._open_shell(prelude, timeout)
+            if shell is not None:
+                return shell
+        if not live:
+            return None
+        self._turn += 1
+        return live[self._turn % len(live)]
+
+    async def _open_shell(self, prelude: str, timeout: float) -> _Shell | None:
+        self._opening += 1
+        try:
+            await self.channels.acquire()
+            try:
+                conn = await self.connection(timeout)
+                proc = await conn.create_process("exec /bin/sh", encoding=None)
+            except asyncssh.ChannelOpenError as e:
+                self.channels.release()
+                log.debug("%s: no channel for a remote shell (%s); running one-shot", self.where, e)
+                return None
+            except BaseException:
+                self.channels.release()
+                raise
+            proc.stdin.write(prelude.encode())
+            shell = _Shell(conn, proc, prelude, self.channels.release)
+            self._shells.append(shell)
+            return shell
+        except (asyncssh.Error, OSError) as e:
+            raise SshUnreachable(f"{self.where}: could not start a remote shell: {e}") from e
+        finally:
+            self._opening -= 1
+
+    async def _exchange(self, shell: _Shell, text: bytes, marker: bytes, timeout: float) -> bytes:
+        async with shell.lock:
+            if shell.closed:
+                raise _ShellGone()
+            shell.uses += 1
+            try:
+                shell.proc.stdin.write(text)
+                reply = await asyncio.wait_for(shell.proc.stdout.readuntil(marker), timeout)
+            except TimeoutError as e:
+                shell.close()
+                raise SshUnreachable(f"{self.where}: a remote script did not answer within {timeout:g} s") from e
+            except asyncio.IncompleteReadError as e:
+                shell.close()
+                raise SshUnreachable(f"{self.where}: the remote shell ended while running a script") from e
+            except (asyncssh.Error, OSError) as e:
+                shell.close()
+                self._lost(shell.conn, e)
+                raise SshUnreachable(f"{self.where}: the link dropped while running a script: {e}") from e
+            if shell.uses >= SHELL_REQUESTS:
+                shell.close()
+            return reply[: -len(marker)]
+
+    def _drop_shells(self, conn: asyncssh.SSHClientConnection | None = None) -> None:
+        for shell in self._shells:
+            if conn is None or shell.conn is conn:
+                shell.close()
+
     async def close(self) -> None:
         self._closed = True
+        self._drop_shells()
         if self._connector:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -275,6 +419,7 @@ class SshHost:
 
     async def _watch(self, conn: asyncssh.SSHClientConnection) -> None:
         await conn.wait_closed()
+        self._drop_shells(conn)
         if self._conn is conn:
             self._lost(conn, ConnectionError("connection closed"))
 
@@ -300,6 +445,7 @@ class SshHost:
 
     def _lost(self, conn: asyncssh.SSHClientConnection, error: Exception) -> None:
         """Forget a connection that failed; the connector opens a new one."""
+        self._drop_shells(conn)
         if self._conn is not conn:
             return
         log.warning("%s: connection lost: %s", self.where, error)

@@ -53,14 +53,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_job ON events(job_id, seq);
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: a job's changing fields are rewritten on their own (`state`, laid over `data` on load).
+    """
+    ALTER TABLE jobs ADD COLUMN state TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _UPSERT_JOB = (
     "INSERT INTO jobs(id, status, user, updated_at, finished_at, data) VALUES (?,?,?,?,?,?) "
     "ON CONFLICT(id) DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at, "
-    "finished_at=excluded.finished_at, data=excluded.data"
+    "finished_at=excluded.finished_at, data=excluded.data, state=NULL"
 )
+_UPDATE_JOB_STATE = "UPDATE jobs SET status=?, updated_at=?, finished_at=?, state=? WHERE id=?"
 _UPSERT_ATTEMPT = (
     "INSERT INTO attempts(job_id, number, data) VALUES (?,?,?) "
     "ON CONFLICT(job_id, number) DO UPDATE SET data=excluded.data"
@@ -204,8 +209,14 @@ class Store:
 
     @staticmethod
     def save_job(job: Job, data: dict[str, Any] | None = None) -> Statement:
-        """Upsert a job; pass `data` when its `to_dict()` is already at hand."""
+        """Upsert a whole job (at submission); pass `data` when its `to_dict()` is already at hand."""
         return _UPSERT_JOB, job_row(job, data)
+
+    @staticmethod
+    def save_job_state(job: Job) -> Statement:
+        """Rewrite only a job's changing fields: a third of the bytes of the whole record."""
+        state = json.dumps(job.state_dict())
+        return _UPDATE_JOB_STATE, (job.status.value, job.updated_at, job.finished_at, state, job.id)
 
     @staticmethod
     def save_attempt(attempt: Attempt) -> Statement:
@@ -232,8 +243,12 @@ class Store:
     # -- reading -------------------------------------------------------------------------------------
 
     async def load_jobs(self) -> list[Job]:
-        async with self._db.execute("SELECT data FROM jobs ORDER BY id") as cur:
-            return [Job.from_dict(json.loads(row[0])) for row in await cur.fetchall()]
+        async with self._db.execute("SELECT data, state FROM jobs ORDER BY id") as cur:
+            rows = await cur.fetchall()
+        return [
+            Job.from_dict({**json.loads(data), **json.loads(state)} if state else json.loads(data))
+            for data, state in rows
+        ]
 
     async def load_attempts(self, job_id: int | None = None) -> list[Attempt]:
         sql = "SELECT data FROM attempts"

@@ -40,9 +40,11 @@ class FakeRunner:
     def __init__(self, answer: Callable[[list[str]], CommandResult | tuple[int, str, str]]) -> None:
         self.answer = answer
         self.calls: list[list[str]] = []
+        self.inputs: list[bytes | None] = []  # what each call got on stdin (a batch script, for qsub)
 
     async def run(self, argv, *, input=None, timeout=None, env=None) -> CommandResult:
         self.calls.append(list(argv))
+        self.inputs.append(input)
         result = self.answer(list(argv))
         if isinstance(result, tuple):
             code, out, err = result

@@ -1,9 +1,12 @@
 """SSH executor: attempts run on a remote node under the same detached wrapper as local ones.
 
-All jobs of a node share one connection (`engine.ssh.SshHost`). Exits are found by one batched poll
-command per node and tick, which also reports the output files' sizes so reads without new data cost
-nothing. A dropped link never fails a job: wait() keeps polling until the node answers again, and a
-restarted engine re-attaches through probe() (pid + start time from the remote /proc).
+All jobs of a node share one connection (`engine.ssh.SshHost`) and its long-lived remote shells.
+Launches that arrive together go out as one script, which starts every wrapper, waits a few ms for
+them (`ssh_scripts.LINGER`) and reports those that already ended with their exit code and short
+outputs. Exits are found by one batched poll script per node and tick, which also reports the output
+files' sizes and sends what is left of a stream when it is small, so the runner's reads are served from
+memory and cost no round trip. A dropped link never fails a job: wait() keeps polling until the node
+answers again, and a restarted engine re-attaches through probe() (pid + start time from the remote /proc).
 """
 
 from __future__ import annotations
@@ -24,12 +27,18 @@ from engine.models import Attempt, Reason
 from engine.remote_resources import sample_node
 from engine.ssh import SshHost, SshPool, SshRefused, SshRunner, SshUnreachable, env_script
 from engine.transfer import Stager, TransferError, check_relative
+from engine.wrapper import STDERR, STDOUT
 
 log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL = 30.0
 RETRY_WHILE_DOWN = 2.0
 SIZE_CACHE = 4096  # output sizes remembered, for the last attempts polled
+DATA_CACHE = 16 << 20  # bytes of output kept from polls until the runner reads them
+ENDED_CACHE = 4096  # attempts found ended at launch, until their wait()
+LAUNCH_BATCH = 64  # attempts started by one script at most
+LAUNCH_BATCH_BYTES = 256 * 1024  # and their commands and environments, roughly
+LAUNCHES_IN_FLIGHT = 2  # launch scripts running at once; launches arriving meanwhile form the next
 FORWARDED_ENV_PREFIXES = ("JOBTUI_",)
 FORWARDED_ENV = frozenset({"CUDA_VISIBLE_DEVICES"})
 
@@ -40,6 +49,13 @@ def _future() -> asyncio.Future[scripts.AttemptState]:
 
 def _now() -> float:
     return asyncio.get_running_loop().time()
+
+
+@dataclass(slots=True)
+class _Launch:
+    attempt: Attempt
+    item: scripts.LaunchItem
+    done: asyncio.Future[None] = field(default_factory=_future)
 
 
 @dataclass(slots=True)
@@ -70,6 +86,16 @@ class SshExecutor:
         self._home_lock = asyncio.Lock()
         self._watches: dict[tuple[int, int], _Watch] = {}
         self._sizes: dict[str, int] = {}
+        self._data: dict[str, tuple[int, bytes]] = {}  # path -> (offset, the rest of the file from there)
+        self._data_bytes = 0
+        self._ended: dict[tuple[int, int], scripts.AttemptState] = {}
+        self._pending: list[_Launch] = []
+        self._launching: dict[tuple[int, int], asyncio.Future[None]] = {}
+        self._launch_wake = asyncio.Event()
+        self._launch_slots = asyncio.Semaphore(LAUNCHES_IN_FLIGHT)
+        self._launcher: asyncio.Task[None] | None = None
+        self._batches: set[asyncio.Task[None]] = set()
+        self.linger = scripts.LINGER
         self._poller: asyncio.Task[None] | None = None
         self._sampler: asyncio.Task[None] | None = None
         self._listener: object | None = None
@@ -88,19 +114,92 @@ class SshExecutor:
         self._write_manifest(attempt, job.outputs)
         if job.inputs:
             await self.stager.stage_in(job.inputs, work)
-        workdir = job.workdir or work
-        argv = ["/bin/sh", "-c", scripts.LAUNCH, "jobtui-launch", scripts.REMOTE_WRAPPER, run_dir, workdir]
-        argv += job.command
-        status, out, err = await self.host.run(argv, input=env_script(_forwarded_env(spec)), timeout=30)
-        if status != 0:
-            raise JobTuiError(f"{self.host.where}: could not start the job in {run_dir} (exit {status}): "
-                              f"{err.decode(errors='replace').strip()[:300]}")
-        attempt.pid, attempt.proc_start = scripts.parse_launch(out.decode())
+        env = env_script(_forwarded_env(spec)).decode()
+        item = scripts.LaunchItem(run_dir, job.workdir or work, list(job.command), env)
+        try:
+            scripts.check_launch(item)
+        except ValueError as e:
+            raise JobTuiError(f"{self.host.where}: cannot start the job: {e}") from e
+        launch = _Launch(attempt, item)
+        key = (attempt.job_id, attempt.number)
+        self._launching[key] = launch.done
+        self._pending.append(launch)
+        self._launch_wake.set()
+        if self._launcher is None or self._launcher.done():
+            self._launcher = asyncio.get_running_loop().create_task(self._launch_loop())
+        try:
+            await asyncio.shield(launch.done)  # the script runs on even if this runner is detached
+        finally:
+            if self._launching.get(key) is launch.done:
+                del self._launching[key]
+
+    async def _launch_loop(self) -> None:
+        """Group launches: while LAUNCHES_IN_FLIGHT scripts run, new launches gather into the next one."""
+        while True:
+            if not self._pending:
+                self._launch_wake.clear()
+                await self._launch_wake.wait()
+                continue
+            await self._launch_slots.acquire()
+            await asyncio.sleep(0)  # launches spawned together arrive in the same loop pass
+            batch, size = [], 0
+            while self._pending and len(batch) < LAUNCH_BATCH:
+                item = self._pending[0].item
+                size += sum(len(w) for w in (item.run_dir, item.workdir, item.env, *item.command)) + 64
+                if batch and size > LAUNCH_BATCH_BYTES:
+                    break
+                batch.append(self._pending.pop(0))
+            if not batch:
+                self._launch_slots.release()
+                continue
+            task = asyncio.get_running_loop().create_task(self._launch_batch(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._batches.discard(task)
+        self._launch_slots.release()
+
+    async def _launch_batch(self, batch: list[_Launch]) -> None:
+        try:
+            body = await self.host.script(
+                scripts.PRELUDE, scripts.launch_script([b.item for b in batch], self.linger), timeout=30
+            )
+        except (SshUnreachable, SshRefused) as e:
+            for launch in batch:
+                if not launch.done.done():
+                    launch.done.set_exception(e)
+            return
+        except Exception as e:  # never leave a launch waiting
+            log.exception("launch script on %s failed", self.node)
+            for launch in batch:
+                if not launch.done.done():
+                    launch.done.set_exception(JobTuiError(f"{self.host.where}: could not start the job: {e}"))
+            return
+        report = scripts.parse_report(body, len(batch))
+        self._remember(report, [b.item.run_dir for b in batch])
+        for index, launch in enumerate(batch):
+            attempt, run_dir = launch.attempt, launch.item.run_dir
+            if index in report.launched:
+                attempt.pid, attempt.proc_start = report.launched[index]
+                state = report.states.get(index)
+                if state is not None and not state.alive and state.exit_code is not None:
+                    self._ended[(attempt.job_id, attempt.number)] = state
+                    while len(self._ended) > ENDED_CACHE:
+                        del self._ended[next(iter(self._ended))]
+                launch.done.set_result(None)
+            else:
+                code = report.failed.get(index)
+                what = {90: "could not create the run directory", 91: "could not write the environment file"}
+                why = what.get(code or 0, "the node's shell gave no answer for it")
+                launch.done.set_exception(
+                    JobTuiError(f"{self.host.where}: could not start the job in {run_dir}: {why}")
+                )
 
     # -- follow ---------------------------------------------------------------------------------------
 
     async def wait(self, attempt: Attempt) -> Outcome:
-        state = await self._watch(attempt)
+        state = self._ended.pop((attempt.job_id, attempt.number), None) or await self._watch(attempt)
         if state.exit_code is None:
             return Outcome(None, Reason.LOST, f"the job's process on {self.node} ended without writing an exit code")
         return await self._collect(attempt, state.exit_code)
@@ -123,6 +222,17 @@ class SshExecutor:
     async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
         path = posixpath.join(await self._abs(attempt.run_dir), stream)
         known = self._sizes.get(path)
+        cached = self._data.get(path)
+        if cached is not None:
+            start, blob = cached
+            end = start + len(blob)
+            if known is not None and end >= known and start <= offset < end:
+                piece = blob[offset - start : offset - start + limit]
+                if offset + len(piece) >= end:
+                    self._forget_data(path)
+                return piece
+            if known is None or end < known or offset >= end:
+                self._forget_data(path)  # outgrown or read past
         watched = (attempt.job_id, attempt.number) in self._watches
         if (watched and known is None) or (known is not None and offset >= known):
             return b""  # nothing new since the last poll, which reports every watched attempt's sizes
@@ -134,6 +244,10 @@ class SshExecutor:
         return out
 
     async def cancel(self, attempt: Attempt, grace: float) -> None:
+        launching = self._launching.get((attempt.job_id, attempt.number))
+        if launching is not None:  # its launch script is running: cancel once the pid is known
+            with contextlib.suppress(Exception):
+                await asyncio.shield(launching)
         if not attempt.pid:
             return
         start = str(attempt.proc_start) if attempt.proc_start is not None else "-"
@@ -153,7 +267,7 @@ class SshExecutor:
             self._sampler = asyncio.get_running_loop().create_task(self._sample_loop())
 
     async def close(self) -> None:
-        for task in (self._poller, self._sampler):
+        for task in (self._poller, self._sampler, self._launcher):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -210,20 +324,44 @@ class SshExecutor:
         return min(self.max_poll_interval, max(self.poll_interval, youngest / 10))
 
     async def _poll(self, attempts: list[Attempt], timeout: float) -> dict[int, scripts.AttemptState]:
-        args: list[str] = []
+        items: list[scripts.PollItem] = []
         for attempt in attempts:
-            start = attempt.proc_start if attempt.pid and attempt.proc_start is not None else None
-            args += [await self._abs(attempt.run_dir), str(attempt.pid or "-"), str(start) if start else "-"]
-        status, out, err = await self.host.run(["/bin/sh", "-c", scripts.POLL, "jobtui-poll", *args], timeout=timeout)
-        if status != 0:
-            raise SshUnreachable(f"{self.host.where}: the status check failed: {err.decode(errors='replace')[:200]}")
-        states, sizes = scripts.parse_poll(out.decode(errors="replace"), len(attempts))
-        for path, size in sizes.items():
-            self._sizes.pop(path, None)
-            self._sizes[path] = size
+            start = attempt.proc_start if attempt.pid else None
+            items.append(scripts.PollItem(await self._abs(attempt.run_dir), attempt.pid, start,
+                                          attempt.stdout_offset, attempt.stderr_offset))
+        try:
+            script = scripts.poll_script(items)
+        except ValueError as e:
+            raise SshRefused(f"{self.host.where}: {e}") from e
+        body = await self.host.script(scripts.PRELUDE, script, timeout=timeout)
+        report = scripts.parse_report(body, len(items))
+        self._remember(report, [it.run_dir for it in items])
+        return report.states
+
+    def _remember(self, report: scripts.Report, run_dirs: list[str]) -> None:
+        """Keep the sizes and output bytes an answer carried, for read()."""
+        for index, (out, err) in report.sizes.items():
+            for stream, size in ((STDOUT, out), (STDERR, err)):
+                path = posixpath.join(run_dirs[index], stream)
+                self._sizes.pop(path, None)
+                self._sizes[path] = size
         while len(self._sizes) > SIZE_CACHE:
             del self._sizes[next(iter(self._sizes))]
-        return states
+        for (index, stream), (offset, blob) in report.data.items():
+            size = report.sizes.get(index)
+            if size is None or offset + len(blob) != size[0 if stream == STDOUT else 1]:
+                continue  # only the whole rest of a stream is kept
+            path = posixpath.join(run_dirs[index], stream)
+            self._forget_data(path)
+            self._data[path] = (offset, blob)
+            self._data_bytes += len(blob)
+        while self._data_bytes > DATA_CACHE and self._data:
+            self._forget_data(next(iter(self._data)))
+
+    def _forget_data(self, path: str) -> None:
+        cached = self._data.pop(path, None)
+        if cached is not None:
+            self._data_bytes -= len(cached[1])
 
     async def _collect(self, attempt: Attempt, code: int) -> Outcome:
         outputs = self._read_manifest(attempt)

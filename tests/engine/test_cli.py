@@ -119,7 +119,7 @@ def test_cancel_approve_reject_requeue_priority(cli: Daemon) -> None:
 
     (requeued,) = cli.cli_json("requeue", str(a))
     assert requeued["ok"] and requeued["status"] in ("waiting", "starting", "running", "completed")
-    wait_until_sync(lambda: cli.cli_json("show", str(a))["job"]["attempts"] == 2, 10, "the rerun")
+    wait_until_sync(lambda: cli.job(a)["job"]["attempts"] == 2, 10, "the rerun")
     wait_ok(cli, a)
     assert len(cli.cli_json("show", str(a))["attempts"]) == 2
     human = cli.cli("requeue", str(b))
@@ -175,7 +175,7 @@ def test_run_attaches_and_follows_to_the_end(cli: Daemon, tmp_path: Path) -> Non
 
 def test_logs_follow_a_running_job(cli: Daemon) -> None:
     job_id = submit(cli, "--", "sh", "-c", "for i in 1 2 3 4 5; do echo tick $i; sleep 0.2; done")
-    wait_until_sync(lambda: cli.cli_json("show", str(job_id))["job"]["status"] == "running", 10, "it to run")
+    wait_until_sync(lambda: cli.job(job_id)["job"]["status"] == "running", 10, "it to run")
     follow = cli.cli("logs", "-f", str(job_id), timeout=20)
     assert follow.returncode == 0
     assert follow.stdout == "".join(f"tick {i}\n" for i in range(1, 6))

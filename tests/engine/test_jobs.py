@@ -36,7 +36,7 @@ async def test_failure_carries_reason_and_message(rig: Rig) -> None:
     assert (code3.reason, code3.exit_code) == (Reason.EXIT_CODE, 3) and "exited with code 3" in code3.message
     assert killed.reason == Reason.SIGNAL and "SIGKILL" in killed.message
     assert missing.reason == Reason.LAUNCH_ERROR and "not found" in missing.message
-    rows = dict(db_rows(rig.state_dir, "SELECT id, data FROM jobs"))
+    rows = dict(db_rows(rig.state_dir, "SELECT id, COALESCE(state, data) FROM jobs"))  # state: the changing fields
     assert '"reason": "exit_code"' in rows[code3.id] and "exited with code 3" in rows[code3.id]
 
 

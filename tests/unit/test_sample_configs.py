@@ -47,7 +47,7 @@ def test_ssh_and_cluster_samples_show_each_kind() -> None:
     assert sum(isinstance(n, SshNode) for n in ssh.nodes) >= 2
     cluster = load_config(SAMPLES / "cluster.yaml")
     kinds = {n.kind for n in cluster.nodes if isinstance(n, ClusterNode)}
-    assert kinds == {"slurm", "sge"}
+    assert kinds == {"slurm", "sge", "pbs"}
     assert any(getattr(n, "via", None) for n in cluster.nodes)
 
 
