@@ -19,7 +19,7 @@ import uvicorn
 
 from engine.api import build_app
 from engine.config import Config
-from engine.discovery import LOCK_NAME, SOCKET_NAME, attach, engine_running  # noqa: F401  (re-exported)
+from engine.discovery import LOCK_NAME, SOCKET_NAME
 from engine.engine import Engine
 from engine.errors import EngineLocked
 from engine.local_client import LocalClient

@@ -6,10 +6,13 @@ import fcntl
 import getpass
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.client import HttpClient
 from engine.errors import EngineUnavailable
 from engine.tokens import read_owner_token
+
+if TYPE_CHECKING:
+    from engine.client import HttpClient
 
 SOCKET_NAME = "engine.sock"
 LOCK_NAME = "engine.lock"
@@ -39,4 +42,6 @@ def attach(state_dir: Path, user: str | None = None) -> HttpClient:
             f"no jobtui engine is running on {state_dir}. Start one with `jobtui --serve` "
             f"(add --state-dir {state_dir} if it is not the default), or run `jobtui` to open the TUI with its own."
         )
+    from engine.client import HttpClient  # here, so that hosting an engine never loads an HTTP client
+
     return HttpClient(sock, token, user or getpass.getuser())

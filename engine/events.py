@@ -45,7 +45,9 @@ class EventBus:
     def subscribe(self, since: int | None = None) -> Subscription:
         """A new subscriber; with `since`, replay what followed it or ask it to resync."""
         sub = Subscription()
-        if since is not None and since < self.seq:
+        if since is not None and since > self.seq:  # numbered by an earlier engine: start afresh
+            sub.queue.put_nowait(Event(self.seq, "resync", {"reason": "the engine restarted"}))
+        elif since is not None and since < self.seq:
             oldest = self._ring[0].seq if self._ring else self.seq + 1
             if since + 1 < oldest:
                 sub.queue.put_nowait(Event(self.seq, "resync", {"reason": "events were missed"}))

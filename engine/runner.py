@@ -68,6 +68,10 @@ class Runner:
                 reason = getattr(e, "reason", None) or Reason.LAUNCH_ERROR
                 self.sink.attempt_finished(self.job_id, self.attempt, Outcome(None, reason, str(e)))
                 return
+            if self._stop is not None:  # stopped while launching, before there was anything to signal
+                self._killer = asyncio.get_running_loop().create_task(
+                    self.executor.cancel(self.attempt, self.cancel_grace)
+                )
             self.sink.attempt_running(self.job_id, self.attempt)
         try:
             outcome = await self._follow()
