@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import orjson
 
 from engine.errors import (
     Conflict,
@@ -53,7 +54,7 @@ class EngineClient(Protocol):
     async def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]: ...
     async def cleanup(self, days: float) -> int: ...
     async def nodes(self) -> list[dict[str, Any]]: ...
-    async def snapshot(self, view: str = "full") -> dict[str, Any]: ...
+    async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]: ...
     def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]: ...
     async def close(self) -> None: ...
 
@@ -88,7 +89,7 @@ class HttpClient:
             ) from e
         if response.status_code >= 400:
             raise _error_from(response)
-        return response.json()
+        return orjson.loads(response.content)
 
     async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (await self._call("POST", "/api/queue/submit", json={"jobs": specs}))["jobs"]
@@ -152,8 +153,9 @@ class HttpClient:
     async def nodes(self) -> list[dict[str, Any]]:
         return (await self._call("GET", "/api/nodes"))["nodes"]
 
-    async def snapshot(self, view: str = "full") -> dict[str, Any]:
-        return await self._call("GET", "/api/snapshot", params={"view": view})
+    async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"view": view} if limit is None else {"view": view, "limit": limit}
+        return await self._call("GET", "/api/snapshot", params=params)
 
     async def health(self) -> dict[str, Any]:
         return await self._call("GET", "/api/health")

@@ -74,8 +74,8 @@ class LocalClient:
     async def nodes(self) -> list[dict[str, Any]]:
         return self.service.nodes()
 
-    async def snapshot(self, view: str = "full") -> dict[str, Any]:
-        return snapshot(self.service, view)
+    async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]:
+        return snapshot(self.service, view, limit)
 
     async def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
         sub = self.engine.bus.subscribe(since)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import islice
 from typing import Any
 
 from engine.errors import NotFound, ValidationError
@@ -30,15 +31,19 @@ def table_row(job: Job) -> list[Any]:
     ]  # fmt: skip
 
 
-def snapshot(service: JobService, view: str = "full") -> dict[str, Any]:
-    """Everything a client needs to start following events: jobs (full records or table rows) and `seq`."""
+def snapshot(service: JobService, view: str = "full", limit: int | None = None) -> dict[str, Any]:
+    """Everything a client needs to start following events: jobs (full records or table rows) and `seq`.
+
+    With `limit`, only the first jobs by id (a first screen to show while the whole set loads).
+    """
     engine = service.engine
-    data: dict[str, Any] = {"instance": engine.instance, "seq": engine.bus.seq}
+    jobs = engine.jobs.values() if limit is None else islice(engine.jobs.values(), max(0, limit))
+    data: dict[str, Any] = {"instance": engine.instance, "seq": engine.bus.seq, "total": len(engine.jobs)}
     if view == "rows":
         data["columns"] = list(ROW_COLUMNS)
-        data["rows"] = [table_row(job) for job in engine.jobs.values()]
+        data["rows"] = [table_row(job) for job in jobs]
     elif view == "full":
-        data["jobs"] = [job.to_dict() for job in engine.jobs.values()]
+        data["jobs"] = [job.to_dict() for job in jobs]
     else:
         raise ValidationError(f"unknown snapshot view {view!r}; use full or rows.")
     data["limits"] = service.limits()

@@ -107,6 +107,7 @@ class JobTuiApp(App[str | None]):
         self.index.load(message.rows)
         message.rows = []
         self.main.limits = message.limits
+        self.main.loading = message.loading
         self.nodes = message.nodes
         self._show_side()
         self.main.apply_snapshot()

@@ -20,14 +20,18 @@ from tui.view import ROW_FIELDS, JobRow, row_from_job, row_from_values
 FLUSH_INTERVAL = 0.25  # at most 4 repaints a second from engine events
 HEARTBEAT = 3.0  # an event stream can stay open after its engine died (half-open socket): probe it
 RETRY_DELAYS = (0.5, 1.0, 2.0, 3.0)
+FIRST_PAGE = 500  # jobs fetched first, to paint a screen while a large queue loads
 
 
 class SnapshotLoaded(Message):
-    """Every job, the limits and the nodes: replace what is shown."""
+    """Every job (or a first page while the rest loads), the limits and the nodes: replace what is shown."""
 
-    def __init__(self, rows: list[JobRow], limits: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, rows: list[JobRow], limits: dict[str, Any], nodes: list[dict[str, Any]], loading: int | None = None
+    ) -> None:
         super().__init__()
         self.rows, self.limits, self.nodes = rows, limits, nodes
+        self.loading = loading  # a first page only: this many jobs in all, the rest still loading
 
 
 class JobsChanged(Message):
@@ -123,22 +127,33 @@ class EventBridge:
             failures = failures + 1 if not self.connected else 1
             await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
 
+    async def _rows_snapshot(self, limit: int | None) -> dict[str, Any]:
+        """A snapshot in the compact table form, its rows turned into `JobRow`s."""
+        with _no_gc():  # 100k fresh rows would trigger many full collections, each walking all of them
+            snapshot = await self.client.snapshot(view="rows", limit=limit)
+            if tuple(snapshot["columns"]) != ROW_FIELDS:
+                raise JobTuiError(f"the engine's job columns differ from this TUI's ({snapshot['columns']}); "
+                                  "run the same jobtui version for both.")
+            snapshot["rows"] = [row_from_values(values) for values in snapshot["rows"]]
+            if limit is None:
+                gc.freeze()  # the rows live long: keep them out of every later collection (less jank)
+        return snapshot
+
     def _lost(self, detail: str) -> None:
         if self.connected:
             self.connected = False
             self.post(EngineStatus(False, detail))
 
     async def _follow(self) -> None:
-        with _no_gc():  # 100k fresh dicts would trigger many full collections, each walking all of them
-            snapshot = await self.client.snapshot(view="rows")
-            if tuple(snapshot["columns"]) != ROW_FIELDS:
-                raise JobTuiError(f"the engine's job columns differ from this TUI's ({snapshot['columns']}); "
-                                  "run the same jobtui version for both.")
-            rows = [row_from_values(values) for values in snapshot.pop("rows")]
-            gc.freeze()  # the rows live long: keep them out of every later collection (less jank)
+        if not self.connected:  # a first screen at once; the whole set follows
+            first = await self._rows_snapshot(FIRST_PAGE)
+            if first["total"] > len(first["rows"]):
+                self.post(SnapshotLoaded(first["rows"], first.get("limits") or {}, first.get("nodes") or [],
+                                         loading=first["total"]))
+        snapshot = await self._rows_snapshot(None)
         instance = snapshot.get("instance")
         self._pending.clear()
-        self.post(SnapshotLoaded(rows, snapshot.get("limits") or {}, snapshot.get("nodes") or []))
+        self.post(SnapshotLoaded(snapshot["rows"], snapshot.get("limits") or {}, snapshot.get("nodes") or []))
         if not self.connected:
             self.connected = True
             self.post(EngineStatus(True))

@@ -63,12 +63,14 @@ class FakeClient:
     def _job(self, i: int) -> dict[str, Any]:
         return self.jobs.get(i) or make_job(i)
 
-    async def snapshot(self, view: str = "full") -> dict[str, Any]:
+    async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]:
         jobs = list(self.jobs.values()) + [make_job(i) for i in range(1, self._count + 1)]
+        total = len(jobs)
+        jobs = jobs if limit is None else sorted(jobs, key=lambda j: j["id"])[:limit]
         records: dict[str, Any] = {"jobs": jobs}
         if view == "rows":
             records = {"columns": list(ROW_COLUMNS), "rows": [_as_row(job) for job in jobs]}
-        return {"instance": "fake", "seq": self.seq, **records,
+        return {"instance": "fake", "seq": self.seq, "total": total, **records,
                 "limits": {"max_concurrent": 8, "user_max_concurrent": 4, "team_max_concurrent": 6,
                            "fair_share": True}, "nodes": self.nodes_list}
 

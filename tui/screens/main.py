@@ -40,6 +40,7 @@ class MainScreen(JobActions, Screen):
         self.prompt_mode = ""
         self.limits: dict[str, Any] = {}
         self.engine_note = ""
+        self.loading: int | None = None  # while a large queue loads after its first page
         self.stream = "stdout"
         self.panels_forced: bool | None = None
         self._detail: dict[str, Any] | None = None
@@ -98,6 +99,8 @@ class MainScreen(JobActions, Screen):
     def update_stats(self) -> None:
         index = self.app.index
         text = view.stats_text(index.counts, self.limits, index.average_wait, len(index), len(index.rows))
+        if self.loading:
+            text = f"loading {self.loading:,} jobs…"
         if index.filter.active:
             text += f"  filter: {view.markup_escape(index.filter.text)}"
         self.query_one(StatsBar).show_stats(text, self.engine_note)
