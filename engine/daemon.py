@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import getpass
 import logging
 import os
@@ -109,6 +110,9 @@ class EngineHost:
                 sockets.append(socket.create_server(self.tcp))
             self._server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
             self._server_task = asyncio.get_running_loop().create_task(self._server.serve(sockets=sockets))
+            # Everything loaded so far (modules, the jobs in the store) lives as long as the engine: keep it
+            # out of the collector's full passes, which otherwise walk it again and again under load.
+            gc.freeze()
         except BaseException:
             await self.engine.stop()
             self.lock.release()

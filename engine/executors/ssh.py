@@ -47,6 +47,11 @@ def _future() -> asyncio.Future[scripts.AttemptState]:
     return asyncio.get_running_loop().create_future()
 
 
+def _quiet(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # a runner detached meanwhile never reads it
+
+
 def _now() -> float:
     return asyncio.get_running_loop().time()
 
@@ -121,6 +126,7 @@ class SshExecutor:
         except ValueError as e:
             raise JobTuiError(f"{self.host.where}: cannot start the job: {e}") from e
         launch = _Launch(attempt, item)
+        launch.done.add_done_callback(_quiet)
         key = (attempt.job_id, attempt.number)
         self._launching[key] = launch.done
         self._pending.append(launch)
@@ -267,7 +273,11 @@ class SshExecutor:
             self._sampler = asyncio.get_running_loop().create_task(self._sample_loop())
 
     async def close(self) -> None:
-        for task in (self._poller, self._sampler, self._launcher):
+        for launch in self._pending:
+            if not launch.done.done():
+                launch.done.set_exception(JobTuiError(f"{self.host.where}: jobtui stopped before the launch"))
+        self._pending.clear()
+        for task in (self._poller, self._sampler, self._launcher, *self._batches):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
