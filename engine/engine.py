@@ -218,8 +218,7 @@ class Engine:
             job.reason.value if job.reason else None,
             job.message,
         )
-        data = job.to_dict()
-        self.bus.publish("job_changed", data)
+        self.bus.publish("job_changed", job.to_dict(), job.id)
         return [Store.save_job_state(job), Store.add_event(event)]
 
     def submission_event(self, job: Job, actor: Actor) -> JobEvent:
@@ -232,7 +231,7 @@ class Engine:
         if job.status == JobStatus.WAITING:
             self._enqueue(job)
             self._wake.set()
-        self.bus.publish("job_changed", job.to_dict())
+        self.bus.publish("job_changed", job.to_dict(), job.id)
 
     def _on_status_change(self, job: Job, old: JobStatus) -> None:
         new = job.status
@@ -446,7 +445,7 @@ class Engine:
         if job is None:
             return
         job.progress = progress
-        self.bus.publish("job_changed", job.to_dict())
+        self.bus.publish("job_changed", job.to_dict(), job.id)
         now = self.clock.monotonic()
         if now - self._progress_saved.get(job_id, 0.0) >= PROGRESS_SAVE_INTERVAL:
             self._progress_saved[job_id] = now

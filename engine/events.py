@@ -16,8 +16,9 @@ from typing import Any
 @dataclass(slots=True)
 class Event:
     seq: int
-    kind: str  # "job_changed" | "job_output" | "nodes_sampled" | "settings_changed" | "resync"
+    kind: str  # "job_changed" | "nodes_sampled" | "settings_changed" | "resync"
     data: dict[str, Any]
+    key: int | None = None  # the job id of a job_changed event, for consumers that need no more
 
 
 @dataclass(slots=True, eq=False)
@@ -31,9 +32,9 @@ class EventBus:
         self._ring: deque[Event] = deque(maxlen=history)
         self._subs: set[Subscription] = set()
 
-    def publish(self, kind: str, data: dict[str, Any]) -> Event:
+    def publish(self, kind: str, data: dict[str, Any], key: int | None = None) -> Event:
         self.seq += 1
-        event = Event(self.seq, kind, data)
+        event = Event(self.seq, kind, data, key)
         self._ring.append(event)
         for sub in self._subs:
             try:

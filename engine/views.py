@@ -7,12 +7,9 @@ from itertools import islice
 from typing import Any
 
 from engine.errors import NotFound, ValidationError
-from engine.models import TERMINAL, Job, JobStatus
+from engine.models import Job, JobStatus
 from engine.service import JobService
 from engine.wrapper import STDERR, STDOUT
-
-TERMINAL_VALUES = frozenset(s.value for s in TERMINAL)
-
 
 # The compact per-job record a job table needs, in this order (`GET /api/snapshot?view=rows`):
 # a 100,000-job snapshot is ~5x smaller and faster to encode and decode than full job records.
@@ -119,8 +116,10 @@ async def wait_for_jobs(engine, ids: list[int] | None, timeout: float) -> dict[s
                 while not sub.queue.empty():  # drain: one wake-up per burst, not per event
                     events.append(sub.queue.get_nowait())
                 for event in events:
-                    if event.kind == "job_changed" and event.data["status"] in TERMINAL_VALUES:
-                        pending.discard(event.data["id"])
+                    if event.key in pending:  # a set lookup; the job's record is never built here
+                        job = engine.jobs.get(event.key)
+                        if job is None or job.is_terminal:
+                            pending.discard(event.key)
                     elif event.kind == "resync":
                         pending = {i for i in pending if i in engine.jobs and not engine.jobs[i].is_terminal}
     except TimeoutError:

@@ -112,7 +112,7 @@ async def test_queue_verbs(pair: Pair) -> None:
     nodes = as_json(await client.nodes())
     assert [(n["name"], n["kind"], n["cores"]) for n in nodes] == [("local", "local", 8)]
     snap = as_json(await client.snapshot())
-    assert set(snap) == {"instance", "seq", "jobs", "limits", "nodes"}
+    assert set(snap) == {"instance", "seq", "total", "jobs", "limits", "nodes"}
     assert sorted(j["id"] for j in snap["jobs"]) == [a["id"], b["id"], c["id"]]
     assert await client.cleanup(0) == 3
     assert await client.list_jobs(include_completed=True) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from engine.models import JobStatus, Reason
@@ -37,7 +38,8 @@ async def test_failure_carries_reason_and_message(rig: Rig) -> None:
     assert killed.reason == Reason.SIGNAL and "SIGKILL" in killed.message
     assert missing.reason == Reason.LAUNCH_ERROR and "not found" in missing.message
     rows = dict(db_rows(rig.state_dir, "SELECT id, COALESCE(state, data) FROM jobs"))  # state: the changing fields
-    assert '"reason": "exit_code"' in rows[code3.id] and "exited with code 3" in rows[code3.id]
+    saved = json.loads(rows[code3.id])
+    assert saved["reason"] == "exit_code" and "exited with code 3" in saved["message"]
 
 
 async def test_retries_back_off_and_keep_earlier_attempts(rig: Rig) -> None:
