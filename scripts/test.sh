@@ -9,8 +9,8 @@ scripts/install-system-packages.sh
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip 2>/dev/null
-.venv/bin/python -m pip install -q -e ".[test,gpu]" 2>/dev/null
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test,gpu]"
 
 .venv/bin/ruff check engine tui tests bench
 set +e
