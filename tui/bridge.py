@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from engine.client import EngineClient
 from engine.errors import EngineUnavailable, JobTuiError
 from tui.view import ROW_FIELDS, JobRow, row_from_job, row_from_values
 
+log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 0.25  # at most 4 repaints a second from engine events
 HEARTBEAT = 3.0  # an event stream can stay open after its engine died (half-open socket): probe it
 RETRY_DELAYS = (0.5, 1.0, 2.0, 3.0)
@@ -124,6 +126,9 @@ class EventBridge:
                 self._lost(e.message)
             except JobTuiError as e:
                 self._lost(f"{e.title}: {e.message}")
+            except Exception as e:  # a bug must not silently stop the live view: show it, then retry
+                log.exception("the event bridge failed")
+                self._lost(f"internal error in the event bridge: {e!r}")
             failures = failures + 1 if not self.connected else 1
             await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
 
