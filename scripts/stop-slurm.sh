@@ -1,6 +1,7 @@
 #!/bin/bash
 # Stop the single-node Slurm started by start-slurm.sh, by the pids in its pid files.
 # Usage: scripts/stop-slurm.sh SCRATCH_DIR [DAEMON...]   (daemons: slurmd slurmctld munged; default all)
+. "$(dirname "$0")/stop-by-pidfile.sh"
 S=${1:?usage: stop-slurm.sh SCRATCH_DIR [DAEMON...]}
 shift
 daemons=("$@")
@@ -12,16 +13,6 @@ for daemon in "${daemons[@]}"; do
         munged) file="$S/munge/munged.pid" ;;
         *) echo "unknown daemon $daemon" >&2; continue ;;
     esac
-    [ -s "$file" ] || continue
-    pid=$(cat "$file")
-    kill "$pid" 2>/dev/null || continue
-    for _ in $(seq 80); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "$daemon ($pid) ignored SIGTERM; sending SIGKILL"
-        kill -9 "$pid"
-    fi
+    stop_by_pidfile "$daemon" "$file" 80
 done
 exit 0
