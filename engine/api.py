@@ -81,23 +81,28 @@ class TokenBody(BaseModel):
 
 def build_app(service: JobService, tokens: TokenRegistry) -> FastAPI:
     app = FastAPI(title="jobtui", version=__version__, description="Job queue engine API")
-    engine = service.engine
+    app.state.service = service
+    app.state.tokens = tokens
+    _error_handlers(app)
+    _queue_routes(app, service)
+    _job_routes(app, service, tokens)
+    return app
 
+
+def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(JobTuiError)
     async def _error(_: Request, exc: JobTuiError) -> JSONResponse:
         return JSONResponse({"error": exc.title, "message": exc.message}, status_code=exc.http_status)
-
-    app.state.service = service
-    app.state.tokens = tokens
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return JSONResponse({"error": "Invalid request", "message": f"{problems}. Fix the request."}, status_code=422)
 
-    @app.get("/api/health")
-    async def health() -> dict[str, Any]:
-        return {"ok": True, "version": __version__, "instance": engine.instance, "pid": _pid()}
+
+def _queue_routes(app: FastAPI, service: JobService) -> None:
+    """The queue seed's endpoints: list, stats, me, position, submit, actions, limits, cleanup, wait."""
+    engine = service.engine
 
     @app.get("/api/queue")
     async def list_queue(
@@ -172,6 +177,15 @@ def build_app(service: JobService, tokens: TokenRegistry) -> FastAPI:
         """Long poll: returns once every named job has ended, or at the timeout with those still pending."""
         return await wait_for_jobs(engine, body.ids, body.timeout)
 
+
+def _job_routes(app: FastAPI, service: JobService, tokens: TokenRegistry) -> None:
+    """One job's detail and logs, snapshots, nodes, the event stream, tokens, health."""
+    engine = service.engine
+
+    @app.get("/api/health")
+    async def health() -> dict[str, Any]:
+        return {"ok": True, "version": __version__, "instance": engine.instance, "pid": _pid()}
+
     @app.get("/api/jobs/{job_id}")
     async def detail(_: Caller, job_id: int) -> JSONResponse:
         return FastJSON(await job_detail(service, job_id))
@@ -214,8 +228,6 @@ def build_app(service: JobService, tokens: TokenRegistry) -> FastAPI:
         token, d = tokens.issue(body.user)
         await engine.store.commit([Store.set_setting("tokens", tokens.issued)])
         return {"user": body.user, "token": token, "digest": d}
-
-    return app
 
 
 async def _sse(engine, since: int | None):
