@@ -80,6 +80,9 @@ def describe_job(detail: dict[str, Any]) -> str:
         value = job.get(key)
         if value not in (None, "", []):
             lines.append(f"  {key:<12} {cell(value)}")
+    scheduler = (job.get("extra") or {}).get("scheduler")
+    if scheduler:  # a cluster job: the scheduler's own id and state
+        lines.append(f"  {'scheduler':<12} job {scheduler.get('id') or '-'}, state {scheduler.get('state')}")
     res = job["resources"]
     lines.append(f"  {'resources':<12} cpus={res['cpus']} mem_mb={res['mem_mb']} gpus={res['gpus']}")
     prog = job.get("progress") or {}

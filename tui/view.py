@@ -260,6 +260,10 @@ def detail_text(job: dict[str, Any], detail: dict[str, Any] | None, now: float) 
     ]
     if job.get("reason") or job.get("message"):
         lines.append(f"[b]reason[/b]    {e(job.get('reason') or '-')}: {e(job.get('message') or '')}")
+    scheduler = (job.get("extra") or {}).get("scheduler")
+    if scheduler:  # a cluster job: the scheduler's own id and state
+        scheduler_id, state = e(str(scheduler.get("id") or "-")), e(str(scheduler.get("state")))
+        lines.append(f"[b]scheduler[/b] job {scheduler_id}  state {state}")
     if detail is None:
         lines.append("[dim]loading history…[/dim]")
         return "\n".join(lines)

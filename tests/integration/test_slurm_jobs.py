@@ -46,7 +46,11 @@ async def test_submit_follow_output_and_exit_codes(slurm_cluster, tmp_path):
         assert attempts[-1].external_id and attempts[-1].external_state == "COMPLETED"
         assert slurm_cluster.jobs_named(attempts[-1].launch_token) == [attempts[-1].external_id]
         assert bad.status == JobStatus.FAILED and bad.exit_code == 3 and bad.reason == Reason.EXIT_CODE
-        bad_attempt = (await engine.history(bad.id))[0][-1]
+        bad_attempts, bad_events = await engine.history(bad.id)
+        bad_attempt = bad_attempts[-1]
+        # The scheduler's own id and state were shown on the job while Slurm had it, and kept in its history.
+        assert bad.extra["scheduler"]["id"] == bad_attempt.external_id
+        assert any(e.kind == "scheduler_state" and bad_attempt.external_id in e.message for e in bad_events)
         shown = slurm_cluster.command(["scontrol", "show", "job", "-o", bad_attempt.external_id])
         assert "NumCPUs=2" in shown and "MinMemoryNode=64M" in shown and "JobState=FAILED" in shown
         assert executor.queries["submit"] == 2

@@ -89,3 +89,12 @@ def test_submit_form_validation():
             assert str(e).startswith(field)
         else:
             raise AssertionError(f"{values} accepted")
+
+
+def test_detail_shows_a_cluster_jobs_scheduler_id_and_state() -> None:
+    from tui.view import detail_text
+
+    job = {"id": 3, "name": "cfd", "status": "running", "command": ["x"], "resources": {}, "progress": {},
+           "extra": {"scheduler": {"id": "881", "state": "RUNNING"}}}
+    text = detail_text(job, None, now=0.0)
+    assert "job 881" in text and "state RUNNING" in text

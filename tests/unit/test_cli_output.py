@@ -78,3 +78,15 @@ def test_describe_job_lists_attempts_dependencies_and_history() -> None:
     assert "1 mesh [completed]" in text
     assert "#1 on local exit=1 exit_code exited with code 1" in text
     assert "submitted" in text and "- -> waiting" in text and "by ann" in text
+
+
+def test_show_names_the_schedulers_own_id_and_state() -> None:
+    from tui.cli_output import describe_job
+
+    job = {
+        "id": 7, "name": "solve", "status": "running", "user": "ann", "command": ["sbatch-me"],
+        "resources": {"cpus": 4, "mem_mb": 0, "gpus": 0}, "progress": {},
+        "extra": {"scheduler": {"id": "4242", "state": "PENDING"}},
+    }
+    text = describe_job({"job": job, "dependencies": [], "attempts": [], "events": [], "position": None})
+    assert "job 4242, state PENDING" in text
