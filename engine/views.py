@@ -88,7 +88,8 @@ async def log_chunk(
             "done": job.is_terminal,
         }
     executor = engine.executors.get(attempt.node)
-    data = await executor.read(attempt, stream, offset, min(limit, 1 << 20)) if executor else b""
+    want = min(limit, 1 << 20)
+    data = await executor.read(attempt, stream, offset, want) if executor else b""
     live = engine.attempts.get(job_id) is attempt
     return {
         "job_id": job_id,
@@ -96,7 +97,7 @@ async def log_chunk(
         "stream": stream,
         "offset": offset + len(data),
         "data": data.decode("utf-8", "replace"),
-        "done": not data and not live,
+        "done": not live and len(data) < want,  # the attempt has ended and this is the end of its output
     }
 
 

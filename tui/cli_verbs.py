@@ -129,6 +129,9 @@ async def cmd_show(client: EngineClient, args: argparse.Namespace) -> int:
 
 async def cmd_logs(client: EngineClient, args: argparse.Namespace) -> int:
     stream = "stderr" if args.stderr else "stdout"
+    if args.json:  # one chunk, as the API gives it: {job_id, attempt, stream, offset, data, done}
+        print(as_json(await client.logs(args.id, stream, 0, 1 << 20, args.attempt)))
+        return 0
     offset = 0
     out = sys.stdout.buffer
     while True:

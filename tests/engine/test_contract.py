@@ -75,7 +75,7 @@ async def test_submit_wait_show_logs(pair: Pair) -> None:
     assert [e["to_status"] for e in detail["events"]] == ["waiting", "starting", "running", "completed"]
 
     out = await client.logs(job["id"])
-    assert out == {"job_id": job["id"], "attempt": 1, "stream": "stdout", "offset": 3, "data": "hi\n", "done": False}
+    assert out == {"job_id": job["id"], "attempt": 1, "stream": "stdout", "offset": 3, "data": "hi\n", "done": True}
     assert (await client.logs(job["id"], offset=3))["done"] is True
     assert (await client.logs(job["id"], stream="stderr"))["data"] == "err\n"
     assert (await client.logs(job["id"], offset=1, limit=1))["data"] == "i"
