@@ -21,7 +21,7 @@ from engine.clock import Clock, SystemClock
 from engine.config import Config
 from engine.errors import NotFound, StoreError
 from engine.events import EventBus
-from engine.executors.base import Executor, LaunchSpec, Liveness, Outcome
+from engine.executors.base import Executor, LaunchSpec, Outcome
 from engine.executors.registry import make_executors
 from engine.ledger import Ledger
 from engine.models import (
@@ -36,9 +36,11 @@ from engine.models import (
     Reason,
     can_transition,
 )
+from engine.node_monitor import NodeMonitor
 from engine.outcomes import decide
 from engine.progress import compile_patterns
 from engine.queue_index import QueueIndex
+from engine.recovery import reattach
 from engine.runner import Runner
 from engine.scheduler import NodeState, Policy, Start, Usage, plan
 from engine.store import Statement, Store
@@ -69,6 +71,7 @@ class Engine:
         self.attempts: dict[int, Attempt] = {}
         self.ready = QueueIndex()
         self.ledger = Ledger(config)
+        self.monitor = NodeMonitor(self)
         self.executors = executors
         self.runners: dict[int, Runner] = {}
         self.limits: dict[str, Any] = config.limits.model_dump()
@@ -99,7 +102,7 @@ class Engine:
         if self.executors is None:
             self.executors = make_executors(self.config, self.state_dir)
         for executor in self.executors.values():
-            executor.attach(self)
+            executor.attach(self.monitor)
         jobs = await self.store.load_jobs()
         self.jobs = {job.id: job for job in jobs}
         self._next_id = (jobs[-1].id + 1) if jobs else 1
@@ -108,7 +111,7 @@ class Engine:
             if job.status == JobStatus.WAITING:
                 self._enqueue(job)
             elif job.status in ACTIVE:
-                await self._recover(job, active.get(job.id))
+                await reattach(self, job, active.get(job.id))
         self._loop_task = asyncio.get_running_loop().create_task(self._loop())
         self._launcher_task = asyncio.get_running_loop().create_task(self._launcher())
 
@@ -126,70 +129,6 @@ class Engine:
         await self.store.close()
         for executor in (self.executors or {}).values():
             await executor.close()
-
-    def node_changed(self, node: str, reachable: bool, sample: dict | None = None) -> None:
-        """An executor reports its node down, back, or freshly sampled."""
-        state = self.nodes.get(node)
-        if state is None:
-            return
-        now = self.clock.now()
-        if state.reachable != reachable:
-            state.reachable = reachable
-            for job_id, attempt in self.attempts.items():
-                if attempt.node == node:
-                    attempt.unreachable_since = None if reachable else now
-                    job = self.jobs[job_id]
-                    note = "" if reachable else f"node {node} unreachable since {_clock_text(now)}"
-                    self.store.queue(
-                        self.update(job, SYSTEM, "reachable" if reachable else "unreachable", message=note)
-                    )
-            self._wake.set()
-        if sample is not None:
-            held = {g for a in self.attempts.values() if a.node == node for g in a.gpus}
-            self.ledger.adopt_capacity(node, sample, held)
-            self._wake.set()
-        self.bus.publish("nodes_sampled", {"node": node, "reachable": reachable, "sample": sample})
-
-    def attempt_changed(self, attempt: Attempt) -> None:
-        """A cluster's scheduler reports a new id or state for an attempt: show it on the job."""
-        job = self.jobs.get(attempt.job_id)
-        if job is None or self.attempts.get(job.id) is not attempt:
-            return
-        scheduler = {"id": attempt.external_id, "state": attempt.external_state}
-        if job.extra.get("scheduler") == scheduler:
-            return
-        job.extra = {**job.extra, "scheduler": scheduler}
-        note = f"scheduler job {attempt.external_id}: {attempt.external_state}"
-        self.store.queue([*self.update(job, SYSTEM, "scheduler_state", message=note), Store.save_attempt(attempt)])
-
-    async def _recover(self, job: Job, attempt: Attempt | None) -> None:
-        executor = self.executors.get(attempt.node) if attempt else None
-        if attempt is None or executor is None:
-            why = (
-                "its attempt was never recorded"
-                if attempt is None
-                else f"node {attempt.node!r} is no longer configured"
-            )
-            self.store.queue(self.update(job, SYSTEM, "lost", status=JobStatus.FAILED, reason=Reason.LOST, message=why))
-            return
-        self.attempts[job.id] = attempt
-        self.ledger.occupy(job, attempt)
-        liveness = await executor.probe(attempt)
-        if liveness == Liveness.LOST and attempt.pid is None and attempt.external_id is None:
-            self.ledger.release(job, self.attempts.pop(job.id))
-            job.attempts -= 1
-            msg = "the engine stopped before the launch; launching again"
-            self.store.queue(self.update(job, SYSTEM, "relaunch", status=JobStatus.WAITING, message=msg))
-            return
-        if liveness == Liveness.LOST:
-            self.attempt_finished(
-                job.id, attempt, Outcome(None, Reason.LOST, "the job's process vanished without an exit code")
-            )
-            return
-        if job.status == JobStatus.STARTING:
-            self.store.queue(self.update(job, SYSTEM, "running", status=JobStatus.RUNNING))
-        self._spawn_runner(job, attempt, None)
-        log.info("re-attached job %s (pid %s, %s)", job.id, attempt.pid, liveness.value)
 
     # -- the one way state changes ---------------------------------------------------------------------
 
@@ -399,7 +338,7 @@ class Engine:
             return
         for job, attempt in launches:
             if job.status == JobStatus.STARTING and self.attempts.get(job.id) is attempt:  # not cancelled meanwhile
-                self._spawn_runner(job, attempt, self._launch_spec(job, attempt))
+                self.spawn_runner(job, attempt, self._launch_spec(job, attempt))
 
     def _launch_spec(self, job: Job, attempt: Attempt) -> LaunchSpec:
         env = {**self._base_env, **job.env}
@@ -409,7 +348,7 @@ class Engine:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, attempt.gpus))
         return LaunchSpec(job, attempt, env, job.workdir or str(Path.home()))
 
-    def _spawn_runner(self, job: Job, attempt: Attempt, spec: LaunchSpec | None) -> None:
+    def spawn_runner(self, job: Job, attempt: Attempt, spec: LaunchSpec | None) -> None:
         attempt.started_at = attempt.started_at or self.clock.now()
         runner = Runner(
             job,
@@ -498,9 +437,3 @@ class Engine:
         if number is None:
             return attempts[-1] if attempts else None
         return next((a for a in attempts if a.number == number), None)
-
-
-def _clock_text(at: float) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))

@@ -83,8 +83,8 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def job_row(job: Job, data: dict[str, Any] | None = None) -> tuple[Any, ...]:
-    data = data if data is not None else job.to_dict()
+def job_row(job: Job) -> tuple[Any, ...]:
+    data = job.to_dict()
     return (job.id, job.status.value, job.user, job.updated_at, job.finished_at, _dumps(data))
 
 
@@ -213,9 +213,9 @@ class Store:
     # -- statements ----------------------------------------------------------------------------------
 
     @staticmethod
-    def save_job(job: Job, data: dict[str, Any] | None = None) -> Statement:
-        """Upsert a whole job (at submission); pass `data` when its `to_dict()` is already at hand."""
-        return _UPSERT_JOB, job_row(job, data)
+    def save_job(job: Job) -> Statement:
+        """Upsert a whole job (at submission)."""
+        return _UPSERT_JOB, job_row(job)
 
     @staticmethod
     def save_job_state(job: Job) -> Statement:
