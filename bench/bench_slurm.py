@@ -44,8 +44,9 @@ async def plain_sbatch(n: int, env: dict[str, str]) -> float:
 
 async def drained(env: dict[str, str]) -> None:
     """Wait until the bare sbatch jobs have left the queue, so they do not slow what is measured next."""
-    while subprocess.run(["squeue", "-h", "-t", "PD,R,CG"], capture_output=True, text=True,
-                         env={**os.environ, **env}).stdout.strip():
+    while subprocess.run(
+        ["squeue", "-h", "-t", "PD,R,CG"], capture_output=True, text=True, env={**os.environ, **env}
+    ).stdout.strip():
         await asyncio.sleep(0.5)
 
 
@@ -90,12 +91,16 @@ async def bench(jobs: int, interval: float, scratch: Path) -> None:
     stats = await follow_all(executor, attempts, interval)
     await executor.close()
     print(f"plain sbatch:        {sbatch_s * 1000:7.2f} ms/job ({jobs} jobs)")
-    print(f"jobtui launch():     {launch_s * 1000:7.2f} ms/job  -> jobtui's own overhead "
-          f"{(launch_s - sbatch_s) * 1000:+.2f} ms/job")
+    print(
+        f"jobtui launch():     {launch_s * 1000:7.2f} ms/job  -> jobtui's own overhead "
+        f"{(launch_s - sbatch_s) * 1000:+.2f} ms/job"
+    )
     for label, s in (("10 jobs ", small_stats), (f"{jobs} jobs", stats)):
-        print(f"following {label}: {s['completed']}/{s['jobs']} completed in {s['seconds']:.1f} s "
-              f"({s['intervals']:.1f} intervals of {interval:g} s): {s['list_queries']} squeue calls = "
-              f"{s['list_per_interval']:.2f} per interval, {s['accounting_queries']} sacct calls")
+        print(
+            f"following {label}: {s['completed']}/{s['jobs']} completed in {s['seconds']:.1f} s "
+            f"({s['intervals']:.1f} intervals of {interval:g} s): {s['list_queries']} squeue calls = "
+            f"{s['list_per_interval']:.2f} per interval, {s['accounting_queries']} sacct calls"
+        )
 
 
 def main() -> None:

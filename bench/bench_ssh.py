@@ -34,7 +34,10 @@ async def baseline(server: dict, jobs: int, parallel: int) -> float:
     import asyncssh
 
     async with asyncssh.connect(
-        server["addr"], port=server["port"], username=server["user"], client_keys=[server["key"]],
+        server["addr"],
+        port=server["port"],
+        username=server["user"],
+        client_keys=[server["key"]],
         known_hosts=server["known_hosts"],
     ) as conn:
         gate = asyncio.Semaphore(min(parallel, SESSION_CAP))
@@ -62,9 +65,17 @@ async def through_jobtui(server: dict, jobs: int, parallel: int) -> tuple[float,
     from engine.service import JobService
 
     node = SshNode(
-        name="bench", kind="ssh", host=server["addr"], port=server["port"], user=server["user"],
-        key_file=server["key"], known_hosts=server["known_hosts"], cores=max(parallel, 1), max_channels=8,
-        work_root=f"~/.jobtui-bench/{os.getpid()}-{time.monotonic_ns()}", keepalive_interval=1.0,
+        name="bench",
+        kind="ssh",
+        host=server["addr"],
+        port=server["port"],
+        user=server["user"],
+        key_file=server["key"],
+        known_hosts=server["known_hosts"],
+        cores=max(parallel, 1),
+        max_channels=8,
+        work_root=f"~/.jobtui-bench/{os.getpid()}-{time.monotonic_ns()}",
+        keepalive_interval=1.0,
     )
     limits = Limits(max_concurrent=parallel, user_max_concurrent=parallel, team_max_concurrent=parallel)
     engine = Engine(Config(nodes=[node], limits=limits), Path(tempfile.mkdtemp()) / "state", "root", poll_interval=0.1)
@@ -95,7 +106,11 @@ def worker(tree: Path, server: dict, jobs: int, parallel: int) -> tuple[float, i
     code = "import sys, json; sys.path.insert(0, sys.argv[1]); from bench_ssh import worker_main; worker_main()"
     done = subprocess.run(
         [sys.executable, "-c", code, str(ROOT / "bench"), str(tree), json.dumps(server), str(jobs), str(parallel)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tree,
     )
     if done.returncode != 0:
         raise RuntimeError(f"jobtui worker in {tree} failed:\n{done.stderr[-3000:]}")
@@ -117,8 +132,13 @@ def start_server() -> tuple[object, dict]:
     key = Path(tempfile.mkdtemp()) / "client_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     server = start_sshd(_public_dir("bench"), "127.0.0.1", _free_port(), Path(f"{key}.pub"), key)
-    info = {"addr": server.addr, "port": server.port, "user": TEST_USER, "key": str(key),
-            "known_hosts": str(server.known_hosts)}
+    info = {
+        "addr": server.addr,
+        "port": server.port,
+        "user": TEST_USER,
+        "key": str(key),
+        "known_hosts": str(server.known_hosts),
+    }
     return server, info
 
 
@@ -137,9 +157,7 @@ def main() -> None:
     try:
         for _ in range(args.rounds):
             for level in levels:
-                times.setdefault(("reused connection", level), []).append(
-                    asyncio.run(baseline(info, args.jobs, level))
-                )
+                times.setdefault(("reused connection", level), []).append(asyncio.run(baseline(info, args.jobs, level)))
                 for name, tree in trees.items():
                     seconds, conns = worker(tree, info, args.jobs, level)
                     times.setdefault((name, level), []).append(seconds)

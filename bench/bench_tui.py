@@ -49,8 +49,9 @@ class FrameClock:
 
         app._display = display  # type: ignore[method-assign]
 
-    async def first_after(self, t: float | None = None, handled: list[float] | None = None,
-                          limit: float = 5.0) -> float:
+    async def first_after(
+        self, t: float | None = None, handled: list[float] | None = None, limit: float = 5.0
+    ) -> float:
         """The first frame written after `t`, or after the time `handled[0]` once it is set."""
         deadline = time.perf_counter() + limit
         while time.perf_counter() < deadline:
@@ -113,12 +114,16 @@ async def key_latencies(app: JobTuiApp, frames: FrameClock, presses: int) -> lis
 async def main(n: int, rate: float, presses: int, size: tuple[int, int]) -> None:
     first_s, app, client, frames, (ctx, _pilot) = await first_screen(n, size)
     print(f"jobs {n}  size {size[0]}x{size[1]}  imports {IMPORT_S:.2f} s")
-    print(f"first screen (app created -> first frame with jobs): {first_s:.3f} s; every one of {n} jobs in the "
-          f"table: {SPENT['every job shown']:.3f} s, of which the fake client built its snapshots "
-          f"{SPENT['fake snapshot']:.3f} s (bench_tui_attach.py measures a real daemon)")
+    print(
+        f"first screen (app created -> first frame with jobs): {first_s:.3f} s; every one of {n} jobs in the "
+        f"table: {SPENT['every job shown']:.3f} s, of which the fake client built its snapshots "
+        f"{SPENT['fake snapshot']:.3f} s (bench_tui_attach.py measures a real daemon)"
+    )
     idle = await key_latencies(app, frames, presses // 4)
-    print(f"key->repaint idle:            p50 {statistics.median(idle):6.1f} ms  "
-          f"p95 {statistics.quantiles(idle, n=20)[18]:6.1f} ms  max {max(idle):6.1f} ms")
+    print(
+        f"key->repaint idle:            p50 {statistics.median(idle):6.1f} ms  "
+        f"p95 {statistics.quantiles(idle, n=20)[18]:6.1f} ms  max {max(idle):6.1f} ms"
+    )
     client.rate = rate
     await app.bridge.stop()
     app.bridge.start()  # restart the reader on the streaming events
@@ -126,8 +131,10 @@ async def main(n: int, rate: float, presses: int, size: tuple[int, int]) -> None
     seq0, t0 = client.seq, time.perf_counter()
     busy = await key_latencies(app, frames, presses)
     achieved = (client.seq - seq0) / (time.perf_counter() - t0)
-    print(f"key->repaint under {achieved:,.0f} updates/s: p50 {statistics.median(busy):6.1f} ms  "
-          f"p95 {statistics.quantiles(busy, n=20)[18]:6.1f} ms  max {max(busy):6.1f} ms  ({len(busy)} presses)")
+    print(
+        f"key->repaint under {achieved:,.0f} updates/s: p50 {statistics.median(busy):6.1f} ms  "
+        f"p95 {statistics.quantiles(busy, n=20)[18]:6.1f} ms  max {max(busy):6.1f} ms  ({len(busy)} presses)"
+    )
     t = time.perf_counter()
     app.main.sort_by("status")
     await frames.first_after(t)
@@ -136,8 +143,10 @@ async def main(n: int, rate: float, presses: int, size: tuple[int, int]) -> None
     app.main.set_filter("status:running user:ann")
     await frames.first_after(t)
     t_filter = time.perf_counter() - t
-    print(f"re-sort by status -> frame {t_sort * 1000:.0f} ms; filter -> frame {t_filter * 1000:.0f} ms"
-          f" ({len(app.index)} shown)")
+    print(
+        f"re-sort by status -> frame {t_sort * 1000:.0f} ms; filter -> frame {t_filter * 1000:.0f} ms"
+        f" ({len(app.index)} shown)"
+    )
     print(f"RSS now {rss_mb():.0f} MB, peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     await ctx.__aexit__(None, None, None)
 

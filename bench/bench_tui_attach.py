@@ -37,8 +37,10 @@ async def fill(state_dir: Path, n: int) -> None:
         actor = service.actor("bench")
         have = len(engine.jobs)
         for start in range(have, n, 2000):
-            batch = [JobSpec(command=["true"], name=f"sim-{i}", requires_approval=True, tags=["bench"])
-                     for i in range(start, min(n, start + 2000))]
+            batch = [
+                JobSpec(command=["true"], name=f"sim-{i}", requires_approval=True, tags=["bench"])
+                for i in range(start, min(n, start + 2000))
+            ]
             await service.submit(actor, batch)
     finally:
         await engine.stop()
@@ -73,8 +75,9 @@ def main() -> None:
     print(f"store ready with {n:,} jobs ({time.perf_counter() - t:.1f} s)")
     env = {**os.environ, "JOBTUI_HOME": str(state_dir)}
     t = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "tui.cli", "--serve"], env=env, cwd=ROOT,
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--serve"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
     try:
         server.stderr.readline()
         print(f"daemon up (loads the store) in {time.perf_counter() - t:.2f} s")

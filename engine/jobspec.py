@@ -128,7 +128,7 @@ def batch_order(specs: list[JobSpec]) -> list[int]:
         if state.get(i) == 2:
             return
         if state.get(i) == 1:
-            cycle = [*path[path.index(i):], i]
+            cycle = [*path[path.index(i) :], i]
             names = " -> ".join(_label(specs[j], j) for j in cycle)
             raise JobValidationError(f"dependency cycle: {names}. Remove one of these dependencies.")
         state[i] = 1

@@ -66,8 +66,20 @@ _SBATCH_ID = re.compile(r"^(\d+)(?:;[A-Za-z0-9_.-]+)?$")
 _SLURM_ID = re.compile(r"^\d+(?:_(?:\d+|\[[0-9,\-%]+\]))?(?:\+\d+)?$")
 SLURM_ACTIVE = frozenset(
     {
-        "PENDING", "RUNNING", "SUSPENDED", "COMPLETING", "CONFIGURING", "REQUEUED", "REQUEUE_FED",
-        "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD", "SPECIAL_EXIT",
+        "PENDING",
+        "RUNNING",
+        "SUSPENDED",
+        "COMPLETING",
+        "CONFIGURING",
+        "REQUEUED",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESIZING",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+        "RESV_DEL_HOLD",
+        "SPECIAL_EXIT",
     }
 )
 SLURM_REASONS: dict[str, Reason | None] = {
@@ -170,7 +182,11 @@ def scontrol_record(fields: dict[str, str]) -> FinishedRecord:
     """A finished-job record from `parse_scontrol_job` fields."""
     code, sig = parse_exit_pair(fields.get("ExitCode", "0:0"))
     return FinishedRecord(
-        fields["JobId"], slurm_state(fields.get("JobState", "")), code, fields.get("JobName", ""), sig or None,
+        fields["JobId"],
+        slurm_state(fields.get("JobState", "")),
+        code,
+        fields.get("JobName", ""),
+        sig or None,
         fields.get("Reason", ""),
     )
 

@@ -195,8 +195,12 @@ async def _run(config: Config, state_dir: Path, args: argparse.Namespace) -> int
     try:
         if getattr(args, "submit_file", None):
             await client.submit(read_job_file(args.submit_file))
-        app = JobTuiApp(client, hosting=host is not None, theme=getattr(args, "theme", None) or config.tui.theme,
-                        keymap=config.tui.keys)
+        app = JobTuiApp(
+            client,
+            hosting=host is not None,
+            theme=getattr(args, "theme", None) or config.tui.theme,
+            keymap=config.tui.keys,
+        )
         choice = await app.run_async()
         counts = app.index.counts
     finally:

@@ -137,8 +137,10 @@ class EventBridge:
         with _no_gc():  # 100k fresh rows would trigger many full collections, each walking all of them
             snapshot = await self.client.snapshot(view="rows", limit=limit)
             if tuple(snapshot["columns"]) != ROW_FIELDS:
-                raise JobTuiError(f"the engine's job columns differ from this TUI's ({snapshot['columns']}); "
-                                  "run the same jobtui version for both.")
+                raise JobTuiError(
+                    f"the engine's job columns differ from this TUI's ({snapshot['columns']}); "
+                    "run the same jobtui version for both."
+                )
             snapshot["rows"] = [row_from_values(values) for values in snapshot["rows"]]
             if limit is None:
                 gc.freeze()  # the rows live long: keep them out of every later collection (less jank)
@@ -153,8 +155,11 @@ class EventBridge:
         if not self.connected:  # a first screen at once; the whole set follows
             first = await self._rows_snapshot(FIRST_PAGE)
             if first["total"] > len(first["rows"]):
-                self.post(SnapshotLoaded(first["rows"], first.get("limits") or {}, first.get("nodes") or [],
-                                         loading=first["total"]))
+                self.post(
+                    SnapshotLoaded(
+                        first["rows"], first.get("limits") or {}, first.get("nodes") or [], loading=first["total"]
+                    )
+                )
         snapshot = await self._rows_snapshot(None)
         instance = snapshot.get("instance")
         self._pending.clear()

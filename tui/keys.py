@@ -80,7 +80,8 @@ def check_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """The usable part of a user keymap, and one message per entry that names no binding."""
     good = {k: v for k, v in keymap.items() if k in BY_ID and v.strip()}
     bad = [
-        f"tui.keys: {k!r} is not a binding id (see `?` for the ids)" if k not in BY_ID
+        f"tui.keys: {k!r} is not a binding id (see `?` for the ids)"
+        if k not in BY_ID
         else f"tui.keys: {k!r} has no key"
         for k, v in keymap.items()
         if k not in good

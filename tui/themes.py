@@ -15,8 +15,19 @@ import yaml
 from textual.theme import Theme
 
 FALLBACK = "textual-dark"
-COLOUR_KEYS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground", "background",
-               "surface", "panel", "boost")
+COLOUR_KEYS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 OTHER_KEYS = {"name": str, "dark": bool, "luminosity_spread": float, "text_alpha": float, "variables": dict}
 
 
@@ -41,8 +52,9 @@ def load_theme_file(path: Path) -> Theme:
         raise ValueError(f"{path}: a theme is a mapping with at least `primary:` (and name, background, ...)")
     unknown = set(data) - set(COLOUR_KEYS) - set(OTHER_KEYS)
     if unknown:
-        raise ValueError(f"{path}: unknown theme keys {sorted(unknown)}; allowed: {', '.join(COLOUR_KEYS)}, "
-                         f"{', '.join(OTHER_KEYS)}")
+        raise ValueError(
+            f"{path}: unknown theme keys {sorted(unknown)}; allowed: {', '.join(COLOUR_KEYS)}, {', '.join(OTHER_KEYS)}"
+        )
     data.setdefault("name", path.stem)
     for key, kind in OTHER_KEYS.items():
         if key in data and not isinstance(data[key], kind | int if kind is float else kind):

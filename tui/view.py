@@ -12,8 +12,18 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 # Lifecycle order: sorting by status groups jobs the way they move through the queue.
-STATUS_ORDER = ("running", "starting", "blocked", "waiting", "failed", "missing", "completed",
-                "cancelled", "skipped", "rejected")
+STATUS_ORDER = (
+    "running",
+    "starting",
+    "blocked",
+    "waiting",
+    "failed",
+    "missing",
+    "completed",
+    "cancelled",
+    "skipped",
+    "rejected",
+)
 STATUS_RANK = {name: rank for rank, name in enumerate(STATUS_ORDER)}
 QUEUED = frozenset({"blocked", "waiting"})
 ACTIVE = frozenset({"starting", "running"})
@@ -21,8 +31,16 @@ TERMINAL = frozenset({"completed", "failed", "missing", "cancelled", "skipped", 
 
 # A glyph per status, so the state reads the same in 16 colours, in monochrome, and to colour-blind users.
 STATUS_GLYPH = {
-    "blocked": "◇", "waiting": "○", "starting": "◔", "running": "▶", "completed": "✔",
-    "failed": "✘", "missing": "?", "cancelled": "⊘", "skipped": "»", "rejected": "⊗",
+    "blocked": "◇",
+    "waiting": "○",
+    "starting": "◔",
+    "running": "▶",
+    "completed": "✔",
+    "failed": "✘",
+    "missing": "?",
+    "cancelled": "⊘",
+    "skipped": "»",
+    "rejected": "⊗",
 }
 
 
@@ -68,11 +86,25 @@ def row_from_job(job: dict[str, Any], _intern: Callable[[str], str] = sys.intern
     progress = job.get("progress") or {}
     node = job.get("node")
     return JobRow(
-        job["id"], job.get("name") or "", _intern(job.get("user") or ""), job.get("team"),
-        _intern(job["status"]), job.get("priority", 0), _intern(node) if node else None,
-        progress.get("percent"), progress.get("step"), progress.get("total"), progress.get("text") or "",
-        progress.get("eta_seconds"), job.get("attempts", 0), job.get("exit_code"), job.get("reason"),
-        job.get("created_at") or 0.0, job.get("started_at"), job.get("finished_at"), tuple(job.get("tags") or ()),
+        job["id"],
+        job.get("name") or "",
+        _intern(job.get("user") or ""),
+        job.get("team"),
+        _intern(job["status"]),
+        job.get("priority", 0),
+        _intern(node) if node else None,
+        progress.get("percent"),
+        progress.get("step"),
+        progress.get("total"),
+        progress.get("text") or "",
+        progress.get("eta_seconds"),
+        job.get("attempts", 0),
+        job.get("exit_code"),
+        job.get("reason"),
+        job.get("created_at") or 0.0,
+        job.get("started_at"),
+        job.get("finished_at"),
+        tuple(job.get("tags") or ()),
     )
 
 
@@ -289,8 +321,10 @@ def _dependency_lines(detail: dict[str, Any]) -> list[str]:
     deps = detail.get("dependencies") or []
     if not deps:
         return []
-    items = [f"#{d['id']} {markup_escape(d.get('name') or '?')} {STATUS_GLYPH.get(d['status'], '')} {d['status']}"
-             for d in deps]
+    items = [
+        f"#{d['id']} {markup_escape(d.get('name') or '?')} {STATUS_GLYPH.get(d['status'], '')} {d['status']}"
+        for d in deps
+    ]
     return ["[b]after[/b]     " + ", ".join(items)]
 
 
@@ -308,8 +342,10 @@ def _event_lines(detail: dict[str, Any], now: float) -> list[str]:
     out = []
     for ev in (detail.get("events") or [])[-50:]:
         move = f"{ev.get('from_status') or ''}→{ev.get('to_status')}" if ev.get("to_status") else ""
-        out.append(f"  {_clock(ev.get('at'), now):>9}  {markup_escape(ev.get('actor') or '')} {ev.get('kind')} {move}"
-                   f" {markup_escape(ev.get('message') or '')}".rstrip())
+        out.append(
+            f"  {_clock(ev.get('at'), now):>9}  {markup_escape(ev.get('actor') or '')} {ev.get('kind')} {move}"
+            f" {markup_escape(ev.get('message') or '')}".rstrip()
+        )
     return ["[b]events[/b]", *out] if out else []
 
 
@@ -348,5 +384,7 @@ def stats_text(counts: dict[str, int], limits: dict[str, Any], avg_wait: float |
     failed = counts.get("failed", 0)
     limit = limits.get("max_concurrent", "-")
     view = f"{shown}/{total} shown" if shown != total else f"{total} jobs"
-    return (f"queued [b]{queued}[/b]  running [b]{running}[/b]/{limit}  failed [b]{failed}[/b]  "
-            f"avg wait [b]{duration(avg_wait)}[/b]  {view}")
+    return (
+        f"queued [b]{queued}[/b]  running [b]{running}[/b]/{limit}  failed [b]{failed}[/b]  "
+        f"avg wait [b]{duration(avg_wait)}[/b]  {view}"
+    )

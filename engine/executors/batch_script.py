@@ -88,6 +88,6 @@ def render_script(spec: ScriptSpec, directive_prefix: str, directives: list[str]
         lines.append(f"{key}={shlex.quote(value)}; export {key}")
     lines.append(f'exec </dev/null >>"$d/{STDOUT}" 2>>"$d/{STDERR}"')
     lines.append(f'if cd "$w"; then {shlex.join(spec.command)}; rc=$?; else rc=126; fi')
-    lines.append(f"printf '%s\\n' \"$rc\" >\"$d/{EXIT}\"")
+    lines.append(f'printf \'%s\\n\' "$rc" >"$d/{EXIT}"')
     lines.append('exit "$rc"')
     return "\n".join(lines) + "\n"

@@ -61,6 +61,7 @@ class Dialect(Protocol):
 
 class ClusterExecutor:
     queues_jobs = True  # the cluster's scheduler holds jobs before they run; it also enforces time limits
+
     def __init__(
         self,
         cfg: ClusterNode,
@@ -169,10 +170,20 @@ class ClusterExecutor:
         job, attempt, cfg = spec.job, spec.attempt, self.cfg
         env = {**job.env, "JOBTUI_JOB_ID": str(job.id), "JOBTUI_ATTEMPT": str(attempt.number)}
         return ScriptSpec(
-            tag=self._tag(attempt), name=job.name, run_dir=attempt.run_dir, workdir=spec.workdir,
-            command=list(job.command), env=env, cpus=max(1, job.resources.cpus), mem_mb=job.resources.mem_mb,
-            gpus=job.resources.gpus, time_limit=job.timeout, default_time_limit=cfg.default_time_limit,
-            partition=cfg.partition, account=cfg.account, directives=tuple(cfg.directives),
+            tag=self._tag(attempt),
+            name=job.name,
+            run_dir=attempt.run_dir,
+            workdir=spec.workdir,
+            command=list(job.command),
+            env=env,
+            cpus=max(1, job.resources.cpus),
+            mem_mb=job.resources.mem_mb,
+            gpus=job.resources.gpus,
+            time_limit=job.timeout,
+            default_time_limit=cfg.default_time_limit,
+            partition=cfg.partition,
+            account=cfg.account,
+            directives=tuple(cfg.directives),
         )
 
     async def _reconcile_failed_submit(self, attempt: Attempt, result: CommandResult | None) -> None:
@@ -237,9 +248,9 @@ class ClusterExecutor:
     def _lost(self, attempt: Attempt) -> Outcome:
         what = f"job {attempt.external_id}" if attempt.external_id else f"the job tagged {self._tag(attempt)}"
         return Outcome(
-            None, Reason.LOST,
-            f"{self.dialect.kind} {what} left the queue without an exit record "
-            f"(none for {self.cfg.lost_grace:g} s)",
+            None,
+            Reason.LOST,
+            f"{self.dialect.kind} {what} left the queue without an exit record (none for {self.cfg.lost_grace:g} s)",
         )
 
     async def _accounting(self, attempt: Attempt) -> FinishedRecord | None:

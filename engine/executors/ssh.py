@@ -74,7 +74,11 @@ class SshExecutor:
     queues_jobs = False
 
     def __init__(
-        self, cfg: SshNode, state_dir: Path, pool: SshPool | None = None, poll_interval: float = 0.1,
+        self,
+        cfg: SshNode,
+        state_dir: Path,
+        pool: SshPool | None = None,
+        poll_interval: float = 0.1,
         max_poll_interval: float = 2.0,
     ) -> None:
         self.node = cfg.name
@@ -337,8 +341,11 @@ class SshExecutor:
         items: list[scripts.PollItem] = []
         for attempt in attempts:
             start = attempt.proc_start if attempt.pid else None
-            items.append(scripts.PollItem(await self._abs(attempt.run_dir), attempt.pid, start,
-                                          attempt.stdout_offset, attempt.stderr_offset))
+            items.append(
+                scripts.PollItem(
+                    await self._abs(attempt.run_dir), attempt.pid, start, attempt.stdout_offset, attempt.stderr_offset
+                )
+            )
         try:
             script = scripts.poll_script(items)
         except ValueError as e:

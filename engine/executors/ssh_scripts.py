@@ -210,8 +210,10 @@ def check_word(text: str, what: str) -> None:
 
 
 def _report_lines(items: Sequence[PollItem]) -> str:
-    out = [_line("jt_st", i, it.run_dir, it.pid or "-", it.start if it.pid and it.start is not None else "-")
-           for i, it in enumerate(items)]
+    out = [
+        _line("jt_st", i, it.run_dir, it.pid or "-", it.start if it.pid and it.start is not None else "-")
+        for i, it in enumerate(items)
+    ]
     out.append("jt_sizes\n")
     out += [_line("jt_data", i, it.run_dir, it.out_offset, it.err_offset) for i, it in enumerate(items)]
     out.append("jt_flush\n")

@@ -35,8 +35,21 @@ def wait_ok(cli: Daemon, *ids: int) -> None:
 
 
 def test_submit_list_show_logs(cli: Daemon) -> None:
-    done = cli.cli("submit", "--name", "greet", "--cpus", "2", "--mem", "64M", "--env", "WHO=world",
-                   "--", "sh", "-c", "echo hello $WHO; echo oops >&2")
+    done = cli.cli(
+        "submit",
+        "--name",
+        "greet",
+        "--cpus",
+        "2",
+        "--mem",
+        "64M",
+        "--env",
+        "WHO=world",
+        "--",
+        "sh",
+        "-c",
+        "echo hello $WHO; echo oops >&2",
+    )
     assert done.returncode == 0 and done.stdout.startswith("submitted job ") and "(greet) [waiting]" in done.stdout
     job_id = int(done.stdout.split()[2])
     wait_ok(cli, job_id)
@@ -72,8 +85,11 @@ def test_progress_from_a_custom_pattern(cli: Daemon) -> None:
     script = "import time\nfor i in range(1, 5): print(f'epoch {i}/4', flush=True); time.sleep(0.15)"
     job_id = submit(cli, "--", "python3", "-c", script)
     wait_ok(cli, job_id)
-    (row,) = [r for r in cli.cli_json("list", "-o", "id,progress.step,progress.total,progress.percent", "-l", "0")
-              if r["id"] == job_id]
+    (row,) = [
+        r
+        for r in cli.cli_json("list", "-o", "id,progress.step,progress.total,progress.percent", "-l", "0")
+        if r["id"] == job_id
+    ]
     assert row == {"id": job_id, "progress.step": 4, "progress.total": 4, "progress.percent": 100.0}
 
 
@@ -128,11 +144,29 @@ def test_cancel_approve_reject_requeue_priority(cli: Daemon) -> None:
 
 def test_stats_me_position_concurrency(cli: Daemon) -> None:
     stats = cli.cli_json("stats")
-    assert {"queue_depth", "running", "max_concurrent", "user_max_concurrent", "team_max_concurrent", "fair_share",
-            "avg_wait_seconds", "by_status", "by_user"} <= set(stats)
+    assert {
+        "queue_depth",
+        "running",
+        "max_concurrent",
+        "user_max_concurrent",
+        "team_max_concurrent",
+        "fair_share",
+        "avg_wait_seconds",
+        "by_status",
+        "by_user",
+    } <= set(stats)
     me = cli.cli_json("me")
-    assert {"user", "role", "team", "pending_count", "running_count", "blocked_count", "best_position",
-            "pending_jobs", "running_jobs"} <= set(me)
+    assert {
+        "user",
+        "role",
+        "team",
+        "pending_count",
+        "running_count",
+        "blocked_count",
+        "best_position",
+        "pending_jobs",
+        "running_jobs",
+    } <= set(me)
     assert me["user"] == "root" and me["role"] == "admin"
 
     limits = cli.cli_json("concurrency")
@@ -162,8 +196,10 @@ def test_submit_file_yaml_and_lines(cli: Daemon, tmp_path: Path) -> None:
 
 def test_run_attaches_and_follows_to_the_end(cli: Daemon, tmp_path: Path) -> None:
     jobs = tmp_path / "run.yaml"
-    jobs.write_text("- {name: s1, command: 'sh -c \"echo Step 1 of 2; sleep 0.2; echo Step 2 of 2\"'}\n"
-                    "- {name: bad, command: 'sh -c \"exit 2\"'}\n")
+    jobs.write_text(
+        "- {name: s1, command: 'sh -c \"echo Step 1 of 2; sleep 0.2; echo Step 2 of 2\"'}\n"
+        "- {name: bad, command: 'sh -c \"exit 2\"'}\n"
+    )
     done = cli.cli("--json", "run", str(jobs))
     assert done.returncode == 1  # one did not complete
     final = json.loads(done.stdout)
@@ -218,6 +254,5 @@ def test_cleanup_deletes_old_ended_jobs(cli: Daemon) -> None:
 
 
 def test_help_needs_no_engine() -> None:
-    done = subprocess.run([*JOBTUI, "--help"],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run([*JOBTUI, "--help"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0 and "submit" in done.stdout and "--serve" in done.stdout

@@ -106,8 +106,12 @@ async def test_queue_verbs(pair: Pair) -> None:
     assert stats["by_status"] == {"completed": 1, "rejected": 1, "cancelled": 1} and stats["queue_depth"] == 0
     me = as_json(await client.me())
     assert (me["user"], me["role"], me["pending_count"]) == (OWNER, "admin", 0)
-    assert await client.limits() == {"max_concurrent": 20, "user_max_concurrent": 20, "team_max_concurrent": 20,
-                                     "fair_share": False}
+    assert await client.limits() == {
+        "max_concurrent": 20,
+        "user_max_concurrent": 20,
+        "team_max_concurrent": 20,
+        "fair_share": False,
+    }
     assert (await client.set_limits({"max_concurrent": 4}))["max_concurrent"] == 4
     nodes = as_json(await client.nodes())
     assert [(n["name"], n["kind"], n["cores"]) for n in nodes] == [("local", "local", 8)]

@@ -17,7 +17,7 @@ from tests.fixtures.engine import JOBTUI, ROOT, Daemon, pid_alive, wait_until_sy
 
 LINES = 40
 # Numbered lines over ~4 s, flushed one by one.
-COUNTER = f"for i in $(seq 1 {LINES}); do echo \"line $i\"; sleep 0.1; done"
+COUNTER = f'for i in $(seq 1 {LINES}); do echo "line $i"; sleep 0.1; done'
 
 
 def submit(daemon: Daemon, *args: str) -> int:
@@ -111,8 +111,15 @@ def test_api_needs_a_token(daemon: Daemon) -> None:
 def test_openapi_schema_is_served(daemon: Daemon) -> None:
     schema = daemon.get("/openapi.json").json()
     assert schema["info"]["title"] == "jobtui"
-    for path in ("/api/queue", "/api/queue/submit", "/api/queue/{job_id}/cancel", "/api/jobs/{job_id}/logs",
-                 "/api/events", "/api/tokens", "/api/queue/concurrency"):
+    for path in (
+        "/api/queue",
+        "/api/queue/submit",
+        "/api/queue/{job_id}/cancel",
+        "/api/jobs/{job_id}/logs",
+        "/api/events",
+        "/api/tokens",
+        "/api/queue/concurrency",
+    ):
         assert path in schema["paths"], path
 
 
@@ -145,8 +152,9 @@ def test_serve_never_imports_textual(tmp_path) -> None:
 
 def test_textual_import_would_be_seen(tmp_path) -> None:
     """The probe of the test above can fail: importing the TUI app does show textual."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import tui.app"], capture_output=True,
-                          text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import tui.app"], capture_output=True, text=True, cwd=ROOT
+    )
     assert any(line.rsplit("|", 1)[-1].strip() == "textual" for line in done.stderr.splitlines())
 
 
@@ -161,8 +169,13 @@ def test_verb_without_an_engine_says_how_to_start_one(tmp_path) -> None:
 def test_serve_refuses_a_bad_config_with_exit_2(tmp_path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("limits:\n  max_concurrent: -3\n")
-    done = subprocess.run([*JOBTUI, "--config", str(config), "--state-dir", str(tmp_path / "s"), "--serve"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+    done = subprocess.run(
+        [*JOBTUI, "--config", str(config), "--state-dir", str(tmp_path / "s"), "--serve"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert f"{config}:2" in done.stderr and "limits.max_concurrent" in done.stderr
 

@@ -100,7 +100,10 @@ async def test_limits_set_at_run_time_persist_across_restart(engine_factory, sta
     await rig.engine.stop()
     again = await engine_factory(state_dir=state_dir)
     assert again.service.limits() == {
-        "max_concurrent": 3, "user_max_concurrent": 20, "team_max_concurrent": 20, "fair_share": True
+        "max_concurrent": 3,
+        "user_max_concurrent": 20,
+        "team_max_concurrent": 20,
+        "fair_share": True,
     }
     assert again.engine.policy().max_concurrent == 3
 

@@ -173,8 +173,9 @@ async def test_cancel_while_the_launch_intent_is_being_saved_never_runs_it(rig: 
     marker = tmp_path / "ran"
     sub = rig.engine.bus.subscribe()
     job = await rig.submit_one(["sh", "-c", f"sleep 0.3; touch {marker}"])
-    while not ((e := await sub.queue.get()).kind == "job_changed" and e.data["id"] == job.id
-               and e.data["status"] == "starting"):
+    while not (
+        (e := await sub.queue.get()).kind == "job_changed" and e.data["id"] == job.id and e.data["status"] == "starting"
+    ):
         pass
     assert job.status == JobStatus.STARTING  # the intent is being committed; nothing launched yet
     await rig.service.cancel(rig.actor(), job.id)

@@ -28,8 +28,9 @@ def team(tmp_path_factory: pytest.TempPathFactory):
 
 
 def submit(daemon: Daemon, token: str, **fields) -> dict:
-    response = daemon.post("/api/queue/submit", token, json={"jobs": [{"command": ["true"], "requires_approval": True,
-                                                                          **fields}]})
+    response = daemon.post(
+        "/api/queue/submit", token, json={"jobs": [{"command": ["true"], "requires_approval": True, **fields}]}
+    )
     assert response.status_code == 200, response.text
     return response.json()["jobs"][0]
 
@@ -98,9 +99,7 @@ def test_leads_raise_priority_of_their_teams_jobs_only(team) -> None:
     assert daemon.post(f"/api/queue/{job['id']}/priority", tokens["lara"], json={"priority": 50}).status_code == 403
     raised = daemon.post(f"/api/queue/{job['id']}/priority", tokens["lee"], json={"priority": 50})
     assert raised.status_code == 200 and raised.json()["priority"] == 50
-    too_high = daemon.post(
-        "/api/queue/submit", tokens["ann"], json={"jobs": [{"command": ["true"], "priority": 40}]}
-    )
+    too_high = daemon.post("/api/queue/submit", tokens["ann"], json={"jobs": [{"command": ["true"], "priority": 40}]})
     assert too_high.status_code == 403 and too_high.json()["error"] == "Not allowed"
 
 

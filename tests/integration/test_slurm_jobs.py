@@ -153,7 +153,10 @@ async def test_kill_9_right_after_submit_never_submits_twice(slurm_cluster, tmp_
     conf = slurm_cluster.env["SLURM_CONF"]
     done = subprocess.run(
         [sys.executable, "-c", CRASHING_ENGINE, str(state), str(slurm_cluster.scratch), conf],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == -9, done.stderr[-2000:]
     _, token, scheduler_id = done.stdout.split()
@@ -225,7 +228,11 @@ async def test_cluster_reached_through_real_sshd(slurm_cluster, sshd_server, tmp
     runner = SshRunner(pool.host(sshd_server.node("login")))
     node = cluster_node("slurm", via="login")
     executor = ClusterExecutor(
-        node, SlurmDialect(("-c",)), "~/.jobtui-test/cluster", runner, RemoteFiles(runner),
+        node,
+        SlurmDialect(("-c",)),
+        "~/.jobtui-test/cluster",
+        runner,
+        RemoteFiles(runner),
         command_env=slurm_cluster.env,
     )
     job = Job(1, "remote", ["sh", "-c", "echo over ssh; whoami; exit 5"], "root")

@@ -38,8 +38,9 @@ async def test_short_jobs_share_launch_and_poll_scripts_and_need_no_read_command
     await wait_until(lambda: warm.is_terminal, 15, "the first job to end")
     host = engine.executors["n1"].host
     counts = _count_calls(host)
-    specs = [JobSpec(command=["sh", "-c", 'echo "out $0"; echo "err $0" >&2; exit $(($0 % 3))', str(i)])
-             for i in range(30)]
+    specs = [
+        JobSpec(command=["sh", "-c", 'echo "out $0"; echo "err $0" >&2; exit $(($0 % 3))', str(i)]) for i in range(30)
+    ]
     jobs = await service.submit(actor, specs)
     await wait_until(lambda: all(j.is_terminal for j in jobs), 30, "30 jobs to end")
     for i, job in enumerate(jobs):

@@ -47,8 +47,16 @@ EXPECTED = "".join(f"line {i}\n" for i in range(1, LINES + 1)).encode()
 async def _start_and_kill(node, state_dir, after: float) -> int:
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, node.model_dump_json(), str(state_dir), "sh", "-c", SCRIPT,
-        stdout=asyncio.subprocess.PIPE, env=env,
+        sys.executable,
+        "-c",
+        CHILD,
+        node.model_dump_json(),
+        str(state_dir),
+        "sh",
+        "-c",
+        SCRIPT,
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
     )
     try:
         line = await asyncio.wait_for(child.stdout.readline(), 20)

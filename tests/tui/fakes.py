@@ -23,19 +23,44 @@ def make_job(i: int, status: str | None = None, **extra: Any) -> dict[str, Any]:
     finished = T0 - 30 if status in ("completed", "failed", "cancelled") else None
     percent = float(i * 7 % 100) if status == "running" else None
     job = {
-        "id": i, "name": f"train-{i}", "command": ["python", "train.py", str(i)], "user": USERS[i % len(USERS)],
-        "team": "ml", "priority": 10 + i % 3 * 10, "priority_override": False, "status": status,
+        "id": i,
+        "name": f"train-{i}",
+        "command": ["python", "train.py", str(i)],
+        "user": USERS[i % len(USERS)],
+        "team": "ml",
+        "priority": 10 + i % 3 * 10,
+        "priority_override": False,
+        "status": status,
         "reason": "exit_code" if status == "failed" else None,
-        "message": "exited with code 1" if status == "failed" else "", "node": "node-a" if started else None,
+        "message": "exited with code 1" if status == "failed" else "",
+        "node": "node-a" if started else None,
         "resources": {"cpus": 1 + i % 4, "mem_mb": 1024, "gpus": 0, "licenses": {}},
         "retry": {"max_attempts": 1, "initial_delay": 5.0, "backoff_factor": 2.0, "max_delay": 600.0},
-        "after": [], "tags": ["nightly"] if i % 5 == 0 else [], "env": {}, "workdir": None, "inputs": [],
-        "outputs": [], "node_request": None, "timeout": None, "requires_approval": status == "blocked",
-        "attempts": 1 if started else 0, "exit_code": 1 if status == "failed" else (0 if finished else None),
-        "progress": {"percent": percent, "step": None, "total": None, "text": "", "eta_seconds": 120.0 if percent
-                     else None, "updated_at": None},
-        "created_at": T0 - 900, "updated_at": T0 - 30, "started_at": started, "finished_at": finished,
-        "not_before": None, "extra": {},
+        "after": [],
+        "tags": ["nightly"] if i % 5 == 0 else [],
+        "env": {},
+        "workdir": None,
+        "inputs": [],
+        "outputs": [],
+        "node_request": None,
+        "timeout": None,
+        "requires_approval": status == "blocked",
+        "attempts": 1 if started else 0,
+        "exit_code": 1 if status == "failed" else (0 if finished else None),
+        "progress": {
+            "percent": percent,
+            "step": None,
+            "total": None,
+            "text": "",
+            "eta_seconds": 120.0 if percent else None,
+            "updated_at": None,
+        },
+        "created_at": T0 - 900,
+        "updated_at": T0 - 30,
+        "started_at": started,
+        "finished_at": finished,
+        "not_before": None,
+        "extra": {},
     }
     job.update(extra)
     return job
@@ -44,8 +69,14 @@ def make_job(i: int, status: str | None = None, **extra: Any) -> dict[str, Any]:
 class FakeClient:
     """Implements the EngineClient calls the TUI uses; actions change the jobs and emit events."""
 
-    def __init__(self, jobs: int | list[dict[str, Any]] = 0, role: str = "admin", rate: float = 0.0,
-                 nodes: list[dict[str, Any]] | None = None, user: str = "ann") -> None:
+    def __init__(
+        self,
+        jobs: int | list[dict[str, Any]] = 0,
+        role: str = "admin",
+        rate: float = 0.0,
+        nodes: list[dict[str, Any]] | None = None,
+        user: str = "ann",
+    ) -> None:
         self.user = user
         self.role = role
         self.rate = rate
@@ -54,10 +85,24 @@ class FakeClient:
         self.calls: list[tuple[str, Any]] = []
         self.seq = 0
         self._queue: asyncio.Queue[tuple[int, str, dict[str, Any]]] = asyncio.Queue()
-        self.nodes_list = nodes if nodes is not None else [
-            {"name": "node-a", "kind": "local", "cores": 16, "used_cores": 6, "mem_mb": 65536, "used_mem_mb": 12288,
-             "running": 3, "reachable": True, "labels": {}, "gpu_holders": {}},
-        ]
+        self.nodes_list = (
+            nodes
+            if nodes is not None
+            else [
+                {
+                    "name": "node-a",
+                    "kind": "local",
+                    "cores": 16,
+                    "used_cores": 6,
+                    "mem_mb": 65536,
+                    "used_mem_mb": 12288,
+                    "running": 3,
+                    "reachable": True,
+                    "labels": {},
+                    "gpu_holders": {},
+                },
+            ]
+        )
         self.logs_text: dict[int, str] = {}
 
     def _job(self, i: int) -> dict[str, Any]:
@@ -70,9 +115,14 @@ class FakeClient:
         records: dict[str, Any] = {"jobs": jobs}
         if view == "rows":
             records = {"columns": list(ROW_COLUMNS), "rows": [_as_row(job) for job in jobs]}
-        return {"instance": "fake", "seq": self.seq, "total": total, **records,
-                "limits": {"max_concurrent": 8, "user_max_concurrent": 4, "team_max_concurrent": 6,
-                           "fair_share": True}, "nodes": self.nodes_list}
+        return {
+            "instance": "fake",
+            "seq": self.seq,
+            "total": total,
+            **records,
+            "limits": {"max_concurrent": 8, "user_max_concurrent": 4, "team_max_concurrent": 6, "fair_share": True},
+            "nodes": self.nodes_list,
+        }
 
     async def events(self, since: int | None = None):
         rng = random.Random(7)
@@ -88,8 +138,18 @@ class FakeClient:
             for _ in range(due):
                 i = rng.randint(1, self._count)
                 self.seq += 1
-                job = make_job(i, "running", progress={"percent": rng.random() * 100, "step": None, "total": None,
-                                                       "text": "", "eta_seconds": 60.0, "updated_at": None})
+                job = make_job(
+                    i,
+                    "running",
+                    progress={
+                        "percent": rng.random() * 100,
+                        "step": None,
+                        "total": None,
+                        "text": "",
+                        "eta_seconds": 60.0,
+                        "updated_at": None,
+                    },
+                )
                 yield self.seq, "job_changed", job
 
     def emit(self, job: dict[str, Any]) -> None:
@@ -99,15 +159,29 @@ class FakeClient:
 
     async def job(self, job_id: int) -> dict[str, Any]:
         job = self._job(job_id)
-        return {"job": job, "attempts": [], "events": [
-            {"seq": 1, "job_id": job_id, "at": T0 - 900, "actor": job["user"], "kind": "submitted",
-             "from_status": None, "to_status": "waiting", "reason": None, "message": ""}],
+        return {
+            "job": job,
+            "attempts": [],
+            "events": [
+                {
+                    "seq": 1,
+                    "job_id": job_id,
+                    "at": T0 - 900,
+                    "actor": job["user"],
+                    "kind": "submitted",
+                    "from_status": None,
+                    "to_status": "waiting",
+                    "reason": None,
+                    "message": "",
+                }
+            ],
             "dependencies": [{"id": d, "name": f"train-{d}", "status": "completed"} for d in job["after"]],
-            "position": None}
+            "position": None,
+        }
 
     async def logs(self, job_id, stream="stdout", offset=0, limit=65536, attempt=None) -> dict[str, Any]:
         data = self.logs_text.get(job_id, "").encode() if stream == "stdout" else b""
-        chunk = data[offset: offset + limit]
+        chunk = data[offset : offset + limit]
         return {"data": chunk.decode(), "offset": offset + len(chunk), "done": True}
 
     def _need(self, verb: str, *roles: str) -> None:
@@ -179,8 +253,23 @@ def _as_row(job: dict[str, Any]) -> list[Any]:
     """A job dict as the engine's compact table row (engine.views.ROW_COLUMNS)."""
     p = job.get("progress") or {}
     return [
-        job["id"], job["name"], job["user"], job.get("team"), job["status"], job["priority"], job.get("node"),
-        p.get("percent"), p.get("step"), p.get("total"), p.get("text") or "", p.get("eta_seconds"),
-        job.get("attempts", 0), job.get("exit_code"), job.get("reason"), job.get("created_at") or 0.0,
-        job.get("started_at"), job.get("finished_at"), job.get("tags") or [],
+        job["id"],
+        job["name"],
+        job["user"],
+        job.get("team"),
+        job["status"],
+        job["priority"],
+        job.get("node"),
+        p.get("percent"),
+        p.get("step"),
+        p.get("total"),
+        p.get("text") or "",
+        p.get("eta_seconds"),
+        job.get("attempts", 0),
+        job.get("exit_code"),
+        job.get("reason"),
+        job.get("created_at") or 0.0,
+        job.get("started_at"),
+        job.get("finished_at"),
+        job.get("tags") or [],
     ]

@@ -17,8 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def serve(state_dir: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "--serve", "--state-dir", str(state_dir)], cwd=ROOT,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--serve", "--state-dir", str(state_dir)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 20
     while not (engine_running(state_dir) and (state_dir / "engine.sock").exists()):
         assert time.monotonic() < deadline and proc.poll() is None, "jobtui --serve did not start"

@@ -63,8 +63,7 @@ async def test_cancel_needs_confirmation():
 
 
 async def test_approve_reject_requeue_priority():
-    client = FakeClient([make_job(1, "blocked"), make_job(2, "blocked"), make_job(3, "failed"),
-                         make_job(4, "waiting")])
+    client = FakeClient([make_job(1, "blocked"), make_job(2, "blocked"), make_job(3, "failed"), make_job(4, "waiting")])
     app = fake_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
@@ -119,8 +118,9 @@ async def test_submit_dialog():
         await pilot.pause(0.3)
         verb, specs = client.calls[0]
         assert verb == "submit"
-        assert specs == [{"command": ["sleep", "5"], "name": "nap", "mem_mb": "2G", "after": [1, 2],
-                          "requires_approval": True}]
+        assert specs == [
+            {"command": ["sleep", "5"], "name": "nap", "mem_mb": "2G", "after": [1, 2], "requires_approval": True}
+        ]
         assert 4 in app.index.rows
 
 

@@ -47,8 +47,9 @@ def cli(env: dict[str, str], *args: str) -> str:
 @pytest.fixture
 def daemon(tmp_path):
     env = {**os.environ, "JOBTUI_HOME": str(tmp_path / "home"), "TERM": "xterm-256color"}
-    proc = subprocess.Popen([JOBTUI, "--serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [JOBTUI, "--serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     state = tmp_path / "home"
     deadline = time.monotonic() + 20
     while not (engine_running(state) and (state / "engine.sock").exists()):
@@ -62,8 +63,16 @@ def daemon(tmp_path):
 
 def test_tui_in_tmux_against_daemon(daemon, tmp_path):
     env = daemon
-    cli(env, "submit", "--name", "counter", "--", "sh", "-c",
-        'for i in $(seq 1 600); do echo "tick $i"; sleep 0.1; done')
+    cli(
+        env,
+        "submit",
+        "--name",
+        "counter",
+        "--",
+        "sh",
+        "-c",
+        'for i in $(seq 1 600); do echo "tick $i"; sleep 0.1; done',
+    )
     cli(env, "submit", "--name", "gated", "--requires-approval", "--", "sh", "-c", "echo approved-and-ran")
     tmux = Tmux(tmp_path / "tmux.sock")
     command = f"env JOBTUI_HOME={env['JOBTUI_HOME']} TERM=xterm-256color {JOBTUI}"
@@ -99,8 +108,17 @@ def test_hosted_quit_hands_queued_jobs_to_a_daemon(tmp_path):
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text("- {command: [sh, -c, 'echo later'], name: held, requires_approval: true}\n")
     tmux = Tmux(tmp_path / "tmux.sock")
-    tmux("new-session", "-d", "-s", "jt", "-x", "100", "-y", "30",
-         f"env JOBTUI_HOME={home} TERM=xterm-256color {JOBTUI} --submit {jobs}; sleep 30")
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "jt",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        f"env JOBTUI_HOME={home} TERM=xterm-256color {JOBTUI} --submit {jobs}; sleep 30",
+    )
     try:
         tmux.wait_for("held")
         tmux("send-keys", "-t", "jt", "q")

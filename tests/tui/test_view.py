@@ -38,8 +38,10 @@ def test_index_incremental_matches_full_sort():
     index.set_sort("status")
     rng = random.Random(3)
     for _ in range(20):
-        changed = [dataclasses.replace(index.rows[rng.randint(1, 500)], status=rng.choice(view.STATUS_ORDER))
-                   for _ in range(30)]
+        changed = [
+            dataclasses.replace(index.rows[rng.randint(1, 500)], status=rng.choice(view.STATUS_ORDER))
+            for _ in range(30)
+        ]
         index.update(changed)
     expected = sorted(index.rows.values(), key=view.sort_key_for("status"))
     assert index.ids_between(0, 500) == [r.id for r in expected]
@@ -80,9 +82,15 @@ def test_every_binding_has_a_unique_id_and_keymap_is_checked():
 
 def test_submit_form_validation():
     assert build_spec({"command": "echo 'a b'", "after": "3, 4", "cpus": "2"}, False) == {
-        "command": ["echo", "a b"], "cpus": 2, "after": [3, 4]}
-    for values, field in (({"command": ""}, "command"), ({"command": "x", "cpus": "two"}, "cpus"),
-                          ({"command": "x", "after": "a"}, "after")):
+        "command": ["echo", "a b"],
+        "cpus": 2,
+        "after": [3, 4],
+    }
+    for values, field in (
+        ({"command": ""}, "command"),
+        ({"command": "x", "cpus": "two"}, "cpus"),
+        ({"command": "x", "after": "a"}, "after"),
+    ):
         try:
             build_spec(values, False)
         except ValueError as e:
@@ -94,7 +102,14 @@ def test_submit_form_validation():
 def test_detail_shows_a_cluster_jobs_scheduler_id_and_state() -> None:
     from tui.view import detail_text
 
-    job = {"id": 3, "name": "cfd", "status": "running", "command": ["x"], "resources": {}, "progress": {},
-           "extra": {"scheduler": {"id": "881", "state": "RUNNING"}}}
+    job = {
+        "id": 3,
+        "name": "cfd",
+        "status": "running",
+        "command": ["x"],
+        "resources": {},
+        "progress": {},
+        "extra": {"scheduler": {"id": "881", "state": "RUNNING"}},
+    }
     text = detail_text(job, None, now=0.0)
     assert "job 881" in text and "state RUNNING" in text

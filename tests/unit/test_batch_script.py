@@ -13,19 +13,39 @@ from engine.wrapper import parse_exit_file
 
 
 def _spec(tmp_path, **kw) -> ScriptSpec:
-    base = dict(tag="jt-7-2-0123456789abcdef", name="my job/1", run_dir=str(tmp_path / "run"),
-                workdir=str(tmp_path), command=["sh", "-c", "echo \"$1\" $X; exit 4", "x", "a b;$(rm -rf /)"],
-                env={"X": "it's"})
+    base = dict(
+        tag="jt-7-2-0123456789abcdef",
+        name="my job/1",
+        run_dir=str(tmp_path / "run"),
+        workdir=str(tmp_path),
+        command=["sh", "-c", 'echo "$1" $X; exit 4', "x", "a b;$(rm -rf /)"],
+        env={"X": "it's"},
+    )
     return ScriptSpec(**{**base, **kw})
 
 
 def test_slurm_directives(tmp_path):
-    spec = _spec(tmp_path, cpus=4, mem_mb=2048, gpus=1, time_limit=61, partition="short", account="proj",
-                 directives=("--qos=high",))
+    spec = _spec(
+        tmp_path,
+        cpus=4,
+        mem_mb=2048,
+        gpus=1,
+        time_limit=61,
+        partition="short",
+        account="proj",
+        directives=("--qos=high",),
+    )
     lines = SlurmDialect().directives(spec)
     assert lines[0] == "--job-name=jt-7-2-0123456789abcdef_my_job_1"
-    for want in ("--cpus-per-task=4", "--mem=2048M", "--gres=gpu:1", "--time=2", "--partition=short",
-                 "--account=proj", "--qos=high"):
+    for want in (
+        "--cpus-per-task=4",
+        "--mem=2048M",
+        "--gres=gpu:1",
+        "--time=2",
+        "--partition=short",
+        "--account=proj",
+        "--qos=high",
+    ):
         assert want in lines
 
 

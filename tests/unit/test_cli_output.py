@@ -7,10 +7,16 @@ import json
 from tui.cli_output import as_json, cell, describe_job, duration, elapsed_seconds, pick, project, table
 
 JOB = {
-    "id": 3, "name": "train", "status": "running", "node": None, "command": ["python3", "t.py"],
+    "id": 3,
+    "name": "train",
+    "status": "running",
+    "node": None,
+    "command": ["python3", "t.py"],
     "progress": {"percent": 42.5, "step": 17, "total": 40, "eta_seconds": 75.0},
     "resources": {"cpus": 4, "mem_mb": 2048, "gpus": 1, "licenses": {"abaqus": 8}},
-    "after": [1, 2], "started_at": 100.0, "finished_at": 130.0,
+    "after": [1, 2],
+    "started_at": 100.0,
+    "finished_at": 130.0,
 }
 
 
@@ -62,13 +68,23 @@ def test_cells_and_durations() -> None:
 
 def test_describe_job_lists_attempts_dependencies_and_history() -> None:
     detail = {
-        "job": {**JOB, "user": "ann", "team": None, "priority": 10, "workdir": None, "attempts": 2, "exit_code": None,
-                "reason": None, "message": ""},
+        "job": {
+            **JOB,
+            "user": "ann",
+            "team": None,
+            "priority": 10,
+            "workdir": None,
+            "attempts": 2,
+            "exit_code": None,
+            "reason": None,
+            "message": "",
+        },
         "attempts": [
             {"number": 1, "node": "local", "exit_code": 1, "reason": "exit_code", "message": "exited with code 1"}
         ],
-        "events": [{"at": 0.0, "kind": "submitted", "from_status": None, "to_status": "waiting", "actor": "ann",
-                    "message": ""}],
+        "events": [
+            {"at": 0.0, "kind": "submitted", "from_status": None, "to_status": "waiting", "actor": "ann", "message": ""}
+        ],
         "dependencies": [{"id": 1, "name": "mesh", "status": "completed"}],
         "position": None,
     }
@@ -84,8 +100,13 @@ def test_show_names_the_schedulers_own_id_and_state() -> None:
     from tui.cli_output import describe_job
 
     job = {
-        "id": 7, "name": "solve", "status": "running", "user": "ann", "command": ["sbatch-me"],
-        "resources": {"cpus": 4, "mem_mb": 0, "gpus": 0}, "progress": {},
+        "id": 7,
+        "name": "solve",
+        "status": "running",
+        "user": "ann",
+        "command": ["sbatch-me"],
+        "resources": {"cpus": 4, "mem_mb": 0, "gpus": 0},
+        "progress": {},
         "extra": {"scheduler": {"id": "4242", "state": "PENDING"}},
     }
     text = describe_job({"job": job, "dependencies": [], "attempts": [], "events": [], "position": None})

@@ -38,7 +38,9 @@ def test_empty_file_is_the_defaults(tmp_path: Path) -> None:
 
 
 def test_a_valid_file_is_read(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 limits:
   max_concurrent: 8
   fair_share: true
@@ -46,7 +48,8 @@ users:
   ann: {role: lead, team: fem}
 nodes:
   - {name: ws1, kind: local, cores: 4, labels: {os: linux}}
-""")
+""",
+    )
     config = load_config(path)
     assert config.limits.max_concurrent == 8 and config.limits.fair_share is True
     assert config.limits.user_max_concurrent == 2  # untouched keys keep their defaults

@@ -9,8 +9,18 @@ from engine.jobspec import batch_order, parse_duration, parse_memory_mb, parse_s
 
 
 @pytest.mark.parametrize(
-    "value,mb", [(4096, 4096), ("4096", 4096), ("512M", 512), ("4G", 4096), ("4gb", 4096), ("1.5G", 1536),
-                 ("2048k", 2), ("1T", 1024 * 1024), ("4GiB", 4096)]
+    "value,mb",
+    [
+        (4096, 4096),
+        ("4096", 4096),
+        ("512M", 512),
+        ("4G", 4096),
+        ("4gb", 4096),
+        ("1.5G", 1536),
+        ("2048k", 2),
+        ("1T", 1024 * 1024),
+        ("4GiB", 4096),
+    ],
 )
 def test_memory(value: int | str, mb: int) -> None:
     assert parse_memory_mb(value) == mb
@@ -22,8 +32,10 @@ def test_bad_memory(value: str) -> None:
         parse_memory_mb(value)
 
 
-@pytest.mark.parametrize("value,seconds", [(90, 90.0), ("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("2h", 7200.0),
-                                           ("1d", 86400.0), ("0.5m", 30.0)])
+@pytest.mark.parametrize(
+    "value,seconds",
+    [(90, 90.0), ("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("2h", 7200.0), ("1d", 86400.0), ("0.5m", 30.0)],
+)
 def test_duration(value: float | str, seconds: float) -> None:
     assert parse_duration(value) == seconds
 
@@ -55,24 +67,28 @@ def test_env_names_are_checked() -> None:
 
 
 def test_batch_order_puts_parents_first() -> None:
-    specs = parse_specs([
-        {"command": ["true"], "key": "c", "after": ["b"]},
-        {"command": ["true"], "key": "a"},
-        {"command": ["true"], "key": "b", "after": ["a"]},
-        {"command": ["true"], "after": [5]},  # a job id outside the batch
-    ])
+    specs = parse_specs(
+        [
+            {"command": ["true"], "key": "c", "after": ["b"]},
+            {"command": ["true"], "key": "a"},
+            {"command": ["true"], "key": "b", "after": ["a"]},
+            {"command": ["true"], "after": [5]},  # a job id outside the batch
+        ]
+    )
     order = batch_order(specs)
     assert sorted(order) == [0, 1, 2, 3]
     assert order.index(1) < order.index(2) < order.index(0)
 
 
 def test_cycle_error_names_the_cycle() -> None:
-    specs = parse_specs([
-        {"command": ["true"], "key": "mesh", "after": ["post"]},
-        {"command": ["true"], "key": "solve", "after": ["mesh"]},
-        {"command": ["true"], "key": "post", "after": ["solve"]},
-        {"command": ["true"], "key": "other"},
-    ])
+    specs = parse_specs(
+        [
+            {"command": ["true"], "key": "mesh", "after": ["post"]},
+            {"command": ["true"], "key": "solve", "after": ["mesh"]},
+            {"command": ["true"], "key": "post", "after": ["solve"]},
+            {"command": ["true"], "key": "other"},
+        ]
+    )
     with pytest.raises(ValidationError) as info:
         batch_order(specs)
     message = str(info.value)

@@ -21,14 +21,29 @@ from engine.models import (
 
 S = JobStatus
 LEGAL = {
-    (S.BLOCKED, S.WAITING), (S.BLOCKED, S.REJECTED), (S.BLOCKED, S.CANCELLED), (S.BLOCKED, S.SKIPPED),
-    (S.WAITING, S.STARTING), (S.WAITING, S.CANCELLED), (S.WAITING, S.SKIPPED), (S.WAITING, S.BLOCKED),
-    (S.STARTING, S.RUNNING), (S.STARTING, S.FAILED), (S.STARTING, S.CANCELLED), (S.STARTING, S.WAITING),
-    (S.RUNNING, S.COMPLETED), (S.RUNNING, S.FAILED), (S.RUNNING, S.MISSING), (S.RUNNING, S.CANCELLED),
+    (S.BLOCKED, S.WAITING),
+    (S.BLOCKED, S.REJECTED),
+    (S.BLOCKED, S.CANCELLED),
+    (S.BLOCKED, S.SKIPPED),
+    (S.WAITING, S.STARTING),
+    (S.WAITING, S.CANCELLED),
+    (S.WAITING, S.SKIPPED),
+    (S.WAITING, S.BLOCKED),
+    (S.STARTING, S.RUNNING),
+    (S.STARTING, S.FAILED),
+    (S.STARTING, S.CANCELLED),
+    (S.STARTING, S.WAITING),
+    (S.RUNNING, S.COMPLETED),
+    (S.RUNNING, S.FAILED),
+    (S.RUNNING, S.MISSING),
+    (S.RUNNING, S.CANCELLED),
     (S.RUNNING, S.WAITING),
     # requeue / rerun by a person: every ended state but rejected goes back to the queue
-    *((end, back) for end in (S.COMPLETED, S.FAILED, S.MISSING, S.CANCELLED, S.SKIPPED)
-      for back in (S.WAITING, S.BLOCKED)),
+    *(
+        (end, back)
+        for end in (S.COMPLETED, S.FAILED, S.MISSING, S.CANCELLED, S.SKIPPED)
+        for back in (S.WAITING, S.BLOCKED)
+    ),
 }
 
 
@@ -37,9 +52,7 @@ def test_legal_transitions_are_allowed(old: JobStatus, new: JobStatus) -> None:
     assert can_transition(old, new)
 
 
-@pytest.mark.parametrize(
-    "old,new", [pair for pair in itertools.product(JobStatus, JobStatus) if pair not in LEGAL]
-)
+@pytest.mark.parametrize("old,new", [pair for pair in itertools.product(JobStatus, JobStatus) if pair not in LEGAL])
 def test_every_other_transition_is_refused(old: JobStatus, new: JobStatus) -> None:
     assert not can_transition(old, new)
 
@@ -56,9 +69,7 @@ def test_state_sets_partition_the_states() -> None:
     assert not (QUEUED & ACTIVE) and not (QUEUED & TERMINAL) and not (ACTIVE & TERMINAL)
 
 
-@pytest.mark.parametrize(
-    "attempt,expected", [(1, 5.0), (2, 10.0), (3, 20.0), (4, 40.0), (10, 600.0), (0, 5.0)]
-)
+@pytest.mark.parametrize("attempt,expected", [(1, 5.0), (2, 10.0), (3, 20.0), (4, 40.0), (10, 600.0), (0, 5.0)])
 def test_retry_delay_grows_exponentially_up_to_the_cap(attempt: int, expected: float) -> None:
     policy = RetryPolicy(max_attempts=20, initial_delay=5.0, backoff_factor=2.0, max_delay=600.0)
     assert policy.delay_after(attempt) == expected
@@ -71,11 +82,21 @@ def test_retry_delay_with_factor_one_is_constant() -> None:
 
 def test_job_round_trips_through_its_dict() -> None:
     job = Job(
-        id=7, name="fem", command=["abaqus", "job=x"], user="ann", team="fem", priority=20,
-        status=S.FAILED, reason=Reason.TIMEOUT, message="ran too long",
+        id=7,
+        name="fem",
+        command=["abaqus", "job=x"],
+        user="ann",
+        team="fem",
+        priority=20,
+        status=S.FAILED,
+        reason=Reason.TIMEOUT,
+        message="ran too long",
         resources=Resources(cpus=4, mem_mb=2048, gpus=1, licenses={"abaqus": 8}),
-        retry=RetryPolicy(max_attempts=3, initial_delay=1.0), after=[3, 4], env={"A": "1"},
-        progress=Progress(percent=50.0, step=5, total=10, text="Step 5 of 10"), extra={"labels": {"os": "linux"}},
+        retry=RetryPolicy(max_attempts=3, initial_delay=1.0),
+        after=[3, 4],
+        env={"A": "1"},
+        progress=Progress(percent=50.0, step=5, total=10, text="Step 5 of 10"),
+        extra={"labels": {"os": "linux"}},
     )
     data = job.to_dict()
     assert data["status"] == "failed" and data["reason"] == "timeout"

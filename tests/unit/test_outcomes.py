@@ -10,8 +10,14 @@ NOW = 1000.0
 
 
 def job(attempts: int = 1, max_attempts: int = 1) -> Job:
-    return Job(id=1, name="j", command=["x"], user="u", attempts=attempts,
-               retry=RetryPolicy(max_attempts=max_attempts, initial_delay=5.0, backoff_factor=2.0))
+    return Job(
+        id=1,
+        name="j",
+        command=["x"],
+        user="u",
+        attempts=attempts,
+        retry=RetryPolicy(max_attempts=max_attempts, initial_delay=5.0, backoff_factor=2.0),
+    )
 
 
 def test_exit_zero_completes() -> None:

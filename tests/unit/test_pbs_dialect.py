@@ -20,8 +20,13 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "pbs"
 
 
 def _spec(tmp_path, **kw) -> ScriptSpec:
-    base = dict(tag="jt-7-2-0123456789abcdef", name="my job/1", run_dir=str(tmp_path / "run"),
-                workdir=str(tmp_path), command=["sh", "-c", "exit 4"])
+    base = dict(
+        tag="jt-7-2-0123456789abcdef",
+        name="my job/1",
+        run_dir=str(tmp_path / "run"),
+        workdir=str(tmp_path),
+        command=["sh", "-c", "exit 4"],
+    )
     return ScriptSpec(**{**base, **kw})
 
 
@@ -30,8 +35,16 @@ def _result(stdout: str = "", stderr: str = "", code: int = 0) -> CommandResult:
 
 
 def test_pbspro_directives(tmp_path):
-    spec = _spec(tmp_path, cpus=4, mem_mb=2048, gpus=1, time_limit=3725, partition="short", account="proj",
-                 directives=("-l place=excl",))
+    spec = _spec(
+        tmp_path,
+        cpus=4,
+        mem_mb=2048,
+        gpus=1,
+        time_limit=3725,
+        partition="short",
+        account="proj",
+        directives=("-l place=excl",),
+    )
     lines = PbsDialect().directives(spec)
     assert lines[:4] == ["-N jt-7-2-0123456789abcdef_my_job_1", "-o /dev/null", "-e /dev/null", "-S /bin/sh"]
     for want in ("-l select=1:ncpus=4:mem=2048mb:ngpus=1", "-l walltime=1:02:05", "-q short", "-A proj"):
@@ -87,8 +100,12 @@ def test_parse_list_keeps_the_users_jobs():
     entries = dialect.parse_list(_result((DATA / "qstat_f_json_mixed.json").read_text()))
     assert {e.job_id for e in entries} == {"1234.pbs01", "1235.pbs01", "1237.pbs01", "1238.pbs01"}
     active = {e.job_id: (dialect.is_active(e), dialect.is_running(e)) for e in entries}
-    assert active == {"1234.pbs01": (True, False), "1235.pbs01": (True, True), "1237.pbs01": (True, False),
-                      "1238.pbs01": (True, True)}
+    assert active == {
+        "1234.pbs01": (True, False),
+        "1235.pbs01": (True, True),
+        "1237.pbs01": (True, False),
+        "1238.pbs01": (True, True),
+    }
     with pytest.raises(CommandError):
         dialect.parse_list(_result(stderr=(DATA / "qstat_down.err").read_text(), code=111))
 
@@ -142,8 +159,13 @@ def test_defaults_are_the_old_behaviour(tmp_path):
 
 @pytest.mark.parametrize(
     "line",
-    ["sacct_args: [c]", 'sacct_args: ["-c\\nrm -rf ~"]', "parallel_env: 'smp 4'", "gpu_resource: 'gpu=1 -l x'",
-     "pbs_flavor: lsf"],
+    [
+        "sacct_args: [c]",
+        'sacct_args: ["-c\\nrm -rf ~"]',
+        "parallel_env: 'smp 4'",
+        "gpu_resource: 'gpu=1 -l x'",
+        "pbs_flavor: lsf",
+    ],
 )
 def test_site_options_are_validated(line):
     text = f"nodes:\n  - name: c\n    kind: pbs\n    {line}\n"

@@ -32,8 +32,16 @@ def test_qsub_ids_are_parsed_strictly():
     assert parse_pbs_qsub_id(pbs("qsub.txt")) == "1234.pbs01"
     assert parse_pbs_qsub_id(pbs("qsub_torque.txt")) == "5678.torque01.example.org"
     assert parse_pbs_qsub_id("77[].pbs01\n") == "77[].pbs01"  # an array, as PBS prints it
-    bad = (pbs("qsub_rejected.err"), "", "1234\n", "1234.pbs01\n1235.pbs01\n", "Job 1234.pbs01 submitted",
-           "1234.pbs01 extra", ".pbs01", "abc.pbs01")
+    bad = (
+        pbs("qsub_rejected.err"),
+        "",
+        "1234\n",
+        "1234.pbs01\n1235.pbs01\n",
+        "Job 1234.pbs01 submitted",
+        "1234.pbs01 extra",
+        ".pbs01",
+        "abc.pbs01",
+    )
     for text in bad:
         with pytest.raises(ValueError):
             parse_pbs_qsub_id(text)
@@ -66,8 +74,9 @@ def test_json_listing_without_jobs_and_garbage():
 
 def test_text_listing_joins_wrapped_values():
     records = {r["Job Id"]: r for r in parse_qstat_full(pbs("qstat_f_pbspro.txt"))}
-    assert records["1234.pbs01"]["Variable_List"].endswith("PBS_O_WORKDIR=/home/ann,PBS_O_SYSTEM=Linux,"
-                                                         "PBS_O_QUEUE=workq,PBS_O_HOST=login01.example.org")
+    assert records["1234.pbs01"]["Variable_List"].endswith(
+        "PBS_O_WORKDIR=/home/ann,PBS_O_SYSTEM=Linux,PBS_O_QUEUE=workq,PBS_O_HOST=login01.example.org"
+    )
     assert records["1234.pbs01"]["comment"].endswith("(R: 4 A: 2 T: 64)")
     assert records["1234.pbs01"]["Submit_arguments"] == ""
     assert records["1235.pbs01"]["Job_Name"] == "jt-2-1-bbbbbbbbbbbbbbbb_a_long_readable_name_that_is_wrapped_by_qstat"
@@ -85,8 +94,12 @@ def test_torque_listing():
 @pytest.mark.parametrize(
     "text",
     [
-        "garbage\n", "    job_state = R\n", "Job Id: 1.s\n    two words = x\n", "Job Id: not-an-id\n",
-        "Job Id: 1.s\nno indent = x\n", "\tcontinued\n",
+        "garbage\n",
+        "    job_state = R\n",
+        "Job Id: 1.s\n    two words = x\n",
+        "Job Id: not-an-id\n",
+        "Job Id: 1.s\nno indent = x\n",
+        "\tcontinued\n",
     ],
 )
 def test_text_listing_rejects_what_it_does_not_know(text):
@@ -106,10 +119,15 @@ def test_pbspro_history_maps_to_states_and_reasons():
     by_id = {r.job_id.split(".")[0]: r for r in records}
     assert "1249" not in by_id  # still running: not a finished record
     want = {
-        "1240": ("COMPLETED", None), "1241": ("FAILED", None), "1242": ("TIMEOUT", Reason.TIMEOUT),
-        "1243": ("CANCELLED", Reason.CANCELLED), "1244": ("CANCELLED", Reason.CANCELLED),
-        "1245": ("OUT_OF_MEMORY", Reason.OUT_OF_MEMORY), "1246": ("FAILED", None),
-        "1247": ("TIMEOUT", Reason.TIMEOUT), "1248": ("NODE_FAIL", Reason.NODE_FAILURE),
+        "1240": ("COMPLETED", None),
+        "1241": ("FAILED", None),
+        "1242": ("TIMEOUT", Reason.TIMEOUT),
+        "1243": ("CANCELLED", Reason.CANCELLED),
+        "1244": ("CANCELLED", Reason.CANCELLED),
+        "1245": ("OUT_OF_MEMORY", Reason.OUT_OF_MEMORY),
+        "1246": ("FAILED", None),
+        "1247": ("TIMEOUT", Reason.TIMEOUT),
+        "1248": ("NODE_FAIL", Reason.NODE_FAILURE),
     }
     for job, (state, reason) in want.items():
         assert by_id[job].state == state, job
@@ -133,11 +151,20 @@ def test_torque_completed_jobs_map_to_states():
 @pytest.mark.parametrize(
     ("code", "flavor", "state", "signal"),
     [
-        (0, "pbspro", "COMPLETED", None), (1, "torque", "FAILED", None), (143, "pbspro", "FAILED", 15),
-        (254, "pbspro", "NODE_FAIL", None), (271, "pbspro", "FAILED", 15), (-29, "pbspro", "TIMEOUT", None),
-        (-29, "torque", "NODE_FAIL", None), (-11, "torque", "TIMEOUT", None), (-11, "pbspro", "NODE_FAIL", None),
-        (-10, "torque", "OUT_OF_MEMORY", None), (-26, "pbspro", "OUT_OF_MEMORY", None),
-        (-25, "pbspro", "FAILED", None), (-1, "pbspro", "NODE_FAIL", None), (None, "torque", "CANCELLED", None),
+        (0, "pbspro", "COMPLETED", None),
+        (1, "torque", "FAILED", None),
+        (143, "pbspro", "FAILED", 15),
+        (254, "pbspro", "NODE_FAIL", None),
+        (271, "pbspro", "FAILED", 15),
+        (-29, "pbspro", "TIMEOUT", None),
+        (-29, "torque", "NODE_FAIL", None),
+        (-11, "torque", "TIMEOUT", None),
+        (-11, "pbspro", "NODE_FAIL", None),
+        (-10, "torque", "OUT_OF_MEMORY", None),
+        (-26, "pbspro", "OUT_OF_MEMORY", None),
+        (-25, "pbspro", "FAILED", None),
+        (-1, "pbspro", "NODE_FAIL", None),
+        (None, "torque", "CANCELLED", None),
     ],
 )
 def test_exit_status_conventions(code, flavor, state, signal):

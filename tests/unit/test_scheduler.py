@@ -18,12 +18,27 @@ _ids = count(1)
 BIG = Policy(max_concurrent=100, user_max_concurrent=100, team_max_concurrent=100)
 
 
-def job(user: str = "ann", priority: int = 10, team: str | None = None, cpus: int = 1, mem_mb: int = 0,
-        gpus: int = 0, licenses: dict[str, int] | None = None, node: str | None = None,
-        labels: dict[str, str] | None = None, job_id: int | None = None) -> Job:
+def job(
+    user: str = "ann",
+    priority: int = 10,
+    team: str | None = None,
+    cpus: int = 1,
+    mem_mb: int = 0,
+    gpus: int = 0,
+    licenses: dict[str, int] | None = None,
+    node: str | None = None,
+    labels: dict[str, str] | None = None,
+    job_id: int | None = None,
+) -> Job:
     return Job(
-        id=job_id if job_id is not None else next(_ids), name="j", command=["true"], user=user, team=team,
-        priority=priority, resources=Resources(cpus, mem_mb, gpus, licenses or {}), node_request=node,
+        id=job_id if job_id is not None else next(_ids),
+        name="j",
+        command=["true"],
+        user=user,
+        team=team,
+        priority=priority,
+        resources=Resources(cpus, mem_mb, gpus, licenses or {}),
+        node_request=node,
         extra={"labels": labels} if labels else {},
     )
 
@@ -39,8 +54,9 @@ def node(name: str = "n1", cores: int = 64, mem_mb: int = 0, gpus: int = 0, **kw
     return NodeState(name, cores, mem_mb, gpus=list(range(gpus)), **kw)
 
 
-def started(ready: QueueIndex, nodes: list[NodeState] | None = None, policy: Policy = BIG,
-            usage: Usage | None = None) -> list[int]:
+def started(
+    ready: QueueIndex, nodes: list[NodeState] | None = None, policy: Policy = BIG, usage: Usage | None = None
+) -> list[int]:
     return [s.job_id for s in plan(ready, usage or Usage(), nodes or [node()], policy)]
 
 
@@ -51,7 +67,9 @@ def test_role_priorities() -> None:
 def test_higher_priority_starts_first() -> None:
     low, high, mid = job("a", 10), job("b", 30), job("c", 20)
     assert started(queue(low, high, mid), policy=Policy(max_concurrent=3, user_max_concurrent=3)) == [
-        high.id, mid.id, low.id
+        high.id,
+        mid.id,
+        low.id,
     ]
 
 
@@ -149,7 +167,9 @@ def test_labels_and_node_requests_match_by_glob() -> None:
     want_none = job(labels={"os": "windows"})
     starts = plan(queue(want_linux, want_gpu, want_srv, want_none), Usage(), [linux, other], BIG)
     assert {s.job_id: s.node for s in starts} == {
-        want_linux.id: "ws-linux", want_gpu.id: "ws-linux", want_srv.id: "srv-bsd"
+        want_linux.id: "ws-linux",
+        want_gpu.id: "ws-linux",
+        want_srv.id: "srv-bsd",
     }
 
 

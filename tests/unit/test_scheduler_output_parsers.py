@@ -70,8 +70,14 @@ def test_squeue_finished_states_map_to_reasons():
 
 @pytest.mark.parametrize(
     ("state", "reason"),
-    [("OUT_OF_MEMORY", Reason.OUT_OF_MEMORY), ("NODE_FAIL", Reason.NODE_FAILURE), ("PREEMPTED", Reason.PREEMPTED),
-     ("CANCELLED by 0", Reason.CANCELLED), ("TIMEOUT", Reason.TIMEOUT), ("BOOT_FAIL", Reason.NODE_FAILURE)],
+    [
+        ("OUT_OF_MEMORY", Reason.OUT_OF_MEMORY),
+        ("NODE_FAIL", Reason.NODE_FAILURE),
+        ("PREEMPTED", Reason.PREEMPTED),
+        ("CANCELLED by 0", Reason.CANCELLED),
+        ("TIMEOUT", Reason.TIMEOUT),
+        ("BOOT_FAIL", Reason.NODE_FAILURE),
+    ],
 )
 def test_slurm_state_words(state, reason):
     assert slurm_reason(state) == reason

@@ -56,8 +56,9 @@ def test_host_keys_are_always_checked(tmp_path):
 def test_ssh_config_alias_keeps_its_own_port_unless_one_is_given(tmp_path):
     config = tmp_path / "ssh_config"
     config.write_text("Host gpu1\n  HostName 127.0.0.1\n  Port 2200\n")
-    assert "port" not in connect_options(SshNode(name="g", kind="ssh", host="gpu1", ssh_config=config,
-                                                 known_hosts=_node(tmp_path).known_hosts))
+    assert "port" not in connect_options(
+        SshNode(name="g", kind="ssh", host="gpu1", ssh_config=config, known_hosts=_node(tmp_path).known_hosts)
+    )
     assert connect_options(_node(tmp_path, ssh_config=config, port=2201))["port"] == 2201
     assert connect_options(_node(tmp_path, ssh_config=config))["config"] == [str(config)]
 

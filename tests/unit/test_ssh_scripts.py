@@ -120,8 +120,13 @@ def test_one_launch_script_starts_a_batch_and_reports_short_jobs_with_their_outp
 
 def test_poll_sends_only_small_remainders_from_the_given_offsets(tmp_path):
     big, small = tmp_path / "big", tmp_path / "small"
-    _launch_many([_item(big, "head", "-c", str(scripts.DATA_CAP + 1), "/dev/zero"),
-                  _item(small, "sh", "-c", "printf 0123456789")], linger=1.0)
+    _launch_many(
+        [
+            _item(big, "head", "-c", str(scripts.DATA_CAP + 1), "/dev/zero"),
+            _item(small, "sh", "-c", "printf 0123456789"),
+        ],
+        linger=1.0,
+    )
     report = _poll_report(scripts.PollItem(str(big), None, None), scripts.PollItem(str(small), None, None, 4, 0))
     assert report.sizes[0] == (scripts.DATA_CAP + 1, 0) and (0, "stdout") not in report.data
     assert report.data[(1, "stdout")] == (4, b"456789")
@@ -181,9 +186,12 @@ def test_parsers_tolerate_garbage():
 
 
 async def test_env_script_round_trips_hostile_values():
-    env = {"A": "it's $(touch /tmp/nope) `x` \\ \"q\"\nline2", "B": ""}
+    env = {"A": 'it\'s $(touch /tmp/nope) `x` \\ "q"\nline2', "B": ""}
     proc = await asyncio.create_subprocess_exec(
-        "/bin/sh", "-c", '. /dev/stdin; printf "%s|%s" "$A" "$B"', stdin=asyncio.subprocess.PIPE,
+        "/bin/sh",
+        "-c",
+        '. /dev/stdin; printf "%s|%s" "$A" "$B"',
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate(env_script(env))

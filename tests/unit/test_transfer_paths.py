@@ -11,8 +11,15 @@ from engine.transfer import PathEscape, check_relative, input_name, within
 
 @pytest.mark.parametrize(
     ("path", "normal"),
-    [("out/result.txt", "out/result.txt"), ("./a//b/", "a/b"), ("*.dat", "*.dat"), ("; touch x", "; touch x"),
-     ("$(rm -rf ~)", "$(rm -rf ~)"), ("a/./b/*.h5", "a/b/*.h5"), ("..foo", "..foo")],
+    [
+        ("out/result.txt", "out/result.txt"),
+        ("./a//b/", "a/b"),
+        ("*.dat", "*.dat"),
+        ("; touch x", "; touch x"),
+        ("$(rm -rf ~)", "$(rm -rf ~)"),
+        ("a/./b/*.h5", "a/b/*.h5"),
+        ("..foo", "..foo"),
+    ],
 )
 def test_relative_paths_below_the_root_pass(path, normal):
     assert check_relative(path) == normal

@@ -88,10 +88,12 @@ class QuitScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         running = f" {self.running} running job(s) keep running either way." if self.running else ""
-        text = (f"{self.queued} job(s) are still queued, and this TUI runs the engine.{running}\n\n"
-                "[s] start `jobtui --serve` in the background on this state directory, so they run now\n"
-                "[l] leave them queued: they start when an engine runs again (`jobtui` or `jobtui --serve`)\n"
-                "[Esc] stay in the TUI")
+        text = (
+            f"{self.queued} job(s) are still queued, and this TUI runs the engine.{running}\n\n"
+            "[s] start `jobtui --serve` in the background on this state directory, so they run now\n"
+            "[l] leave them queued: they start when an engine runs again (`jobtui` or `jobtui --serve`)\n"
+            "[Esc] stay in the TUI"
+        )
         with Vertical(classes="dialog"):
             yield Label("Quit jobtui?", classes="dialog-title")
             yield Static(text, classes="dialog-body", markup=False)

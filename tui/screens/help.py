@@ -11,8 +11,10 @@ from textual.widgets import Label, Static
 from tui.keys import KEYS, key_for
 
 SCOPES = {"app": "Everywhere", "jobs": "Job table", "log": "Log pane (after l, Tab to focus)"}
-FILTER_HELP = ("Filter (/): words match the name or id; status:running,failed  user:ann  node:gpu*  tag:x; "
-               "!term negates; Enter keeps it, Esc clears it.")
+FILTER_HELP = (
+    "Filter (/): words match the name or id; status:running,failed  user:ann  node:gpu*  tag:x; "
+    "!term negates; Enter keeps it, Esc clears it."
+)
 
 
 def help_text(keymap: dict[str, str]) -> str:

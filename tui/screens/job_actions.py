@@ -15,8 +15,11 @@ from tui.screens.dialogs import ConfirmScreen, ErrorScreen, ReasonScreen
 from tui.screens.submit import SubmitScreen
 
 ROLE_NEEDED = {
-    "approve": ("admin",), "reject": ("admin",), "priority": ("admin", "lead"),
-    "cancel": ("admin", "lead", "researcher"), "requeue": ("admin", "lead", "researcher"),
+    "approve": ("admin",),
+    "reject": ("admin",),
+    "priority": ("admin", "lead"),
+    "cancel": ("admin", "lead", "researcher"),
+    "requeue": ("admin", "lead", "researcher"),
     "submit": ("admin", "lead", "researcher"),
 }
 
@@ -29,8 +32,11 @@ class JobActions:
         needed = ROLE_NEEDED[verb]
         if role is None or role in needed:
             return True
-        self.notify(f"you are {self.app.client.user} ({role}); to {verb} jobs you need the {' or '.join(needed)} role.",
-                    title="Not allowed", severity="error")
+        self.notify(
+            f"you are {self.app.client.user} ({role}); to {verb} jobs you need the {' or '.join(needed)} role.",
+            title="Not allowed",
+            severity="error",
+        )
         return False
 
     def _targets(self, verb: str) -> list[int]:
@@ -51,8 +57,12 @@ class JobActions:
             self.notify(f"{verb}: {', '.join(f'#{i}' for i in done)}", timeout=3)
             self.clear_marks()
         if errors:
-            self.notify("\n".join(errors[:5]) + (f"\n… and {len(errors) - 5} more" if len(errors) > 5 else ""),
-                        title=f"Could not {verb}", severity="error", timeout=8)
+            self.notify(
+                "\n".join(errors[:5]) + (f"\n… and {len(errors) - 5} more" if len(errors) > 5 else ""),
+                title=f"Could not {verb}",
+                severity="error",
+                timeout=8,
+            )
 
     @work(group="actions")
     async def action_cancel_jobs(self) -> None:
@@ -60,8 +70,9 @@ class JobActions:
         if not ids:
             return
         names = ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
-        if await self.app.push_screen_wait(ConfirmScreen("Cancel jobs?", f"Cancel {len(ids)} job(s): {names}?",
-                                                         "Cancel jobs")):
+        if await self.app.push_screen_wait(
+            ConfirmScreen("Cancel jobs?", f"Cancel {len(ids)} job(s): {names}?", "Cancel jobs")
+        ):
             await self._each("cancel", ids, self.app.client.cancel)
 
     @work(group="actions")
@@ -75,7 +86,8 @@ class JobActions:
         if not ids:
             return
         reason = await self.app.push_screen_wait(
-            ReasonScreen("Reject jobs", f"Reject {', '.join(f'#{i}' for i in ids[:10])}: why?"))
+            ReasonScreen("Reject jobs", f"Reject {', '.join(f'#{i}' for i in ids[:10])}: why?")
+        )
         if reason:
             await self._each("reject", ids, lambda i: self.app.client.reject(i, reason))
 

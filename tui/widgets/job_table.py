@@ -22,7 +22,10 @@ from tui.widgets.job_index import JobIndex
 
 class JobTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {
-        "jobtable--header", "jobtable--cursor", "jobtable--marked", "jobtable--dim",
+        "jobtable--header",
+        "jobtable--cursor",
+        "jobtable--marked",
+        "jobtable--dim",
         *(f"jobtable--{status}" for status in STATUS_ORDER),
     }
 

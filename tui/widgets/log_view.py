@@ -149,7 +149,8 @@ class LogView(ScrollView, can_focus=True):
             found = f"  /{self.term}: {len(self.matches)} match(es)" if self.term else ""
             text = f" {self.info}  {mode}{found}"
             return Strip([Segment(text, base + self.get_component_rich_style("logview--info"))]).adjust_cell_length(
-                width, base)
+                width, base
+            )
         row = int(self.scroll_y) + y - 1
         lines = self.all_lines()
         if self.wrap:
