@@ -104,14 +104,14 @@ def _queue_routes(app: FastAPI, service: JobService) -> None:
     """The queue seed's endpoints: list, stats, me, position, submit, actions, limits, cleanup, wait."""
     engine = service.engine
 
-    @app.get("/api/queue")
+    @app.get("/api/queue", response_model=dict[str, Any])  # the schema of the body FastJSON carries
     async def list_queue(
         _: Caller,
         status: Annotated[list[str] | None, Query()] = None,
         limit: int = 50,
         include_completed: bool = False,
         user: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         wanted = parse_statuses(status)
         jobs = service.list(wanted, user, include_completed, limit)
         return FastJSON({"jobs": [j.to_dict() for j in jobs], "count": len(jobs)})
@@ -121,7 +121,7 @@ def _queue_routes(app: FastAPI, service: JobService) -> None:
         return service.stats()
 
     @app.get("/api/queue/me")
-    async def me(caller: Caller) -> JSONResponse:
+    async def me(caller: Caller) -> Response:
         return FastJSON(service.me(caller))
 
     @app.get("/api/queue/position/{job_id}")
@@ -129,7 +129,7 @@ def _queue_routes(app: FastAPI, service: JobService) -> None:
         return {"job_id": job_id, "position": service.position(job_id)}
 
     @app.post("/api/queue/submit")
-    async def submit(caller: Caller, body: SubmitBody) -> JSONResponse:
+    async def submit(caller: Caller, body: SubmitBody) -> Response:
         jobs = await service.submit(caller, parse_specs(body.jobs))
         return FastJSON({"ids": [j.id for j in jobs], "jobs": [j.to_dict() for j in jobs]})
 
@@ -187,7 +187,7 @@ def _job_routes(app: FastAPI, service: JobService, tokens: TokenRegistry) -> Non
         return {"ok": True, "version": __version__, "instance": engine.instance, "pid": _pid()}
 
     @app.get("/api/jobs/{job_id}")
-    async def detail(_: Caller, job_id: int) -> JSONResponse:
+    async def detail(_: Caller, job_id: int) -> Response:
         return FastJSON(await job_detail(service, job_id))
 
     @app.get("/api/jobs/{job_id}/logs")

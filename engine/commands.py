@@ -82,7 +82,8 @@ class LocalRunner:
             raise JobTuiError(
                 f"{self.where}: `{argv[0]}` did not answer within {timeout:g} s; it was stopped."
             ) from None
-        return CommandResult(tuple(argv), proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+        returncode = await proc.wait()  # communicate() has waited already: this only reads the status
+        return CommandResult(tuple(argv), returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
 async def run_command(

@@ -132,9 +132,13 @@ class TuiConfig(Strict):
     keys: dict[str, str] = Field(default_factory=dict, description="binding id -> key")
 
 
+def _default_nodes() -> list[Node]:
+    return [LocalNode(name="local")]
+
+
 class Config(Strict):
     state_dir: Path | None = None
-    nodes: list[Node] = Field(default_factory=lambda: [LocalNode(name="local")])
+    nodes: list[Node] = Field(default_factory=_default_nodes)
     users: dict[str, UserConfig] = Field(default_factory=dict)
     owner_role: Role = "admin"
     limits: Limits = Field(default_factory=Limits)
@@ -218,12 +222,11 @@ def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(part)), None)
-            key = next((k for k, _ in node.value if k.value == str(part)), None)
-            if match is None:
+            pair = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if pair is None:
                 return line
+            key, node = pair
             line = key.start_mark.line + 1
-            node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line + 1

@@ -129,6 +129,7 @@ class EngineHost:
         if self._server is not None:
             self._server.should_exit = True
             self._server.force_exit = True
+        if self._server_task is not None:
             await asyncio.gather(self._server_task, return_exceptions=True)
         await self.engine.stop()
         with contextlib.suppress(FileNotFoundError):

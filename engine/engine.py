@@ -72,7 +72,7 @@ class Engine:
         self.ready = QueueIndex()
         self.ledger = Ledger(config)
         self.monitor = NodeMonitor(self)
-        self.executors = executors
+        self._executors = executors
         self.runners: dict[int, Runner] = {}
         self.limits: dict[str, Any] = config.limits.model_dump()
         self.poll_interval = poll_interval
@@ -92,6 +92,13 @@ class Engine:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
+    @property
+    def executors(self) -> dict[str, Executor]:
+        """The executor of each node, by node name: given to the constructor, or made by start()."""
+        if self._executors is None:
+            raise RuntimeError("the engine has no executors yet: they are made by start()")
+        return self._executors
+
     # -- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -99,8 +106,8 @@ class Engine:
         await self.store.open()
         self.limits.update((await self.store.load_settings()).get("limits", {}))
         self._event_seq = await self.store.max_event_seq()
-        if self.executors is None:
-            self.executors = make_executors(self.config, self.state_dir)
+        if self._executors is None:
+            self._executors = make_executors(self.config, self.state_dir)
         for executor in self.executors.values():
             executor.attach(self.monitor)
         jobs = await self.store.load_jobs()
@@ -127,7 +134,7 @@ class Engine:
         for _job_id, attempt in self.attempts.items():
             self.store.queue([Store.save_attempt(attempt)])
         await self.store.close()
-        for executor in (self.executors or {}).values():
+        for executor in (self._executors or {}).values():
             await executor.close()
 
     # -- the one way state changes ---------------------------------------------------------------------
@@ -363,9 +370,13 @@ class Engine:
         self.runners[job.id] = runner
         task = asyncio.get_running_loop().create_task(runner.run(spec))
         self._tasks[job.id] = task
-        task.add_done_callback(
-            lambda t, job_id=job.id: self._tasks.pop(job_id, None) if self._tasks.get(job_id) is t else None
-        )
+        job_id = job.id
+
+        def forget(t: asyncio.Task[None]) -> None:
+            if self._tasks.get(job_id) is t:
+                self._tasks.pop(job_id, None)
+
+        task.add_done_callback(forget)
 
     # -- runner sink -------------------------------------------------------------------------------------
 

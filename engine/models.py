@@ -35,6 +35,7 @@ TERMINAL = frozenset(
 # Terminal states a dependent job may not start after: they make it `skipped`.
 UNSUCCESSFUL = TERMINAL - {JobStatus.COMPLETED}
 REQUEUABLE = frozenset(TERMINAL - {JobStatus.REJECTED})
+TERMINAL_NAMES = frozenset(status.value for status in TERMINAL)  # as they appear on the wire
 
 
 class Reason(StrEnum):

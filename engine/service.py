@@ -4,6 +4,7 @@ before it returns. Both the HTTP API and the in-process client go through here.
 
 from __future__ import annotations
 
+import builtins
 import shutil
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ class JobService:
             raise ValidationError("the submission holds no jobs; give a command or a file with at least one job.")
         engine = self.engine
         order = batch_order(specs)
-        self._which: dict[tuple[str, str | None], bool] = {}  # program lookups, for this batch only
+        self._which = {}  # program lookups, for this batch only
         ids: dict[int, int] = {}
         keys = {spec.key: i for i, spec in enumerate(specs) if spec.key}
         now = engine.clock.now()
@@ -316,7 +317,7 @@ class JobService:
             "running_jobs": [j.to_dict() for j in mine if j.status in ACTIVE],
         }
 
-    def nodes(self) -> list[dict[str, Any]]:
+    def nodes(self) -> builtins.list[dict[str, Any]]:  # `list` in this class is the method above
         engine = self.engine
         out = []
         for cfg in self.config.nodes:

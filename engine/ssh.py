@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncssh
 
@@ -264,7 +264,9 @@ class SshHost:
                     raise SshUnreachable(f"{self.where}: the link dropped while running `{argv[0]}`: {e}") from e
                 else:
                     status = result.exit_status if result.exit_status is not None else -1
-                    return status, bytes(result.stdout or b""), bytes(result.stderr or b"")
+                    # encoding=None: asyncssh hands back the output as bytes, never str
+                    out, err = cast("bytes | None", result.stdout), cast("bytes | None", result.stderr)
+                    return status, bytes(out or b""), bytes(err or b"")
             log.debug("%s: channel refused (%s), retrying", self.where, error)
             await asyncio.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")
@@ -305,9 +307,9 @@ class SshHost:
                 return shell
         limit = min(SHELLS, self.cfg.max_channels - 1)  # always leave a slot for one-shot commands
         if len(self._shells) + self._opening < limit and not self.channels.locked():
-            shell = await self._open_shell(prelude, timeout)
-            if shell is not None:
-                return shell
+            opened = await self._open_shell(prelude, timeout)
+            if opened is not None:
+                return opened
         if not live:
             return None
         self._turn += 1

@@ -101,12 +101,19 @@ class Store:
         self.last_error: StoreError | None = None
         self._durable = True
 
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The open connection; a programming error to ask for it before `open()` or after `close()`."""
+        if self._db is None:
+            raise RuntimeError(f"{self.path}: the state store is not open (used before open() or after close())")
+        return self._db
+
     async def open(self) -> None:
         try:
-            self._db = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._db.execute("PRAGMA journal_mode=WAL")
-            await self._db.execute("PRAGMA synchronous=FULL")
-            await self._db.execute("PRAGMA foreign_keys=ON")
+            self._db = db = await aiosqlite.connect(self.path, isolation_level=None)
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.execute("PRAGMA foreign_keys=ON")
             await self._check_integrity()
             await self._migrate()
         except sqlite3.DatabaseError as e:
@@ -116,22 +123,30 @@ class Store:
                 "move it aside (keep it for recovery) or point --state-dir elsewhere, then start again."
             ) from e
 
+    async def _scalar(self, sql: str) -> Any:
+        """The one value of a query that always answers one row of one column (a PRAGMA, an aggregate)."""
+        async with self.db.execute(sql) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise sqlite3.DatabaseError(f"no answer to {sql!r}")
+        (value,) = row
+        return value
+
     async def _check_integrity(self) -> None:
-        async with self._db.execute("PRAGMA quick_check") as cur:
+        async with self.db.execute("PRAGMA quick_check") as cur:
             row = await cur.fetchone()
         if row is None or row[0] != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no answer'}")
 
     async def _migrate(self) -> None:
-        async with self._db.execute("PRAGMA user_version") as cur:
-            (version,) = await cur.fetchone()
+        version: int = await self._scalar("PRAGMA user_version")
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {version} is newer than this jobtui understands "
                 f"({SCHEMA_VERSION}). Upgrade jobtui; the database was left untouched."
             )
         for number in range(version, SCHEMA_VERSION):
-            await self._db.executescript(f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version={number + 1}; COMMIT;")
+            await self.db.executescript(f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version={number + 1}; COMMIT;")
 
     async def _close_quietly(self) -> None:
         if self._db is not None:
@@ -188,11 +203,12 @@ class Store:
             if not statements:
                 return
             try:
+                db = self.db
                 await self._sync_mode(durable)
-                await self._db.execute("BEGIN IMMEDIATE")
+                await db.execute("BEGIN IMMEDIATE")
                 for sql, group in groupby(statements, key=lambda st: st[0]):
-                    await self._db.executemany(sql, [params for _, params in group])
-                await self._db.execute("COMMIT")
+                    await db.executemany(sql, [params for _, params in group])
+                await db.execute("COMMIT")
                 self.last_error = None
             except sqlite3.Error as e:
                 await self._rollback()
@@ -201,12 +217,12 @@ class Store:
 
     async def _sync_mode(self, durable: bool) -> None:
         if durable != self._durable:
-            await self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            await self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._durable = durable
 
     async def _rollback(self) -> None:
         try:
-            await self._db.execute("ROLLBACK")
+            await self.db.execute("ROLLBACK")
         except sqlite3.Error:
             pass  # no transaction was open
 
@@ -248,7 +264,7 @@ class Store:
     # -- reading -------------------------------------------------------------------------------------
 
     async def load_jobs(self) -> list[Job]:
-        async with self._db.execute("SELECT data, state FROM jobs ORDER BY id") as cur:
+        async with self.db.execute("SELECT data, state FROM jobs ORDER BY id") as cur:
             rows = await cur.fetchall()
         return [
             Job.from_dict({**json.loads(data), **json.loads(state)} if state else json.loads(data))
@@ -261,7 +277,7 @@ class Store:
         if job_id is not None:
             sql += " WHERE job_id = ?"
             params = (job_id,)
-        async with self._db.execute(sql + " ORDER BY job_id, number", params) as cur:
+        async with self.db.execute(sql + " ORDER BY job_id, number", params) as cur:
             return [Attempt(**json.loads(row[0])) for row in await cur.fetchall()]
 
     async def load_attempts_of(self, job_ids: list[int]) -> list[Attempt]:
@@ -274,24 +290,23 @@ class Store:
                 f"SELECT data FROM attempts a WHERE job_id IN ({marks}) "
                 "AND number = (SELECT MAX(number) FROM attempts b WHERE b.job_id = a.job_id)"
             )
-            async with self._db.execute(sql, tuple(chunk)) as cur:
+            async with self.db.execute(sql, tuple(chunk)) as cur:
                 found += [Attempt(**json.loads(row[0])) for row in await cur.fetchall()]
         return found
 
     async def load_events(self, job_id: int, limit: int = 500) -> list[JobEvent]:
         sql = "SELECT seq, job_id, at, actor, kind, from_status, to_status, reason, message FROM events "
         sql += "WHERE job_id = ? ORDER BY seq DESC LIMIT ?"
-        async with self._db.execute(sql, (job_id, limit)) as cur:
+        async with self.db.execute(sql, (job_id, limit)) as cur:
             rows = await cur.fetchall()
-        return [JobEvent(*row) for row in reversed(rows)]
+        return [JobEvent(*row) for row in reversed(list(rows))]
 
     async def max_event_seq(self) -> int:
-        async with self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cur:
-            (seq,) = await cur.fetchone()
+        seq: int = await self._scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
         return seq
 
     async def load_settings(self) -> dict[str, Any]:
-        async with self._db.execute("SELECT key, value FROM settings") as cur:
+        async with self.db.execute("SELECT key, value FROM settings") as cur:
             return {k: json.loads(v) for k, v in await cur.fetchall()}
 
 

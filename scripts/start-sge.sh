@@ -50,8 +50,23 @@ chown sgeadmin:sgeadmin /var/run/gridengine
 running() {  # is the daemon whose pid file is $1 alive? (restarting one daemon leaves the other up)
     [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
 }
+wait_until() {  # wait_until SECONDS WHAT COMMAND...: run COMMAND every 0.2 s until it succeeds, or fail
+    local seconds=$1 what=$2 deadline
+    shift 2
+    deadline=$(($(date +%s) + seconds))
+    until "$@" >/dev/null 2>&1; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "sge: $what did not happen within ${seconds} s; see $SPOOL/qmaster/messages" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+execd_reports_load() {  # the queue instance shows a load value: execd has registered with this qmaster
+    qstat -f -q all.q 2>/dev/null | awk '$1 ~ /^all.q@/ && $4 != "-NA-" {up=1} END {exit !up}'
+}
 running "$SPOOL/qmaster/qmaster.pid" || /usr/sbin/sge_qmaster
-for _ in $(seq 100); do qconf -sh >/dev/null 2>&1 && break; sleep 0.1; done
+wait_until 60 "the qmaster answering queries (qconf -sh)" qconf -sh
 if ! qconf -sel 2>/dev/null | grep -qx "$HOST"; then
     printf 'hostname %s\nload_scaling NONE\ncomplex_values NONE\nuser_lists NONE\nxuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\nreport_variables NONE\n' \
         "$HOST" >"$W/exechost.conf"
@@ -60,12 +75,7 @@ fi
 qconf -ss 2>/dev/null | grep -qx "$HOST" || qconf -as "$HOST" >/dev/null
 running "$SPOOL/execd/localhost/execd.pid" || /usr/sbin/sge_execd
 configure_once
-for _ in $(seq 150); do  # ready once the queue instance reports a load value (execd registered)
-    if qstat -f -q all.q 2>/dev/null | awk '$1 ~ /^all.q@/ && $4 != "-NA-" {up=1} END {exit !up}'; then
-        echo "sge up in $((($(date +%s%N) - started) / 1000000)) ms"
-        exit 0
-    fi
-    sleep 0.2
-done
-echo "sge did not come up; see /var/spool/gridengine/qmaster/messages" >&2
-exit 1
+# ready once the qmaster lists jobs and the queue instance reports a load value (execd registered)
+wait_until 60 "the qmaster listing jobs (qstat -u '*')" qstat -u '*'
+wait_until 60 "sge_execd registering with the qmaster" execd_reports_load
+echo "sge up in $((($(date +%s%N) - started) / 1000000)) ms"

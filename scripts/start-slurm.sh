@@ -86,6 +86,7 @@ slurmd -f "$S/slurm.conf" -N "$NODE"
 state=""
 for _ in $(seq 150); do
     state=$(sinfo -h -N -o '%T' 2>/dev/null | head -1 || true)
+    squeue -h >/dev/null 2>&1 || state="$state (squeue not answering)"
     case "$state" in
         idle|mixed|allocated|completing)
             echo "slurm up in $((($(date +%s%N) - started) / 1000000)) ms: node $state"

@@ -24,6 +24,7 @@ from engine.discovery import SOCKET_NAME, engine_running
 from engine.errors import JobTuiError
 from engine.resources import sample_local_gpus
 from tui import themes as theme_files
+from tui.app_base import JobAppBase
 from tui.bridge import EngineStatus, EventBridge, JobsChanged, SettingsChanged, SnapshotLoaded
 from tui.keys import bindings, check_keymap
 from tui.screens.dialogs import QuitScreen
@@ -32,13 +33,14 @@ from tui.screens.main import MainScreen
 from tui.screens.palette import JobCommands
 from tui.view import ACTIVE, QUEUED
 from tui.widgets.job_index import JobIndex
+from tui.widgets.panels import GpuPanel, NodesPanel
 
 NODES_EVERY = 2.0
 GPUS_EVERY = 5.0
 TICK_EVERY = 1.0
 
 
-class JobTuiApp(App[str | None]):
+class JobTuiApp(JobAppBase):
     """Returns "serve" when the user asked to hand queued jobs to a `jobtui --serve` daemon."""
 
     CSS_PATH = "app.tcss"
@@ -75,7 +77,7 @@ class JobTuiApp(App[str | None]):
 
     @property
     def main(self) -> MainScreen:
-        return self.get_screen("main")  # type: ignore[return-value]
+        return self.get_screen("main", MainScreen)
 
     def on_mount(self) -> None:
         for theme in self.theme_set.themes.values():
@@ -107,7 +109,7 @@ class JobTuiApp(App[str | None]):
         self.index.load(message.rows)
         message.rows = []
         self.main.limits = message.limits
-        self.main.loading = message.loading
+        self.main.loading_jobs = message.loading
         self.nodes = message.nodes
         self._show_side()
         self.main.apply_snapshot()
@@ -147,8 +149,8 @@ class JobTuiApp(App[str | None]):
     def _show_side(self) -> None:
         screen = self.main
         holders = next((n.get("gpu_holders") or {} for n in self.nodes if n.get("kind") == "local"), {})
-        screen.query_one("#nodes").show_nodes(self.nodes)
-        screen.query_one("#gpus").show_gpus(self.gpus, holders)
+        screen.query_one("#nodes", NodesPanel).show_nodes(self.nodes)
+        screen.query_one("#gpus", GpuPanel).show_gpus(self.gpus, holders)
 
     def _tick(self) -> None:
         """Elapsed times move: repaint the visible rows once a second when one of them runs."""
@@ -173,7 +175,12 @@ class JobTuiApp(App[str | None]):
         if not (self.hosting and queued):
             self.exit(None)
             return
-        self.push_screen(QuitScreen(queued, running), lambda choice: choice and self.exit(choice))
+
+        def leave(choice: str | None) -> None:
+            if choice:
+                self.exit(choice)
+
+        self.push_screen(QuitScreen(queued, running), leave)
 
     async def on_unmount(self) -> None:
         await self.bridge.stop()

@@ -7,19 +7,17 @@ import asyncio
 import os
 import shlex
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from engine.client import EngineClient
+from engine.client import EngineClient, HttpClient
 from engine.discovery import attach
 from engine.errors import EngineUnavailable, ValidationError
-from engine.models import TERMINAL
 from tui.cli_output import DEFAULT_FIELDS, as_json, describe_job, project, table
 from tui.context import load_context
-
-TERMINAL_NAMES = {s.value for s in TERMINAL}
 
 
 def read_job_file(name: str) -> list[dict[str, Any]]:
@@ -147,11 +145,16 @@ async def cmd_logs(client: EngineClient, args: argparse.Namespace) -> int:
 
 
 async def cmd_each(client: EngineClient, args: argparse.Namespace) -> int:
-    action = {"cancel": client.cancel, "approve": client.approve, "requeue": client.requeue}.get(args.verb)
+    actions: dict[str, Callable[[int], Awaitable[dict[str, Any]]]] = {
+        "cancel": client.cancel,
+        "approve": client.approve,
+        "requeue": client.requeue,
+        "reject": lambda job_id: client.reject(job_id, args.reason),
+    }
     results, failed = [], 0
     for job_id in args.ids:
         try:
-            job = await (client.reject(job_id, args.reason) if args.verb == "reject" else action(job_id))
+            job = await actions[args.verb](job_id)
             results.append({"id": job_id, "ok": True, "status": job["status"], "message": job["message"]})
         except EngineUnavailable:
             raise
@@ -197,7 +200,7 @@ async def cmd_simple(client: EngineClient, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_token(client: EngineClient, args: argparse.Namespace) -> int:
+async def cmd_token(client: HttpClient, args: argparse.Namespace) -> int:
     result = await client._call("POST", "/api/tokens", json={"user": args.user})  # HTTP only: tokens are for remote use
     print(as_json(result) if args.json else result["token"])
     return 0

@@ -10,8 +10,8 @@ from typing import Any
 from engine.client import EngineClient
 from engine.config import Config
 from engine.discovery import attach, engine_running
+from engine.models import TERMINAL_NAMES
 from tui.cli_output import as_json, duration, table
-from tui.cli_verbs import TERMINAL_NAMES
 
 PRINT_INTERVAL = 1.0
 

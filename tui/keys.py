@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ KEYS: tuple[Key, ...] = (
 BY_ID = {k.id: k for k in KEYS}
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[BindingType]:
     """Textual bindings for one scope; the app's keymap (config `tui.keys`) overrides keys by id."""
     return [
         Binding(k.key, k.action, k.description, show=k.show, id=k.id, priority=k.priority)

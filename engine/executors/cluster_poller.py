@@ -67,7 +67,10 @@ class QueuePoller:
         async with self._changed:
             seen = self._generation
             await self._changed.wait_for(lambda: self._generation > seen)
-            return self.latest
+            snap = self.latest
+        if snap is None:  # the generation moves only once a listing is stored in `latest`
+            raise RuntimeError("the queue poller moved on without a listing")
+        return snap
 
     async def recent(self, max_age: float) -> Snapshot:
         """A listing no older than `max_age`, taking one now if needed (probes after a restart)."""

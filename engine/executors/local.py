@@ -75,7 +75,7 @@ class LocalExecutor:
     async def probe(self, attempt: Attempt) -> Liveness:
         if attempt.pid is None:
             attempt.pid = _read_pid_file(attempt.run_dir)  # launched, but the engine died before recording it
-        if attempt.pid and self._same_process(attempt):
+        if attempt.pid and _same_process(attempt.pid, attempt):
             return Liveness.RUNNING
         if read_exit_code(attempt.run_dir) is not None:
             return Liveness.EXITED
@@ -90,20 +90,21 @@ class LocalExecutor:
             return b""
 
     async def cancel(self, attempt: Attempt, grace: float) -> None:
-        if not attempt.pid or not self._same_process(attempt):
+        pid = attempt.pid
+        if not pid or not _same_process(pid, attempt):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        _killpg(attempt.pid, signal.SIGTERM)
+        _killpg(pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(self._exited(attempt), grace)
         except TimeoutError:
             pass
         # The leader may end on TERM while others of its group ignore it: they get the rest of the grace, then KILL.
-        while _group_alive(attempt.pid) and loop.time() < deadline:
+        while _group_alive(pid) and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        if _group_alive(attempt.pid):
-            _killpg(attempt.pid, signal.SIGKILL)
+        if _group_alive(pid):
+            _killpg(pid, signal.SIGKILL)
         await self._exited(attempt)
 
     def attach(self, listener: object) -> None:
@@ -112,18 +113,19 @@ class LocalExecutor:
     async def close(self) -> None:
         return None
 
-    def _same_process(self, attempt: Attempt) -> bool:
-        start = process_start_time(attempt.pid)
-        return start is not None and (attempt.proc_start is None or start == attempt.proc_start)
-
     async def _exited(self, attempt: Attempt) -> None:
-        """Return once the attempt's process has ended; reap it if it is our child."""
+        """Return once the attempt's process has ended; reap it if it is our child.
+
+        Without a pid (the pid file was never written, yet the exit file was) there is nothing to wait for.
+        """
         pid = attempt.pid
+        if not pid:
+            return
         fd = self._pidfds.pop(pid, None)
         try:
             if fd is None:
                 fd = os.pidfd_open(pid)
-                if not self._same_process(attempt):
+                if not _same_process(pid, attempt):
                     return
             done = await _readable(fd, IDENTIFY_AFTER)
             if not done:
@@ -138,11 +140,22 @@ class LocalExecutor:
             _reap(pid)
 
 
+def _same_process(pid: int, attempt: Attempt) -> bool:
+    """`pid` is alive and, once the attempt has recorded its start time, is still the attempt's process."""
+    start = process_start_time(pid)
+    return start is not None and (attempt.proc_start is None or start == attempt.proc_start)
+
+
 async def _readable(fd: int, timeout: float | None) -> bool:
     """Wait until a pidfd reports its process ended; False on timeout."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+
+    def wake() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, wake)
     try:
         await asyncio.wait_for(done, timeout) if timeout is not None else await done
         return True

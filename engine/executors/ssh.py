@@ -18,11 +18,12 @@ import logging
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from engine.config import SshNode
 from engine.errors import JobTuiError
 from engine.executors import ssh_scripts as scripts
-from engine.executors.base import LaunchSpec, Liveness, Outcome
+from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome
 from engine.models import Attempt, Reason
 from engine.remote_resources import sample_node
 from engine.ssh import SshHost, SshPool, SshRefused, SshRunner, SshUnreachable, env_script
@@ -42,8 +43,10 @@ LAUNCHES_IN_FLIGHT = 2  # launch scripts running at once; launches arriving mean
 FORWARDED_ENV_PREFIXES = ("JOBTUI_",)
 FORWARDED_ENV = frozenset({"CUDA_VISIBLE_DEVICES"})
 
+_T = TypeVar("_T")
 
-def _future() -> asyncio.Future[scripts.AttemptState]:
+
+def _future() -> asyncio.Future[_T]:
     return asyncio.get_running_loop().create_future()
 
 
@@ -107,7 +110,7 @@ class SshExecutor:
         self.linger = scripts.LINGER
         self._poller: asyncio.Task[None] | None = None
         self._sampler: asyncio.Task[None] | None = None
-        self._listener: object | None = None
+        self._listener: NodeListener | None = None
 
     def run_dir(self, job_id: int, number: int) -> str:
         return posixpath.join(self.cfg.work_root, "runs", str(job_id), str(number))
@@ -152,7 +155,8 @@ class SshExecutor:
                 continue
             await self._launch_slots.acquire()
             await asyncio.sleep(0)  # launches spawned together arrive in the same loop pass
-            batch, size = [], 0
+            batch: list[_Launch] = []
+            size = 0
             while self._pending and len(batch) < LAUNCH_BATCH:
                 item = self._pending[0].item
                 size += sum(len(w) for w in (item.run_dir, item.workdir, item.env, *item.command)) + 64
@@ -270,7 +274,7 @@ class SshExecutor:
                 log.warning("cancel of job %s on %s must wait for the node: %s", attempt.job_id, self.node, e)
                 await asyncio.sleep(RETRY_WHILE_DOWN)
 
-    def attach(self, listener: object) -> None:
+    def attach(self, listener: NodeListener) -> None:
         self._listener = listener
         self.host.add_listener(self.node, listener)
         with contextlib.suppress(RuntimeError):  # no running loop: sampling starts with the first wait()
@@ -365,8 +369,8 @@ class SshExecutor:
         while len(self._sizes) > SIZE_CACHE:
             del self._sizes[next(iter(self._sizes))]
         for (index, stream), (offset, blob) in report.data.items():
-            size = report.sizes.get(index)
-            if size is None or offset + len(blob) != size[0 if stream == STDOUT else 1]:
+            sizes = report.sizes.get(index)
+            if sizes is None or offset + len(blob) != sizes[0 if stream == STDOUT else 1]:
                 continue  # only the whole rest of a stream is kept
             path = posixpath.join(run_dirs[index], stream)
             self._forget_data(path)

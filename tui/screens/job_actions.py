@@ -6,11 +6,13 @@ told why before anything is sent; the server checks again and its message is sho
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import getters, work
+from textual.screen import Screen
 
 from engine.errors import JobTuiError
+from tui.app_base import JobAppBase
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen, ReasonScreen
 from tui.screens.submit import SubmitScreen
 
@@ -24,8 +26,18 @@ ROLE_NEEDED = {
 }
 
 
-class JobActions:
-    """Mixed into `MainScreen`; needs `self.app.client`, `self.app.role` and `self.selected_ids()`."""
+class JobActions(Screen[None]):
+    """The base of `MainScreen`, which provides `selected_ids()` and `clear_marks()`."""
+
+    if TYPE_CHECKING:  # at run time Textual's own `app` property returns the same object
+        app = getters.app(JobAppBase)
+
+    def selected_ids(self) -> list[int]:
+        """The jobs a verb acts on: the marked ones, else the one under the cursor."""
+        raise NotImplementedError
+
+    def clear_marks(self) -> None:
+        raise NotImplementedError
 
     def _allowed(self, verb: str) -> bool:
         role = getattr(self.app, "role", None)

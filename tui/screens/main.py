@@ -13,7 +13,7 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Input, Label
 
 from engine.errors import JobTuiError
@@ -31,7 +31,7 @@ LOG_POLL = 0.5
 NARROW = 110  # below this width the side panels hide (toggle with `p`)
 
 
-class MainScreen(JobActions, Screen):
+class MainScreen(JobActions):
     BINDINGS = bindings("jobs")
 
     def __init__(self) -> None:
@@ -40,7 +40,9 @@ class MainScreen(JobActions, Screen):
         self.prompt_mode = ""
         self.limits: dict[str, Any] = {}
         self.engine_note = ""
-        self.loading: int | None = None  # while a large queue loads after its first page
+        # While a large queue loads after its first page: how many jobs in all. Not `loading`, which is
+        # Textual's `Widget.loading` (True covers the whole screen with a loading indicator).
+        self.loading_jobs: int | None = None
         self.stream = "stdout"
         self.panels_forced: bool | None = None
         self._detail: dict[str, Any] | None = None
@@ -99,8 +101,8 @@ class MainScreen(JobActions, Screen):
     def update_stats(self) -> None:
         index = self.app.index
         text = view.stats_text(index.counts, self.limits, index.average_wait, len(index), len(index.rows))
-        if self.loading:
-            text = f"loading {self.loading:,} jobs…"
+        if self.loading_jobs:
+            text = f"loading {self.loading_jobs:,} jobs…"
         if index.filter.active:
             text += f"  filter: {view.markup_escape(index.filter.text)}"
         self.query_one(StatsBar).show_stats(text, self.engine_note)
@@ -201,7 +203,7 @@ class MainScreen(JobActions, Screen):
             self.notify(f"{found} match(es) for {event.value!r}", timeout=2) if event.value else None
             self._close_prompt(log)
 
-    def _close_prompt(self, focus_to) -> None:
+    def _close_prompt(self, focus_to: Widget) -> None:
         self.query_one("#prompt").display = False
         self.prompt_mode = ""
         focus_to.focus()

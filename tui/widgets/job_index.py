@@ -173,7 +173,7 @@ class JobIndex:
             self._key_of[job_id] = new_key
 
     def _rebuild(self) -> None:
-        rows = self.rows.values()
+        rows: Iterable[JobRow] = self.rows.values()
         if self.filter.active:
             rows = [r for r in rows if self.filter(r)]
         key = self._sort_key

@@ -1,0 +1,26 @@
+"""The local executor with an attempt whose pid was never recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.executors.base import Liveness
+from engine.executors.local import LocalExecutor
+from engine.models import Attempt
+from engine.wrapper import EXIT
+
+
+async def test_wait_without_pid_reports_exit_code(tmp_path: Path) -> None:
+    # The engine died before recording the pid and the pid file is missing, but the job finished: its
+    # exit code is what it reported, not a failure to follow a process that was never known.
+    executor = LocalExecutor("local", tmp_path)
+    run_dir = executor.run_dir(1, 1)
+    Path(run_dir).mkdir(parents=True)
+    Path(run_dir, EXIT).write_bytes(b"3\n")
+    attempt = Attempt(1, 1, "local", run_dir, "token")
+
+    assert await executor.probe(attempt) == Liveness.EXITED
+    assert attempt.pid is None
+    outcome = await executor.wait(attempt)
+    assert outcome.exit_code == 3
+    assert outcome.reason is None
