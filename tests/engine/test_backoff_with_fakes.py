@@ -1,7 +1,5 @@
 """Retry back-off and ordering with the shipped fakes: deterministic, no real waiting."""
 
-import asyncio
-
 from engine.config import Config, Limits
 from engine.engine import Engine
 from engine.executors.base import Outcome
@@ -9,19 +7,22 @@ from engine.jobspec import JobSpec
 from engine.models import JobStatus
 from engine.service import JobService
 from engine.testing import FakeClock, FakeExecutor
+from tests.waiting import wait_for
 
 
 async def _until(condition, timeout: float = 5.0) -> None:
     """Let the engine run until `condition()` holds (store commits take real thread hops)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
+    await wait_for(condition, timeout, "the engine to reach the state the test waits for", step=0.005)
 
 
-async def _settle() -> None:
-    await asyncio.sleep(0.2)
+async def _one_pass(engine: Engine) -> None:
+    """Wake the engine and wait until its scheduling loop has run a whole pass and is idle again.
+
+    The loop clears its wake flag at the top of a pass and plans without yielding until it waits again,
+    so seeing the flag cleared from this task means a pass at the current (fake) time has finished.
+    """
+    engine.wake()
+    await wait_for(lambda: not engine._wake.is_set(), 5, "the scheduling loop to run a pass", step=0.005)
 
 
 async def test_failed_attempt_waits_out_its_backoff_then_runs_again(tmp_path):
@@ -41,8 +42,9 @@ async def test_failed_attempt_waits_out_its_backoff_then_runs_again(tmp_path):
         assert "retry 2 of 3 in 60 s" in job.message
 
         clock.advance(59)
-        engine.wake()
-        await _settle()
+        await _one_pass(engine)
+        # a start shows as `starting` at once; the launch itself follows only after a store commit
+        assert job.status == JobStatus.WAITING, "started before its back-off ended"
         assert executor.launched == [job.id], "started before its back-off ended"
 
         clock.advance(1)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.engine import ATTEMPT_KEYS, EVENT_KEYS, JOB_KEYS, JOBTUI, ROOT, Daemon, wait_until_sync
+from tests.fixtures.engine import ATTEMPT_KEYS, EVENT_KEYS, JOB_KEYS, JOBTUI, ROOT, Daemon
+from tests.waiting import wait_for_sync
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,7 @@ def test_submit_list_show_logs(cli: Daemon) -> None:
 
 
 def test_progress_from_a_custom_pattern(cli: Daemon) -> None:
+    # the job's own pace (four epochs over ~0.6 s), not a wait of the test
     script = "import time\nfor i in range(1, 5): print(f'epoch {i}/4', flush=True); time.sleep(0.15)"
     job_id = submit(cli, "--", "python3", "-c", script)
     wait_ok(cli, job_id)
@@ -135,7 +137,7 @@ def test_cancel_approve_reject_requeue_priority(cli: Daemon) -> None:
 
     (requeued,) = cli.cli_json("requeue", str(a))
     assert requeued["ok"] and requeued["status"] in ("waiting", "starting", "running", "completed")
-    wait_until_sync(lambda: cli.job(a)["job"]["attempts"] == 2, 10, "the rerun")
+    wait_for_sync(lambda: cli.job(a)["job"]["attempts"] == 2, 10, "the rerun")
     wait_ok(cli, a)
     assert len(cli.cli_json("show", str(a))["attempts"]) == 2
     human = cli.cli("requeue", str(b))
@@ -211,7 +213,7 @@ def test_run_attaches_and_follows_to_the_end(cli: Daemon, tmp_path: Path) -> Non
 
 def test_logs_follow_a_running_job(cli: Daemon) -> None:
     job_id = submit(cli, "--", "sh", "-c", "for i in 1 2 3 4 5; do echo tick $i; sleep 0.2; done")
-    wait_until_sync(lambda: cli.job(job_id)["job"]["status"] == "running", 10, "it to run")
+    wait_for_sync(lambda: cli.job(job_id)["job"]["status"] == "running", 10, "it to run")
     follow = cli.cli("logs", "-f", str(job_id), timeout=20)
     assert follow.returncode == 0
     assert follow.stdout == "".join(f"tick {i}\n" for i in range(1, 6))

@@ -11,9 +11,9 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 
-from tests.fixtures.engine import JOBTUI, ROOT, Daemon, pid_alive, wait_until_sync
+from tests.fixtures.engine import JOBTUI, ROOT, Daemon, pid_alive
+from tests.waiting import wait_for_sync
 
 LINES = 40
 # Numbered lines over ~4 s, flushed one by one.
@@ -30,8 +30,8 @@ def job_of(daemon: Daemon, job_id: int) -> dict:
 
 def test_job_survives_kill_9_of_the_daemon_and_is_reattached(daemon: Daemon) -> None:
     job_id = submit(daemon, "--name", "counter", "--", "sh", "-c", COUNTER)
-    stdout = wait_until_sync(lambda: next(daemon.state_dir.glob(f"runs/{job_id}/1/stdout"), None), 10, "output")
-    wait_until_sync(lambda: stdout.read_text().count("\n") >= 5, 10, "a few lines of output")
+    stdout = wait_for_sync(lambda: next(daemon.state_dir.glob(f"runs/{job_id}/1/stdout"), None), 10, "output")
+    wait_for_sync(lambda: stdout.read_text().count("\n") >= 5, 10, "a few lines of output")
     detail = daemon.job(job_id)
     assert detail["job"]["status"] == "running"
     pid = detail["attempts"][-1]["pid"]
@@ -40,8 +40,9 @@ def test_job_survives_kill_9_of_the_daemon_and_is_reattached(daemon: Daemon) -> 
     daemon.kill9()
     assert pid_alive(pid), "the job must outlive its engine"
     lines_while_down = stdout.read_text().count("\n")
-    time.sleep(0.6)
-    assert stdout.read_text().count("\n") > lines_while_down, "the job keeps writing while no engine runs"
+    wait_for_sync(
+        lambda: stdout.read_text().count("\n") > lines_while_down, 5, "the job to keep writing while no engine runs"
+    )
     assert pid_alive(pid)
 
     daemon.start()
@@ -63,11 +64,11 @@ def test_job_survives_kill_9_of_the_daemon_and_is_reattached(daemon: Daemon) -> 
 
 def test_job_that_vanished_while_no_engine_ran_is_lost(daemon: Daemon) -> None:
     job_id = submit(daemon, "--", "sleep", "60")
-    wait_until_sync(lambda: job_of(daemon, job_id)["status"] == "running", 10, "the job to run")
+    wait_for_sync(lambda: job_of(daemon, job_id)["status"] == "running", 10, "the job to run")
     pid = daemon.job(job_id)["attempts"][-1]["pid"]
     daemon.kill9()
     os.killpg(pid, signal.SIGKILL)
-    wait_until_sync(lambda: not pid_alive(pid), 5, "the job's processes to die")
+    wait_for_sync(lambda: not pid_alive(pid), 5, "the job's processes to die")
     daemon.start()
     waited = daemon.cli("wait", str(job_id), "--timeout", "10")
     assert waited.returncode == 1  # it did not complete
@@ -125,13 +126,13 @@ def test_openapi_schema_is_served(daemon: Daemon) -> None:
 
 def test_stop_by_sigterm_leaves_jobs_running_and_removes_the_socket(daemon: Daemon) -> None:
     job_id = submit(daemon, "--", "sleep", "30")
-    wait_until_sync(lambda: job_of(daemon, job_id)["status"] == "running", 10, "the job to run")
+    wait_for_sync(lambda: job_of(daemon, job_id)["status"] == "running", 10, "the job to run")
     pid = daemon.job(job_id)["attempts"][-1]["pid"]
     assert daemon.stop() == 0
     assert pid_alive(pid) and not daemon.socket.exists()
     daemon.start()
     assert daemon.cli("cancel", str(job_id)).returncode == 0
-    wait_until_sync(lambda: not pid_alive(pid), 15, "the job to be killed")
+    wait_for_sync(lambda: not pid_alive(pid), 15, "the job to be killed")
 
 
 def test_serve_never_imports_textual(tmp_path) -> None:
@@ -140,7 +141,7 @@ def test_serve_never_imports_textual(tmp_path) -> None:
     argv = [sys.executable, "-X", "importtime", "-m", "tui.cli", "--state-dir", str(state), "--serve"]
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, cwd=ROOT, text=True)
     try:
-        wait_until_sync(lambda: (state / "engine.sock").exists(), 20, "the engine to serve")
+        wait_for_sync(lambda: (state / "engine.sock").exists(), 20, "the engine to serve")
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
@@ -185,7 +186,7 @@ def test_submit_file_on_serve_start(daemon_factory, tmp_path) -> None:
     jobs.write_text(json.dumps([{"command": ["echo", "from file"], "name": "boot"}]))
     daemon = daemon_factory()
     daemon.proc = daemon.spawn("--submit", str(jobs))
-    wait_until_sync(daemon._healthy, 20, "the daemon")
+    wait_for_sync(daemon._healthy, 20, "the daemon")
     assert daemon.cli("wait", "1", "--timeout", "10").returncode == 0
     assert daemon.cli("logs", "1").stdout == "from file\n"
 

@@ -8,7 +8,8 @@ import pytest
 
 from engine.errors import Conflict, PermissionDenied, ValidationError
 from engine.models import JobStatus, Reason
-from tests.fixtures.engine import Rig, db_rows, wait_until
+from tests.fixtures.engine import Rig, db_rows
+from tests.waiting import wait_for
 
 
 async def test_children_wait_for_their_parents(rig: Rig) -> None:
@@ -168,5 +169,5 @@ async def test_priority_reorders_the_queue(engine_factory, config_factory) -> No
     assert rig.service.position(first.id) == 1
     await rig.service.set_priority(rig.actor(), second.id, 90)
     assert rig.service.position(second.id) == 1 and rig.service.position(first.id) == 2
-    await wait_until(lambda: first.is_terminal and second.is_terminal, 10, "both to run")
+    await wait_for(lambda: first.is_terminal and second.is_terminal, 10, "both to run")
     assert second.started_at <= first.started_at

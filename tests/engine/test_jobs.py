@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from engine.models import JobStatus, Reason
-from tests.fixtures.engine import Rig, db_rows, pid_alive, wait_until
+from tests.fixtures.engine import Rig, db_rows, pid_alive
+from tests.waiting import wait_for
 
 
 async def test_submit_runs_to_completion_with_output_in_per_attempt_files(rig: Rig) -> None:
@@ -83,7 +84,7 @@ async def _start_tree(rig: Rig, tmp_path: Path, script: str):
     child_pid = tmp_path / "grandchild.pid"
     job = await rig.submit_one(["sh", "-c", script.format(pidfile=child_pid)], workdir=str(tmp_path))
     await rig.wait_status(job.id, JobStatus.RUNNING)
-    await wait_until(lambda: child_pid.exists() and child_pid.read_text().strip(), 5, "the grandchild's pid")
+    await wait_for(lambda: child_pid.exists() and child_pid.read_text().strip(), 5, "the grandchild's pid")
     return job, rig.engine.attempts[job.id].pid, int(child_pid.read_text())
 
 
@@ -95,7 +96,7 @@ async def test_cancel_kills_the_whole_process_tree(rig: Rig, tmp_path: Path) -> 
     await rig.wait_terminal(job.id, timeout=5)
     assert job.status == JobStatus.CANCELLED and job.reason == Reason.CANCELLED
     assert "cancelled by owner" in job.message
-    await wait_until(lambda: not pid_alive(wrapper) and not pid_alive(grandchild), 3, "the process tree to be gone")
+    await wait_for(lambda: not pid_alive(wrapper) and not pid_alive(grandchild), 3, "the process tree to be gone")
 
 
 async def test_cancel_kills_a_tree_that_ignores_sigterm(rig: Rig, tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ async def test_cancel_kills_a_tree_that_ignores_sigterm(rig: Rig, tmp_path: Path
     await rig.service.cancel(rig.actor(), job.id)
     await rig.wait_terminal(job.id, timeout=8)  # cancel_grace is 1 s, then SIGKILL
     assert job.status == JobStatus.CANCELLED
-    await wait_until(lambda: not pid_alive(wrapper) and not pid_alive(grandchild), 3, "the process tree to be gone")
+    await wait_for(lambda: not pid_alive(wrapper) and not pid_alive(grandchild), 3, "the process tree to be gone")
 
 
 async def test_cancel_of_a_queued_job_never_runs_it(rig: Rig, tmp_path: Path) -> None:
@@ -119,7 +120,7 @@ async def test_requeue_keeps_history(rig: Rig) -> None:
     job = await rig.submit_one(["sh", "-c", "echo run $JOBTUI_ATTEMPT"])
     await rig.wait_terminal(job.id)
     await rig.service.requeue(rig.actor(), job.id)
-    await wait_until(lambda: job.attempts == 2 and job.is_terminal, 10, "the rerun to end")
+    await wait_for(lambda: job.attempts == 2 and job.is_terminal, 10, "the rerun to end")
     assert job.status == JobStatus.COMPLETED
     attempts, events = await rig.history(job.id)
     assert [Path(a.run_dir, "stdout").read_text() for a in attempts] == ["run 1\n", "run 2\n"]
@@ -149,7 +150,7 @@ async def test_limits_hold_while_jobs_run(engine_factory, config_factory) -> Non
         peak = max(peak, sum(j.status in (JobStatus.STARTING, JobStatus.RUNNING) for j in jobs))
         return all(j.is_terminal for j in jobs)
 
-    await wait_until(running, 15, "every job to end")
+    await wait_for(running, 15, "every job to end")
     assert peak == 2
     assert all(j.status == JobStatus.COMPLETED for j in jobs)
 
@@ -166,7 +167,7 @@ async def test_stop_leaves_jobs_running(engine_factory, state_dir: Path) -> None
     await again.service.cancel(again.actor(), job.id)
     await again.wait_terminal(job.id)
     assert again.engine.jobs[job.id].status == JobStatus.CANCELLED
-    await wait_until(lambda: not pid_alive(pid), 3, "the re-attached job to be killed")
+    await wait_for(lambda: not pid_alive(pid), 3, "the re-attached job to be killed")
 
 
 async def test_cancel_while_the_launch_intent_is_being_saved_never_runs_it(rig: Rig, tmp_path: Path) -> None:
@@ -180,6 +181,8 @@ async def test_cancel_while_the_launch_intent_is_being_saved_never_runs_it(rig: 
     assert job.status == JobStatus.STARTING  # the intent is being committed; nothing launched yet
     await rig.service.cancel(rig.actor(), job.id)
     assert job.status == JobStatus.CANCELLED and job.message == "cancelled by owner"
+    # A duration, not a wait: nothing is to happen. Had it been launched anyway, the job would touch the
+    # marker 0.3 s after it started; twice that with no marker and no attempt shows it never ran.
     await asyncio.sleep(0.6)
     assert job.status == JobStatus.CANCELLED and not marker.exists()
     assert job.id not in rig.engine.attempts and rig.engine.usage.total == 0

@@ -22,6 +22,7 @@ from engine.executors.pbs import PbsDialect
 from engine.executors.run_files import LocalFiles
 from engine.models import Attempt, Job, Reason
 from engine.testing import FakeRunner
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -211,7 +212,7 @@ async def test_cancel_uses_qdel_with_the_id(tmp_path):
     await executor.launch(LaunchSpec(job, attempt, {}, str(tmp_path)))
     try:
         waiting = asyncio.ensure_future(executor.wait(attempt))
-        await asyncio.sleep(0.05)
+        await wait_for(lambda: attempt.external_state == "R", 5, "the waiter to see the job running")
         await executor.cancel(attempt, grace=0)
         outcome = await asyncio.wait_for(waiting, 10)
     finally:

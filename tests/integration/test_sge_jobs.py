@@ -10,7 +10,8 @@ from engine.executors.base import LaunchSpec
 from engine.jobspec import JobSpec
 from engine.models import Attempt, Job, JobStatus, Reason, Resources
 from engine.service import JobService
-from tests.fixtures.clusters import cluster_engine, cluster_executor, cluster_node, wait_for, wait_terminal
+from tests.fixtures.clusters import cluster_engine, cluster_executor, cluster_node, wait_terminal
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.sge, pytest.mark.timeout(120)]
 
@@ -79,7 +80,7 @@ async def test_max_queued_respected_with_50_jobs(sge_cluster, tmp_path):
         while True:
             out = await asyncio.to_thread(sge_cluster.command, ["qstat", "-u", "root", "-r"])
             seen.append(sum(1 for line in out.splitlines() if "Full jobname:" in line and line.endswith("_fifty")))
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # the sampling period of this observer, not a wait
 
     sampler = asyncio.create_task(sample())
     try:

@@ -16,7 +16,8 @@ from engine.executors.slurm import SlurmDialect
 from engine.jobspec import JobSpec
 from engine.models import Attempt, Job, JobStatus, Reason
 from engine.service import JobService
-from tests.fixtures.clusters import cluster_engine, cluster_executor, cluster_node, wait_for, wait_terminal
+from tests.fixtures.clusters import cluster_engine, cluster_executor, cluster_node, wait_terminal
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slurm, pytest.mark.timeout(90)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +101,7 @@ async def test_max_queued_respected_with_50_jobs(slurm_cluster, tmp_path):
         while True:
             out = await asyncio.to_thread(slurm_cluster.command, ["squeue", "--me", "-h", "-o", "%j"])
             seen.append(sum(1 for name in out.split() if name.startswith("jt-") and name.endswith("_fifty")))
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the sampling period of this observer, not a wait
 
     sampler = asyncio.create_task(sample())
     try:
@@ -124,6 +125,7 @@ CRASHING_ENGINE = textwrap.dedent(
     from engine.service import JobService
     from engine.jobspec import JobSpec
     from tests.fixtures.clusters import RealCluster, cluster_engine
+    from tests.waiting import wait_for
 
     async def main():
         state = Path(sys.argv[1])
@@ -140,8 +142,10 @@ CRASHING_ENGINE = textwrap.dedent(
         executor.launch = launch_then_die
         await engine.start()
         service = JobService(engine)
-        await service.submit(service.actor("root"), [JobSpec(command=["sh", "-c", "sleep 2; echo done"])])
-        await asyncio.sleep(30)
+        (job,) = await service.submit(service.actor("root"), [JobSpec(command=["sh", "-c", "sleep 2; echo done"])])
+        # The process ends here, SIGKILLed by its own launch; a job that ends first means the launch failed.
+        await wait_for(lambda: job.is_terminal, 30, "the engine to submit the job and be killed")
+        sys.exit(f"the job ended ({job.status.value}: {job.message}) without the engine being killed")
 
     asyncio.run(main())
     """

@@ -10,7 +10,7 @@ import pytest
 
 from engine.jobspec import JobSpec
 from engine.models import JobStatus
-from tests.fixtures.sshd import wait_until
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.sshd
 
@@ -35,14 +35,14 @@ async def test_short_jobs_share_launch_and_poll_scripts_and_need_no_read_command
     engine, service = await ssh_engine(sshd_server.node("n1"))
     actor = service.actor("root")
     (warm,) = await service.submit(actor, [JobSpec(command=["true"])])  # connect and find $HOME first
-    await wait_until(lambda: warm.is_terminal, 15, "the first job to end")
+    await wait_for(lambda: warm.is_terminal, 15, "the first job to end")
     host = engine.executors["n1"].host
     counts = _count_calls(host)
     specs = [
         JobSpec(command=["sh", "-c", 'echo "out $0"; echo "err $0" >&2; exit $(($0 % 3))', str(i)]) for i in range(30)
     ]
     jobs = await service.submit(actor, specs)
-    await wait_until(lambda: all(j.is_terminal for j in jobs), 30, "30 jobs to end")
+    await wait_for(lambda: all(j.is_terminal for j in jobs), 30, "30 jobs to end")
     for i, job in enumerate(jobs):
         assert job.exit_code == i % 3, (job.status, job.message)
         attempt = await engine.attempt_of(job.id, None)
@@ -55,7 +55,7 @@ async def test_short_jobs_share_launch_and_poll_scripts_and_need_no_read_command
 async def test_without_a_free_channel_for_a_shell_scripts_run_one_at_a_time(sshd_server, ssh_engine):
     engine, service = await ssh_engine(sshd_server.node("n1", max_channels=1))
     jobs = await service.submit(service.actor("root"), [JobSpec(command=["sh", "-c", "sleep 0.2; echo hi"])] * 4)
-    await wait_until(lambda: all(j.is_terminal for j in jobs), 30, "jobs to end")
+    await wait_for(lambda: all(j.is_terminal for j in jobs), 30, "jobs to end")
     assert all(j.status == JobStatus.COMPLETED for j in jobs), [j.message for j in jobs]
     host = engine.executors["n1"].host
     assert not host._shells  # every script ran on its own channel
@@ -82,9 +82,9 @@ async def test_cancel_while_the_launch_script_runs_still_kills_the_job(sshd_serv
     marker = f"jt-cancel-{uuid.uuid4().hex[:8]}"
     actor = service.actor("root")
     (job,) = await service.submit(actor, [JobSpec(command=["sh", "-c", "sleep 300; : $0", marker])])
-    await wait_until(lambda: bool(_processes_with(marker)), 10, "the remote job to start")
+    await wait_for(lambda: bool(_processes_with(marker)), 10, "the remote job to start")
     assert job.id in engine.attempts and not engine.attempts[job.id].pid  # its launch has not answered yet
     await service.cancel(actor, job.id)
-    await wait_until(lambda: job.is_terminal, 15, "the job to be cancelled")
+    await wait_for(lambda: job.is_terminal, 15, "the job to be cancelled")
     assert job.status == JobStatus.CANCELLED
-    await wait_until(lambda: not _processes_with(marker), 10, "the remote job to be killed")
+    await wait_for(lambda: not _processes_with(marker), 10, "the remote job to be killed")

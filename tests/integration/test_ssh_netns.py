@@ -9,7 +9,7 @@ import pytest
 
 from engine.jobspec import JobSpec
 from engine.models import JobStatus
-from tests.fixtures.sshd import wait_until
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.sshd, pytest.mark.netns]
 
@@ -23,7 +23,7 @@ async def test_jobs_run_on_two_namespace_nodes(netns_nodes, ssh_engine):
     engine, service = await ssh_engine(n1, n2)
     specs = [JobSpec(command=["sh", "-c", "hostname -I"], node=name) for name in ("nn1", "nn2", "nn1", "nn2")]
     jobs = await service.submit(service.actor("root"), specs)
-    await wait_until(lambda: all(j.is_terminal for j in jobs), 20, "jobs on both nodes to end")
+    await wait_for(lambda: all(j.is_terminal for j in jobs), 20, "jobs on both nodes to end")
     for job, addr in zip(jobs, [n1.host, n2.host, n1.host, n2.host], strict=True):
         assert job.status == JobStatus.COMPLETED, job.message
         attempt = (await engine.history(job.id))[0][-1]
@@ -36,16 +36,18 @@ async def test_link_cut_mid_job_keeps_it_running_and_reattaches(netns_nodes, ssh
     netns = netns_nodes[0]
     engine, service = await ssh_engine(netns.sshd.node("nn1"))
     (job,) = await service.submit(service.actor("root"), [JobSpec(command=["sh", "-c", SCRIPT])])
-    await wait_until(lambda: job.status == JobStatus.RUNNING, 10, "the job to run")
-    await asyncio.sleep(1.5)
+    await wait_for(lambda: job.status == JobStatus.RUNNING, 10, "the job to run")
+    # mid-job: its output is flowing over the link, and this engine has read some of it
+    await wait_for(lambda: (a := engine.attempts.get(job.id)) and a.stdout_offset > 0, 10, "some output to be read")
     netns.cut()
     try:
-        await wait_until(lambda: "unreachable since" in job.message, 12, "the node to be reported unreachable")
+        await wait_for(lambda: "unreachable since" in job.message, 12, "the node to be reported unreachable")
         assert job.status == JobStatus.RUNNING
+        # A duration, not a wait: the link stays down 4 s more while the job keeps running out there.
         await asyncio.sleep(4)
     finally:
         netns.restore()
-    await wait_until(lambda: job.is_terminal, 30, "the job to end after the link came back")
+    await wait_for(lambda: job.is_terminal, 30, "the job to end after the link came back")
     assert job.status == JobStatus.COMPLETED, job.message
     _attempts, events = await engine.history(job.id)
     kinds = [e.kind for e in events]

@@ -13,7 +13,7 @@ from engine.executors.ssh import SshExecutor
 from engine.jobspec import JobSpec
 from engine.models import JobStatus, Reason
 from engine.ssh import SshHost, SshRefused
-from tests.fixtures.sshd import wait_until
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.sshd
 
@@ -38,7 +38,7 @@ async def test_twenty_concurrent_jobs_share_one_connection(sshd_server, ssh_engi
     engine, service = await ssh_engine(sshd_server.node("n1", max_channels=8))
     started = time.monotonic()
     jobs = await service.submit(service.actor("root"), [JobSpec(command=["sleep", "1"]) for _ in range(20)])
-    await wait_until(lambda: all(j.is_terminal for j in jobs), 30, "20 jobs to end")
+    await wait_for(lambda: all(j.is_terminal for j in jobs), 30, "20 jobs to end")
     elapsed = time.monotonic() - started
     failed = {j.id: (j.status.value, j.reason, j.exit_code, j.message) for j in jobs if j.status != JobStatus.COMPLETED}
     assert not failed
@@ -52,13 +52,13 @@ async def test_cancel_kills_the_remote_process_tree(sshd_server, ssh_engine):
     engine, service = await ssh_engine(sshd_server.node("n1"))
     actor = service.actor("root")
     (job,) = await service.submit(actor, [JobSpec(command=["sh", "-c", "sleep 300 & sleep 300 & echo up; wait"])])
-    await wait_until(lambda: job.status == JobStatus.RUNNING and job.id in engine.attempts, 10, "the job to run")
+    await wait_for(lambda: job.status == JobStatus.RUNNING and job.id in engine.attempts, 10, "the job to run")
     attempt = engine.attempts[job.id]
-    await wait_until(lambda: len(_group_members(attempt.pid)) >= 3, 10, "the job's sleeps to start")
+    await wait_for(lambda: len(_group_members(attempt.pid)) >= 3, 10, "the job's sleeps to start")
     await service.cancel(actor, job.id)
-    await wait_until(lambda: job.is_terminal, 15, "the job to be cancelled")
+    await wait_for(lambda: job.is_terminal, 15, "the job to be cancelled")
     assert job.status == JobStatus.CANCELLED
-    await wait_until(lambda: not _group_members(attempt.pid), 5, "the remote process group to be gone")
+    await wait_for(lambda: not _group_members(attempt.pid), 5, "the remote process group to be gone")
 
 
 async def test_changed_host_key_is_refused_before_any_command(sshd_server, ssh_engine, tmp_path):
@@ -68,7 +68,7 @@ async def test_changed_host_key_is_refused_before_any_command(sshd_server, ssh_e
     marker = f"/tmp/jobtui-hostkey-{os.getpid()}"
     engine, service = await ssh_engine(sshd_server.node("n1", known_hosts=wrong))
     (job,) = await service.submit(service.actor("root"), [JobSpec(command=["touch", marker])])
-    await wait_until(lambda: job.is_terminal, 20, "the job to fail")
+    await wait_for(lambda: job.is_terminal, 20, "the job to fail")
     assert job.status == JobStatus.FAILED and job.reason == Reason.LAUNCH_ERROR
     assert "CHANGED" in job.message and "ssh-keygen -R" in job.message and "ssh-keyscan -p" in job.message
     assert not os.path.exists(marker)
@@ -99,5 +99,5 @@ async def test_ssh_config_alias_is_honoured(sshd_server, ssh_engine, tmp_path):
     assert "port" not in node.model_fields_set
     _engine, service = await ssh_engine(node)
     (job,) = await service.submit(service.actor("root"), [JobSpec(command=["whoami"])])
-    await wait_until(lambda: job.is_terminal, 15, "the job to end")
+    await wait_for(lambda: job.is_terminal, 15, "the job to end")
     assert job.status == JobStatus.COMPLETED, job.message

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from engine.models import JobStatus
-from tests.fixtures.sshd import wait_until
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.sshd
 
@@ -22,6 +22,7 @@ from engine.config import Config, Limits, SshNode
 from engine.engine import Engine
 from engine.jobspec import JobSpec
 from engine.service import JobService
+from tests.waiting import wait_for
 
 async def main():
     node = SshNode.model_validate_json(sys.argv[1])
@@ -30,12 +31,12 @@ async def main():
     await engine.start()
     service = JobService(engine)
     (job,) = await service.submit(service.actor("root"), [JobSpec(command=sys.argv[3:])])
-    while job.status.value != "running":
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: job.status.value == "running", 15, "the job to run")
+    # mid-job: its output is flowing, and this engine has read some of it
+    await wait_for(lambda: (a := engine.attempts.get(job.id)) and a.stdout_offset > 0, 10, "some output to be read")
     await engine.store.flush()
     print("RUNNING", job.id, flush=True)
-    await asyncio.sleep(3600)
+    await asyncio.sleep(3600)  # not a wait: the engine runs on until the test kills it
 
 asyncio.run(main())
 """
@@ -61,7 +62,7 @@ async def _start_and_kill(node, state_dir, after: float) -> int:
     try:
         line = await asyncio.wait_for(child.stdout.readline(), 20)
         assert line.startswith(b"RUNNING"), line
-        await asyncio.sleep(after)
+        await asyncio.sleep(after)  # a duration, not a wait: how long the engine runs before its kill -9
     finally:
         child.send_signal(signal.SIGKILL)  # no cleanup at all: the engine dies like kill -9
         await child.wait()
@@ -75,7 +76,7 @@ async def test_killed_engine_reattaches_on_restart(sshd_server, ssh_engine, tmp_
     job_id = await _start_and_kill(node, state_dir, down_for)
     engine, _service = await ssh_engine(node, state_dir=state_dir)
     job = engine.get(job_id)
-    await wait_until(lambda: job.is_terminal, 20, "the re-attached job to end")
+    await wait_for(lambda: job.is_terminal, 20, "the re-attached job to end")
     assert job.status == JobStatus.COMPLETED, job.message
     assert job.attempts == 1  # re-attached, never launched twice
     attempt = (await engine.history(job_id))[0][-1]

@@ -9,7 +9,7 @@ import pytest
 
 from engine.jobspec import JobSpec
 from engine.models import JobStatus, Reason
-from tests.fixtures.sshd import wait_until
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.sshd
 
@@ -27,7 +27,7 @@ async def test_remote_job_runs_and_is_followed(sshd_server, ssh_engine):
         service.actor("root"),
         [JobSpec(command=["sh", "-c", "echo hello from $(whoami)"]), JobSpec(command=["sh", "-c", script])],
     )
-    await wait_until(lambda: ok.is_terminal and bad.is_terminal, 20, "both jobs to end")
+    await wait_for(lambda: ok.is_terminal and bad.is_terminal, 20, "both jobs to end")
     assert ok.status == JobStatus.COMPLETED, ok.message
     assert await _all_output(engine, ok.id) == b"hello from jobtui-test\n"
     assert bad.status == JobStatus.FAILED and bad.exit_code == 3 and bad.reason == Reason.EXIT_CODE
@@ -49,7 +49,7 @@ async def test_hostile_arguments_are_data(sshd_server, ssh_engine, tmp_path):
         JobSpec(command=["sh", "-c", 'printf %s "$JT_VALUE"'], env=env),
     ]
     job, job2 = await service.submit(service.actor("root"), specs)
-    await wait_until(lambda: job.is_terminal and job2.is_terminal, 20, "jobs to end")
+    await wait_for(lambda: job.is_terminal and job2.is_terminal, 20, "jobs to end")
     assert job.status == JobStatus.COMPLETED, job.message
     assert await _all_output(engine, job.id) == "".join(f"{h}\n" for h in hostile).encode()
     assert await _all_output(engine, job2.id) == env["JT_VALUE"].encode()

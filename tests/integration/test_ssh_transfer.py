@@ -11,7 +11,7 @@ from engine.jobspec import JobSpec
 from engine.models import JobStatus, Reason
 from engine.ssh import SshHost
 from engine.transfer import Stager
-from tests.fixtures.sshd import wait_until
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.sshd
 
@@ -27,7 +27,7 @@ def _inputs(tmp_path: Path, marker: str) -> list[str]:
 
 async def _run(service, spec: JobSpec, timeout: float = 20):
     (job,) = await service.submit(service.actor("root"), [spec])
-    await wait_until(lambda: job.is_terminal, timeout, f"job {job.id} to end")
+    await wait_for(lambda: job.is_terminal, timeout, f"job {job.id} to end")
     return job
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from engine.config import SshNode
 from engine.errors import JobTuiError
 from engine.ssh import ConnectLimiter, SshHost, SshRefused, backoff, connect_options, env_script, host_key_error
+from tests.waiting import wait_for
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 
@@ -93,10 +93,7 @@ async def test_a_host_down_longer_than_unreachable_after_is_reported(tmp_path):
         with pytest.raises(JobTuiError):
             await host.connection(timeout=0.3)
         assert listener.calls == []
-        for _ in range(60):
-            if listener.calls:
-                break
-            await asyncio.sleep(0.05)
+        await wait_for(lambda: listener.calls, 3, "the host to be reported unreachable")
     finally:
         await host.close()
     assert listener.calls == [("n1", False)]

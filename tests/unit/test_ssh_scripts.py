@@ -12,6 +12,7 @@ import pytest
 
 from engine.executors import ssh_scripts as scripts
 from engine.ssh import env_script
+from tests.waiting import wait_for_sync
 
 END = b"\nE test-end\n"
 
@@ -58,13 +59,24 @@ def _poll(*triples: tuple[Path, int | None, int | None]):
 
 
 def _wait_exit(run_dir: Path, pid: int, start: int, timeout: float = 10) -> scripts.AttemptState:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ended() -> scripts.AttemptState | None:
         state = _poll((run_dir, pid, start))[0][0]
-        if not state.alive:
-            return state
-        time.sleep(0.05)
-    raise AssertionError("the job did not end")
+        return None if state.alive else state
+
+    return wait_for_sync(ended, timeout, f"the job in {run_dir} to end")
+
+
+def _group(pgid: int) -> list[str]:
+    """Pids of the live (not zombie) members of process group `pgid`."""
+    listed = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True).stdout.split()
+    return [p for p in listed if _running(p)]
+
+
+def _running(pid: str) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False  # gone between pgrep and here
 
 
 def test_launch_poll_read_exit_code(tmp_path):
@@ -151,15 +163,14 @@ def test_words_no_shell_can_carry_are_refused(tmp_path):
 def test_cancel_kills_the_whole_group_and_spares_a_recycled_pid(tmp_path):
     run = tmp_path / "r"
     pid, start = _launch(run, "sh", "-c", "trap '' TERM; sleep 30 & sleep 30 & wait")
-    time.sleep(0.3)
+    # the wrapper, the job's shell and its two sleeps, forked after the trap: by then TERM is ignored
+    wait_for_sync(lambda: len(_group(pid)) >= 4, 5, "the job's shell to ignore TERM and start its sleeps")
     _sh(scripts.CANCEL, str(pid), str(start + 5), "5")  # wrong start time: left alone
     assert _poll((run, pid, start))[0][0].alive
     began = time.monotonic()
     _sh(scripts.CANCEL, str(pid), str(start), "10")  # TERM is ignored by the job: KILL after 1 s
     assert 0.9 < time.monotonic() - began < 5
-    time.sleep(0.2)
-    alive = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True).stdout.split()
-    assert alive == [] or all(Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] == "Z" for p in alive)
+    wait_for_sync(lambda: not _group(pid), 5, "every process of the job's group to be gone")
 
 
 def test_incomplete_exit_file_is_not_an_exit_code(tmp_path):
