@@ -14,8 +14,8 @@ import sys
 import time
 
 from engine.models import Job, Resources
-from engine.queue_index import QueueIndex
-from engine.scheduler import NodeState, Policy, Usage, plan
+from engine.scheduling.plan import NodeState, Policy, Usage, plan
+from engine.scheduling.queue_index import QueueIndex
 
 
 def build(queued: int, users: int, cpus: int = 1) -> QueueIndex:

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from engine.config import ClusterNode  # noqa: E402
 from engine.executors.base import LaunchSpec  # noqa: E402
-from engine.executors.cluster_base import ClusterExecutor  # noqa: E402
-from engine.executors.slurm import SlurmDialect  # noqa: E402
+from engine.executors.batch.executor import ClusterExecutor  # noqa: E402
+from engine.executors.batch.slurm import SlurmDialect  # noqa: E402
 from engine.models import Attempt, Job  # noqa: E402
 
 SCRIPT = b"#!/bin/sh\n#SBATCH --output=/dev/null\ntrue\n"

@@ -60,9 +60,9 @@ async def baseline(server: dict, jobs: int, parallel: int) -> float:
 async def through_jobtui(server: dict, jobs: int, parallel: int) -> tuple[float, int]:
     """The same commands as jobtui jobs on an ssh node, `parallel` running at a time; (seconds, connections)."""
     from engine.config import Config, Limits, SshNode
-    from engine.engine import Engine
-    from engine.jobspec import JobSpec
-    from engine.service import JobService
+    from engine.core.engine import Engine
+    from engine.service.jobspec import JobSpec
+    from engine.service.verbs import JobService
 
     node = SshNode(
         name="bench",

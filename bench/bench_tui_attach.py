@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_tui import FrameClock, key_latencies, rss_mb  # noqa: E402
+from engine.api.discovery import attach  # noqa: E402
 from engine.config import Config  # noqa: E402
-from engine.discovery import attach  # noqa: E402
-from engine.engine import Engine  # noqa: E402
-from engine.jobspec import JobSpec  # noqa: E402
-from engine.service import JobService  # noqa: E402
+from engine.core.engine import Engine  # noqa: E402
+from engine.service.jobspec import JobSpec  # noqa: E402
+from engine.service.verbs import JobService  # noqa: E402
 from tui.app import JobTuiApp  # noqa: E402
 
 

@@ -1,10 +1,13 @@
-"""Job records, states and the one legal-transition function."""
+"""The records everything else speaks of: jobs, attempts, history events, actors, GPU samples; job states
+and the one legal-transition function."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
+
+from engine.config import ROLE_PRIORITY
 
 
 class JobStatus(StrEnum):
@@ -268,3 +271,39 @@ class JobEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(slots=True, frozen=True)
+class Actor:
+    user: str
+    role: str = "researcher"
+    team: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def priority_level(self) -> int:
+        return ROLE_PRIORITY[self.role]
+
+
+SYSTEM = Actor("jobtui", "admin")
+
+
+@dataclass(slots=True, frozen=True)
+class GpuSample:
+    index: int
+    name: str
+    memory_total_mb: int
+    memory_used_mb: int
+    utilization_pct: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "name": self.name,
+            "memory_total_mb": self.memory_total_mb,
+            "memory_used_mb": self.memory_used_mb,
+            "utilization_pct": self.utilization_pct,
+        }

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from engine.commands import CommandResult
 from engine.executors.base import LaunchSpec, Liveness, Outcome
 from engine.models import Attempt
+from engine.remote.commands import CommandResult
 
 
 class FakeClock:

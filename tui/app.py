@@ -18,11 +18,11 @@ from typing import Any
 
 from textual.app import App
 
-from engine.client import EngineClient
+from engine.api.client import EngineClient
+from engine.api.discovery import SOCKET_NAME, engine_running
 from engine.config import Config
-from engine.discovery import SOCKET_NAME, engine_running
 from engine.errors import JobTuiError
-from engine.resources import sample_local_gpus
+from engine.scheduling.capacity import sample_local_gpus
 from tui import themes as theme_files
 from tui.app_base import JobAppBase
 from tui.bridge import EngineStatus, EventBridge, JobsChanged, SettingsChanged, SnapshotLoaded

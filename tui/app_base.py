@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from textual.app import App
 
-from engine.client import EngineClient
+from engine.api.client import EngineClient
 from tui.widgets.job_index import JobIndex
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from textual.message import Message
 
-from engine.client import EngineClient
+from engine.api.client import EngineClient
 from engine.errors import EngineUnavailable, JobTuiError
 from tui.view import ROW_FIELDS, JobRow, row_from_job, row_from_values
 

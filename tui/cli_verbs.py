@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from engine.client import EngineClient, HttpClient
-from engine.discovery import attach
+from engine.api.client import EngineClient, HttpClient
+from engine.api.discovery import attach
 from engine.errors import EngineUnavailable, ValidationError
 from tui.cli_output import DEFAULT_FIELDS, as_json, describe_job, project, table
 from tui.context import load_context

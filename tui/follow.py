@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.client import EngineClient
+from engine.api.client import EngineClient
+from engine.api.discovery import attach, engine_running
 from engine.config import Config
-from engine.discovery import attach, engine_running
 from engine.models import TERMINAL_NAMES
 from tui.cli_output import as_json, duration, table
 
@@ -30,7 +30,7 @@ async def host_or_attach(config: Config, state_dir: Path) -> tuple[EngineClient,
     """Attach to the engine running on `state_dir`, or host one in this process (returned second)."""
     if engine_running(state_dir):
         return attach(state_dir), None
-    from engine.daemon import EngineHost
+    from engine.api.daemon import EngineHost
 
     host = EngineHost(config, state_dir)
     await host.start()

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 
-from engine.daemon import EngineHost
+from engine.api.daemon import EngineHost
 from engine.errors import ConfigError
 from tui.context import load_context
 

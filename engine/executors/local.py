@@ -14,8 +14,8 @@ import signal
 from pathlib import Path
 
 from engine.executors.base import LaunchSpec, Liveness, Outcome
+from engine.executors.wrapper import EXIT, PID, parse_exit_file, wrapper_argv
 from engine.models import Attempt, Reason
-from engine.wrapper import EXIT, PID, parse_exit_file, wrapper_argv
 
 IDENTIFY_AFTER = 0.2  # seconds a process runs before its start time is recorded
 _DEVNULL_STDIN = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]

@@ -7,10 +7,10 @@ from pathlib import Path
 from engine.config import ClusterNode, Config, LocalNode, SshNode
 from engine.errors import ConfigError
 from engine.executors.base import Executor
-from engine.executors.clusters import make_cluster_executor
+from engine.executors.batch.dialects import make_cluster_executor
 from engine.executors.local import LocalExecutor
 from engine.executors.ssh import SshExecutor
-from engine.ssh import SshPool
+from engine.remote.pool import SshPool
 
 
 def make_executors(config: Config, state_dir: Path) -> dict[str, Executor]:

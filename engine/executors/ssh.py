@@ -24,11 +24,11 @@ from engine.config import SshNode
 from engine.errors import JobTuiError
 from engine.executors import ssh_scripts as scripts
 from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome
+from engine.executors.wrapper import STDERR, STDOUT
 from engine.models import Attempt, Reason
-from engine.remote_resources import sample_node
-from engine.ssh import SshHost, SshPool, SshRefused, SshRunner, SshUnreachable, env_script
-from engine.transfer import Stager, TransferError, check_relative
-from engine.wrapper import STDERR, STDOUT
+from engine.remote.pool import SshHost, SshPool, SshRefused, SshRunner, SshUnreachable, env_script
+from engine.remote.sampling import sample_node
+from engine.remote.transfer import Stager, TransferError, check_relative
 
 log = logging.getLogger(__name__)
 

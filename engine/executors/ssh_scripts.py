@@ -26,7 +26,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from engine.wrapper import WRAPPER
+from engine.executors.wrapper import WRAPPER
 
 # The wrapper, first sourcing the attempt's private env file (written at launch, mode 0600).
 REMOTE_WRAPPER = '. "$1/env"\n' + WRAPPER

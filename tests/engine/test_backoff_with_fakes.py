@@ -1,11 +1,11 @@
 """Retry back-off and ordering with the shipped fakes: deterministic, no real waiting."""
 
 from engine.config import Config, Limits
-from engine.engine import Engine
+from engine.core.engine import Engine
 from engine.executors.base import Outcome
-from engine.jobspec import JobSpec
 from engine.models import JobStatus
-from engine.service import JobService
+from engine.service.jobspec import JobSpec
+from engine.service.verbs import JobService
 from engine.testing import FakeClock, FakeExecutor
 from tests.waiting import wait_for
 

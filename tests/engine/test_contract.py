@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from engine.client import HttpClient
-from engine.daemon import EngineHost
+from engine.api.client import HttpClient
+from engine.api.daemon import EngineHost
+from engine.api.tokens import read_owner_token
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from engine.events import EventBus
-from engine.tokens import read_owner_token
 from tests.fixtures.engine import ATTEMPT_KEYS, EVENT_KEYS, JOB_KEYS, OWNER, kill_leftover_jobs, make_config
 
 

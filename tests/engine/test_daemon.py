@@ -146,7 +146,7 @@ def test_serve_never_imports_textual(tmp_path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     imported = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")]
-    assert "engine.daemon" in imported and "uvicorn" in imported  # the probe sees what --serve loads
+    assert "engine.api.daemon" in imported and "uvicorn" in imported  # the probe sees what --serve loads
     assert not [m for m in imported if m.split(".")[0] == "textual"], "--serve imported textual"
     assert proc.returncode == 0
 

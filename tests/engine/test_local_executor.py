@@ -6,8 +6,8 @@ from pathlib import Path
 
 from engine.executors.base import Liveness
 from engine.executors.local import LocalExecutor
+from engine.executors.wrapper import EXIT
 from engine.models import Attempt
-from engine.wrapper import EXIT
 
 
 async def test_wait_without_pid_reports_exit_code(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ import pytest
 from engine.config import ClusterNode
 from engine.errors import JobTuiError
 from engine.executors.base import LaunchSpec, Liveness
-from engine.executors.cluster_base import ClusterExecutor
-from engine.executors.pbs import PbsDialect
-from engine.executors.run_files import LocalFiles
+from engine.executors.batch.executor import ClusterExecutor
+from engine.executors.batch.pbs import PbsDialect
+from engine.executors.batch.run_files import LocalFiles
 from engine.models import Attempt, Job, Reason
 from engine.testing import FakeRunner
 from tests.waiting import wait_for

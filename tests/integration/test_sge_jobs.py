@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from engine.executors.base import LaunchSpec
-from engine.jobspec import JobSpec
 from engine.models import Attempt, Job, JobStatus, Reason, Resources
-from engine.service import JobService
+from engine.service.jobspec import JobSpec
+from engine.service.verbs import JobService
 from tests.fixtures.clusters import cluster_engine, cluster_executor, cluster_node, wait_terminal
 from tests.waiting import wait_for
 

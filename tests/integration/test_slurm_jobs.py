@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from engine.executors.base import LaunchSpec
-from engine.executors.cluster_base import ClusterExecutor
-from engine.executors.slurm import SlurmDialect
-from engine.jobspec import JobSpec
+from engine.executors.batch.executor import ClusterExecutor
+from engine.executors.batch.slurm import SlurmDialect
 from engine.models import Attempt, Job, JobStatus, Reason
-from engine.service import JobService
+from engine.service.jobspec import JobSpec
+from engine.service.verbs import JobService
 from tests.fixtures.clusters import cluster_engine, cluster_executor, cluster_node, wait_terminal
 from tests.waiting import wait_for
 
@@ -122,8 +122,8 @@ CRASHING_ENGINE = textwrap.dedent(
     """
     import asyncio, os, signal, sys
     from pathlib import Path
-    from engine.service import JobService
-    from engine.jobspec import JobSpec
+    from engine.service.verbs import JobService
+    from engine.service.jobspec import JobSpec
     from tests.fixtures.clusters import RealCluster, cluster_engine
     from tests.waiting import wait_for
 
@@ -225,8 +225,8 @@ async def test_probe_finds_an_unrecorded_submission_by_its_tag(slurm_cluster, tm
 
 @pytest.mark.sshd
 async def test_cluster_reached_through_real_sshd(slurm_cluster, sshd_server, tmp_path):
-    from engine.executors.run_files import RemoteFiles
-    from engine.ssh import SshPool, SshRunner
+    from engine.executors.batch.run_files import RemoteFiles
+    from engine.remote.pool import SshPool, SshRunner
 
     pool = SshPool()
     runner = SshRunner(pool.host(sshd_server.node("login")))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.jobspec import JobSpec
 from engine.models import JobStatus
+from engine.service.jobspec import JobSpec
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.sshd

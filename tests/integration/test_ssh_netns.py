@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from engine.jobspec import JobSpec
 from engine.models import JobStatus
+from engine.service.jobspec import JobSpec
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.sshd, pytest.mark.netns]

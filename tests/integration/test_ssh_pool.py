@@ -10,9 +10,9 @@ import pytest
 
 from engine.config import SshNode
 from engine.executors.ssh import SshExecutor
-from engine.jobspec import JobSpec
 from engine.models import JobStatus, Reason
-from engine.ssh import SshHost, SshRefused
+from engine.remote.pool import SshHost, SshRefused
+from engine.service.jobspec import JobSpec
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.sshd

@@ -19,9 +19,9 @@ CHILD = r"""
 import asyncio, sys
 from pathlib import Path
 from engine.config import Config, Limits, SshNode
-from engine.engine import Engine
-from engine.jobspec import JobSpec
-from engine.service import JobService
+from engine.core.engine import Engine
+from engine.service.jobspec import JobSpec
+from engine.service.verbs import JobService
 from tests.waiting import wait_for
 
 async def main():

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from engine.jobspec import JobSpec
 from engine.models import JobStatus, Reason
+from engine.service.jobspec import JobSpec
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.sshd

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.jobspec import JobSpec
 from engine.models import JobStatus, Reason
-from engine.ssh import SshHost
-from engine.transfer import Stager
+from engine.remote.pool import SshHost
+from engine.remote.transfer import Stager
+from engine.service.jobspec import JobSpec
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.sshd

@@ -9,7 +9,7 @@ import random
 from typing import Any
 
 from engine.errors import Conflict, PermissionDenied
-from engine.views import ROW_COLUMNS
+from engine.service.views import ROW_COLUMNS
 
 T0 = 1_700_000_000.0  # fixed clock for snapshots
 STATUSES = ("running", "waiting", "completed", "failed", "blocked", "cancelled")

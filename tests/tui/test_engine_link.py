@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.discovery import attach, engine_running
+from engine.api.discovery import attach, engine_running
 from tui.app import JobTuiApp
 
 ROOT = Path(__file__).resolve().parents[2]

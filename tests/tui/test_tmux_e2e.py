@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.discovery import engine_running
+from engine.api.discovery import engine_running
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 BIN = Path(sys.executable).parent

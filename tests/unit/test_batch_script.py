@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
-from engine.executors.batch_script import ScriptSpec, hms, minutes, render_script, sh_path
-from engine.executors.sge import SgeDialect
-from engine.executors.slurm import SlurmDialect
-from engine.wrapper import parse_exit_file
+from engine.executors.batch.script import ScriptSpec, hms, minutes, render_script, sh_path
+from engine.executors.batch.sge import SgeDialect
+from engine.executors.batch.slurm import SlurmDialect
+from engine.executors.wrapper import parse_exit_file
 
 
 def _spec(tmp_path, **kw) -> ScriptSpec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ValidationError
-from engine.jobspec import batch_order, parse_duration, parse_memory_mb, parse_specs
+from engine.service.jobspec import batch_order, parse_duration, parse_memory_mb, parse_specs
 
 
 @pytest.mark.parametrize(

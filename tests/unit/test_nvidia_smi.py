@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.remote_resources import parse_loadavg, parse_meminfo, parse_nvidia_smi, parse_sample
+from engine.remote.sampling import parse_loadavg, parse_meminfo, parse_nvidia_smi, parse_sample
 
 DATA = Path(__file__).parent.parent / "data"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from engine.core.outcomes import decide
 from engine.executors.base import Outcome
 from engine.models import Job, JobStatus, Reason, RetryPolicy
-from engine.outcomes import decide
 
 NOW = 1000.0
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.commands import CommandError, CommandResult
 from engine.config import ClusterNode, parse_config
 from engine.errors import ConfigError
-from engine.executors.batch_script import ScriptSpec, render_script
-from engine.executors.clusters import make_dialect
-from engine.executors.pbs import PbsDialect
-from engine.executors.sge import SgeDialect
-from engine.executors.slurm import SlurmDialect
+from engine.executors.batch.dialects import make_dialect
+from engine.executors.batch.pbs import PbsDialect
+from engine.executors.batch.script import ScriptSpec, render_script
+from engine.executors.batch.sge import SgeDialect
+from engine.executors.batch.slurm import SlurmDialect
+from engine.remote.commands import CommandError, CommandResult
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pbs"
 

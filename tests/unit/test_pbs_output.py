@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.models import Reason
-from engine.pbs_output import (
+from engine.executors.batch.pbs_output import (
     exit_status,
     hms_seconds,
     is_unknown_pbs_job,
@@ -19,7 +18,8 @@ from engine.pbs_output import (
     pbs_finished_state,
     pbs_record,
 )
-from engine.scheduler_output import parse_tag, slurm_reason
+from engine.executors.batch.records import parse_tag, slurm_reason
+from engine.models import Reason
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pbs"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.core.progress import LineSplitter, compile_patterns, last_progress, parse_line, with_eta
 from engine.models import Progress
-from engine.progress import LineSplitter, compile_patterns, last_progress, parse_line, with_eta
 
 
 @pytest.mark.parametrize(

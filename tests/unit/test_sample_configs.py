@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import ClusterNode, LocalNode, SshNode, load_config
-from engine.jobspec import batch_order, parse_specs
+from engine.service.jobspec import batch_order, parse_specs
 from tui.cli_verbs import read_job_file
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"

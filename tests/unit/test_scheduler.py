@@ -10,9 +10,9 @@ import pytest
 
 from engine.config import ROLE_PRIORITY
 from engine.models import Job, Resources
-from engine.queue_index import QueueIndex
-from engine.resources import abaqus_tokens
-from engine.scheduler import NodeState, Policy, Usage, plan, unplaceable_reason
+from engine.scheduling.capacity import abaqus_tokens
+from engine.scheduling.plan import NodeState, Policy, Usage, plan, unplaceable_reason
+from engine.scheduling.queue_index import QueueIndex
 
 _ids = count(1)
 BIG = Policy(max_concurrent=100, user_max_concurrent=100, team_max_concurrent=100)

@@ -6,23 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from engine.models import Reason
-from engine.scheduler_output import (
+from engine.executors.batch.records import make_tag, parse_tag, slurm_reason
+from engine.executors.batch.sge_output import parse_qacct, parse_qstat_xml, parse_qsub_id, sge_finished_state
+from engine.executors.batch.slurm_output import (
     is_unknown_job_error,
-    make_tag,
-    parse_qacct,
-    parse_qstat_xml,
-    parse_qsub_id,
     parse_sacct,
     parse_sbatch_id,
     parse_scontrol_job,
     parse_squeue,
-    parse_tag,
     scontrol_record,
-    sge_finished_state,
     slurm_is_active,
-    slurm_reason,
 )
+from engine.models import Reason
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -8,7 +8,7 @@ import pytest
 
 from engine.config import SshNode
 from engine.errors import JobTuiError
-from engine.ssh import ConnectLimiter, SshHost, SshRefused, backoff, connect_options, env_script, host_key_error
+from engine.remote.pool import ConnectLimiter, SshHost, SshRefused, backoff, connect_options, env_script, host_key_error
 from tests.waiting import wait_for
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.executors import ssh_scripts as scripts
-from engine.ssh import env_script
+from engine.remote.pool import env_script
 from tests.waiting import wait_for_sync
 
 END = b"\nE test-end\n"

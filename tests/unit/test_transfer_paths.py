@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from engine.transfer import PathEscape, check_relative, input_name, within
+from engine.remote.transfer import PathEscape, check_relative, input_name, within
 
 
 @pytest.mark.parametrize(

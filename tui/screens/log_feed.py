@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.client import EngineClient
+from engine.api.client import EngineClient
 
 TAIL_BYTES = 256 * 1024
 CHUNK = 256 * 1024

@@ -1,0 +1,200 @@
+"""`EngineClient`: the one way the TUI and the CLI talk to an engine.
+
+`LocalClient` (engine/api/local_client.py) calls an engine in this process; `HttpClient` speaks to a
+running engine over its Unix socket (or TCP with a token). Both return the same JSON-shaped dicts,
+and the same contract tests run against both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from engine.errors import (
+    Conflict,
+    EngineUnavailable,
+    JobTuiError,
+    NotFound,
+    PermissionDenied,
+    StoreError,
+    ValidationError,
+)
+
+
+class EngineClient(Protocol):
+    user: str
+
+    async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    async def list_jobs(
+        self,
+        status: list[str] | None = None,
+        limit: int | None = 50,
+        include_completed: bool = False,
+        user: str | None = None,
+    ) -> list[dict[str, Any]]: ...
+    async def job(self, job_id: int) -> dict[str, Any]: ...
+    async def logs(
+        self, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = 65536, attempt: int | None = None
+    ) -> dict[str, Any]: ...
+    async def cancel(self, job_id: int) -> dict[str, Any]: ...
+    async def approve(self, job_id: int) -> dict[str, Any]: ...
+    async def reject(self, job_id: int, reason: str) -> dict[str, Any]: ...
+    async def requeue(self, job_id: int) -> dict[str, Any]: ...
+    async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]: ...
+    async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]: ...
+    async def stats(self) -> dict[str, Any]: ...
+    async def me(self) -> dict[str, Any]: ...
+    async def position(self, job_id: int) -> int | None: ...
+    async def limits(self) -> dict[str, Any]: ...
+    async def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]: ...
+    async def cleanup(self, days: float) -> int: ...
+    async def nodes(self) -> list[dict[str, Any]]: ...
+    async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]: ...
+    def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]: ...
+    async def close(self) -> None: ...
+
+
+_ERRORS: dict[int, type[JobTuiError]] = {
+    400: ValidationError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    422: ValidationError,
+    500: StoreError,
+}
+
+
+class HttpClient:
+    """A running engine reached over HTTP (its Unix socket by default)."""
+
+    def __init__(self, socket_path: Path | None, token: str, user: str = "", base_url: str = "http://jobtui") -> None:
+        transport = httpx.AsyncHTTPTransport(uds=str(socket_path)) if socket_path else None
+        self.user = user
+        self.where = str(socket_path) if socket_path else base_url
+        self._http = httpx.AsyncClient(
+            transport=transport, base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
+        )
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.TransportError as e:
+            raise EngineUnavailable(
+                f"cannot reach the engine at {self.where} ({e.__class__.__name__}); start one with `jobtui --serve`."
+            ) from e
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return orjson.loads(response.content)
+
+    async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return (await self._call("POST", "/api/queue/submit", json={"jobs": specs}))["jobs"]
+
+    async def list_jobs(self, status=None, limit=50, include_completed=False, user=None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"include_completed": include_completed}
+        if limit is not None:
+            params["limit"] = limit
+        if status:
+            params["status"] = status
+        if user:
+            params["user"] = user
+        return (await self._call("GET", "/api/queue", params=params))["jobs"]
+
+    async def job(self, job_id: int) -> dict[str, Any]:
+        return await self._call("GET", f"/api/jobs/{job_id}")
+
+    async def logs(self, job_id, stream="stdout", offset=0, limit=65536, attempt=None) -> dict[str, Any]:
+        params = {"stream": stream, "offset": offset, "limit": limit}
+        if attempt is not None:
+            params["attempt"] = attempt
+        return await self._call("GET", f"/api/jobs/{job_id}/logs", params=params)
+
+    async def cancel(self, job_id: int) -> dict[str, Any]:
+        return await self._call("POST", f"/api/queue/{job_id}/cancel")
+
+    async def approve(self, job_id: int) -> dict[str, Any]:
+        return await self._call("POST", f"/api/queue/{job_id}/approve")
+
+    async def reject(self, job_id: int, reason: str) -> dict[str, Any]:
+        return await self._call("POST", f"/api/queue/{job_id}/reject", params={"reason": reason})
+
+    async def requeue(self, job_id: int) -> dict[str, Any]:
+        return await self._call("POST", f"/api/queue/{job_id}/requeue")
+
+    async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]:
+        return await self._call("POST", f"/api/queue/{job_id}/priority", json={"priority": priority})
+
+    async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]:
+        body = {"ids": ids, "timeout": timeout}
+        return await self._call("POST", "/api/queue/wait", json=body, timeout=timeout + 30)
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._call("GET", "/api/queue/stats")
+
+    async def me(self) -> dict[str, Any]:
+        return await self._call("GET", "/api/queue/me")
+
+    async def position(self, job_id: int) -> int | None:
+        return (await self._call("GET", f"/api/queue/position/{job_id}"))["position"]
+
+    async def limits(self) -> dict[str, Any]:
+        return await self._call("GET", "/api/queue/concurrency")
+
+    async def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", "/api/queue/concurrency", json=changes)
+
+    async def cleanup(self, days: float) -> int:
+        return (await self._call("POST", "/api/queue/cleanup", params={"days": days}))["deleted"]
+
+    async def nodes(self) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/api/nodes"))["nodes"]
+
+    async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"view": view} if limit is None else {"view": view, "limit": limit}
+        return await self._call("GET", "/api/snapshot", params=params)
+
+    async def health(self) -> dict[str, Any]:
+        return await self._call("GET", "/api/health")
+
+    async def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+        params = {"since": since} if since is not None else {}
+        try:
+            async with self._http.stream("GET", "/api/events", params=params, timeout=None) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _error_from(response)
+                async for seq, kind, data in _parse_sse(response.aiter_lines()):
+                    yield seq, kind, data
+        except httpx.TransportError as e:
+            raise EngineUnavailable(f"lost the event stream from {self.where}; the engine stopped?") from e
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
+async def _parse_sse(lines: AsyncIterator[str]) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+    seq, kind, data = 0, "message", ""
+    async for line in lines:
+        if not line:
+            if data:
+                yield seq, kind, json.loads(data)
+            seq, kind, data = 0, "message", ""
+        elif line.startswith("id:"):
+            seq = int(line[3:].strip())
+        elif line.startswith("event:"):
+            kind = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()
+
+
+def _error_from(response: httpx.Response) -> JobTuiError:
+    try:
+        body = response.json()
+        message = body.get("message") or str(body.get("detail"))
+    except ValueError:
+        message = response.text
+    return _ERRORS.get(response.status_code, JobTuiError)(message)

@@ -1,0 +1,1 @@
+"""Scheduling: the pure plan(), the ready-queue index, the resource ledger and node capacity."""

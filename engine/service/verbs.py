@@ -1,0 +1,340 @@
+"""The verbs users call: each checks the caller's role and ownership, validates, and is durable
+before it returns. Both the HTTP API and the in-process client go through here.
+"""
+
+from __future__ import annotations
+
+import builtins
+import shutil
+from pathlib import Path
+from typing import Any
+
+from engine.config import Limits
+from engine.core.engine import Engine
+from engine.errors import Conflict, PermissionDenied, ValidationError
+from engine.models import ACTIVE, QUEUED, REQUEUABLE, TERMINAL, Actor, Job, JobStatus, Reason, Resources, RetryPolicy
+from engine.scheduling.capacity import abaqus_tokens
+from engine.scheduling.plan import unplaceable_reason
+from engine.service.auth import require_manage, require_role
+from engine.service.jobspec import JobSpec, batch_order
+from engine.service.queries import queue_stats, select_jobs
+from engine.store import Statement, Store
+
+
+class JobService:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.config = engine.config
+        self._which: dict[tuple[str, str | None], bool] = {}
+
+    def actor(self, user: str) -> Actor:
+        return Actor(user, self.config.role_of(user, self.engine.owner), self.config.team_of(user))
+
+    # -- submit ------------------------------------------------------------------------------------------
+
+    async def submit(self, actor: Actor, specs: list[JobSpec]) -> list[Job]:
+        """Validate a batch as a whole, commit it, then queue it: all or nothing."""
+        require_role(actor, "submit jobs", "admin", "lead", "researcher")
+        if not specs:
+            raise ValidationError("the submission holds no jobs; give a command or a file with at least one job.")
+        engine = self.engine
+        order = batch_order(specs)
+        self._which = {}  # program lookups, for this batch only
+        ids: dict[int, int] = {}
+        keys = {spec.key: i for i, spec in enumerate(specs) if spec.key}
+        now = engine.clock.now()
+        jobs: list[Job] = []
+        for index in order:
+            job = self._build(actor, specs[index], engine._next_id + len(jobs), now)
+            job.after = [self._resolve_dep(dep, keys, ids, index) for dep in specs[index].after]
+            ids[index] = job.id
+            jobs.append(job)
+        statements: list[Statement] = []
+        for job in jobs:
+            job.status = JobStatus.BLOCKED if job.requires_approval else JobStatus.WAITING
+            statements += [Store.save_job(job), Store.add_event(engine.submission_event(job, actor))]
+        await engine.store.commit(statements)  # acknowledged only once on disk
+        engine._next_id += len(jobs)
+        for job in jobs:
+            engine.admit(job)
+        engine.wake()
+        return sorted(jobs, key=lambda j: j.id)
+
+    def _build(self, actor: Actor, spec: JobSpec, job_id: int, now: float) -> Job:
+        cfg = self.config
+        priority = spec.priority if spec.priority is not None else actor.priority_level
+        if spec.priority is not None and spec.priority > actor.priority_level and actor.role not in ("admin", "lead"):
+            raise PermissionDenied(
+                f"{actor.user} ({actor.role}) may not set priority {spec.priority}: the most for this role is "
+                f"{actor.priority_level}; ask a lead or admin to raise it."
+            )
+        cpus = spec.cpus if spec.cpus is not None else cfg.defaults.cpus
+        licenses = {name: self._tokens(name, cpus) for name in spec.licenses}
+        retries = spec.retries if spec.retries is not None else cfg.defaults.max_attempts - 1
+        job = Job(
+            id=job_id,
+            name=spec.name or Path(spec.command[0]).name,
+            command=list(spec.command),
+            user=actor.user,
+            team=actor.team,
+            priority=priority,
+            priority_override=spec.priority is not None and spec.priority != actor.priority_level,
+            status=JobStatus.BLOCKED,
+            resources=Resources(
+                cpus, spec.mem_mb if spec.mem_mb is not None else cfg.defaults.mem_mb, spec.gpus, licenses
+            ),
+            retry=RetryPolicy(
+                max_attempts=retries + 1,
+                initial_delay=spec.retry_delay if spec.retry_delay is not None else cfg.defaults.initial_delay,
+                backoff_factor=spec.backoff_factor or cfg.defaults.backoff_factor,
+                max_delay=spec.max_delay if spec.max_delay is not None else cfg.defaults.max_delay,
+            ),
+            tags=list(spec.tags),
+            env=dict(spec.env),
+            workdir=spec.workdir,
+            inputs=list(spec.inputs),
+            outputs=list(spec.outputs),
+            node_request=spec.node,
+            timeout=spec.timeout,
+            requires_approval=spec.requires_approval,
+            created_at=now,
+            updated_at=now,
+            extra={"labels": dict(spec.labels)} if spec.labels else {},
+        )
+        self._check_runnable(job, spec)
+        return job
+
+    def _tokens(self, name: str, cpus: int) -> int:
+        pool = self.config.licenses.get(name)
+        if pool is None:
+            known = ", ".join(self.config.licenses) or "none configured"
+            raise ValidationError(
+                f"licence pool {name!r} is not in the config (known: {known}); add it under licenses:."
+            )
+        return abaqus_tokens(cpus) if pool.formula == "abaqus" else 1
+
+    def _check_runnable(self, job: Job, spec: JobSpec) -> None:
+        label = f"job {job.name!r}"
+        why = unplaceable_reason(job, list(self.engine.nodes.values()), self.engine.policy())
+        if why:
+            raise ValidationError(f"{label} can never start: {why}. Lower its request or add a node that fits.")
+        if spec.workdir is not None and not Path(spec.workdir).is_dir() and self._only_local(job):
+            raise ValidationError(
+                f"{label}: working directory {spec.workdir!r} does not exist; create it or fix --workdir."
+            )
+        program = job.command[0]
+        key = (program, job.env.get("PATH"))
+        if key not in self._which:
+            self._which[key] = shutil.which(program, path=key[1]) is not None
+        on_path = self._which[key]
+        runnable = on_path or ("/" in program and Path(spec.workdir or ".", program).exists())
+        if self._only_local(job) and not runnable:
+            raise ValidationError(
+                f"{label}: command {program!r} was not found on PATH; give its full path or install it."
+            )
+
+    def _only_local(self, job: Job) -> bool:
+        nodes = [n for n in self.config.nodes if n.name in self.engine.nodes and self.engine.nodes[n.name].matches(job)]
+        return bool(nodes) and all(n.kind == "local" for n in nodes)
+
+    def _resolve_dep(self, dep: int | str, keys: dict[str, int], ids: dict[int, int], index: int) -> int:
+        if isinstance(dep, str) and dep in keys:
+            return ids[keys[dep]]
+        job_id = int(dep)
+        if job_id not in self.engine.jobs:
+            raise ValidationError(
+                f"job #{index + 1} depends on job {job_id}, which does not exist; check the id with `jobtui list`."
+            )
+        return job_id
+
+    # -- actions on one job --------------------------------------------------------------------------------
+
+    async def cancel(self, actor: Actor, job_id: int) -> Job:
+        engine = self.engine
+        job = engine.get(job_id)
+        require_manage(actor, job, "cancel")
+        if job.status in TERMINAL:
+            raise Conflict(f"job {job_id} has already ended ({job.status.value}); nothing to cancel.")
+        message = f"cancelled by {actor.user}"
+        runner = engine.runners.get(job_id)
+        if job.status in QUEUED or (job.status == JobStatus.STARTING and runner is None):
+            # Queued, or its launch intent is still being saved: the engine will not launch it now.
+            statements = engine.update(
+                job, actor, "cancelled", status=JobStatus.CANCELLED, reason=Reason.CANCELLED, message=message
+            )
+            attempt = engine.attempts.pop(job_id, None)
+            if attempt is not None:
+                attempt.status, attempt.reason, attempt.message = "finished", Reason.CANCELLED.value, message
+                statements.append(Store.save_attempt(attempt))
+            engine.store.queue(statements)
+        else:
+            engine.store.queue(
+                engine.update(job, actor, "cancel_requested", message=f"cancel requested by {actor.user}")
+            )
+            if runner is not None:
+                runner.stop(Reason.CANCELLED, message)
+        await engine.store.commit()
+        return job
+
+    async def approve(self, actor: Actor, job_id: int) -> Job:
+        job = self._blocked(actor, job_id, "approve")
+        return await self._act(job, actor, "approved", status=JobStatus.WAITING, message=f"approved by {actor.user}")
+
+    async def reject(self, actor: Actor, job_id: int, reason: str) -> Job:
+        if not reason.strip():
+            raise ValidationError("a rejection needs a reason; give one with --reason.")
+        job = self._blocked(actor, job_id, "reject")
+        return await self._act(
+            job,
+            actor,
+            "rejected",
+            status=JobStatus.REJECTED,
+            reason=Reason.REJECTED,
+            message=f"rejected by {actor.user}: {reason}",
+        )
+
+    def _blocked(self, actor: Actor, job_id: int, verb: str) -> Job:
+        require_role(actor, f"{verb} jobs", "admin")
+        job = self.engine.get(job_id)
+        if job.status != JobStatus.BLOCKED:
+            raise Conflict(
+                f"job {job_id} is {job.status.value}, not awaiting approval; only blocked jobs can be {verb}d."
+            )
+        return job
+
+    async def requeue(self, actor: Actor, job_id: int) -> Job:
+        job = self.engine.get(job_id)
+        require_manage(actor, job, "requeue")
+        if job.status not in REQUEUABLE:
+            hint = "cancel it first" if job.status in ACTIVE else "it has not ended"
+            if job.status == JobStatus.REJECTED:
+                hint = "a rejected job must be submitted again"
+            raise Conflict(f"job {job_id} is {job.status.value}; only ended jobs can be requeued ({hint}).")
+        job.retry.max_attempts = max(job.retry.max_attempts, job.attempts + 1)
+        return await self._act(
+            job,
+            actor,
+            "requeued",
+            status=JobStatus.WAITING,
+            reason=None,
+            exit_code=None,
+            not_before=None,
+            message=f"requeued by {actor.user}",
+        )
+
+    async def set_priority(self, actor: Actor, job_id: int, priority: int) -> Job:
+        job = self.engine.get(job_id)
+        require_role(actor, "change priorities", "admin", "lead")
+        require_manage(actor, job, "reprioritise")
+        if not 0 <= priority <= 100:
+            raise ValidationError(f"priority {priority} is out of range; use 0 to 100.")
+        if job.status not in QUEUED:
+            raise Conflict(f"job {job_id} is {job.status.value}; only queued jobs can be reprioritised.")
+        job = await self._act(
+            job,
+            actor,
+            "priority",
+            priority=priority,
+            priority_override=True,
+            message=f"priority set to {priority} by {actor.user}",
+        )
+        if job.id in self.engine.ready:
+            self.engine.ready.add(job, self.engine._effective_priority(job))
+            self.engine.wake()
+        return job
+
+    async def _act(self, job: Job, actor: Actor, kind: str, **fields: Any) -> Job:
+        self.engine.store.queue(self.engine.update(job, actor, kind, **fields))
+        await self.engine.store.commit()
+        return job
+
+    # -- queue-wide ---------------------------------------------------------------------------------------
+
+    def limits(self) -> dict[str, Any]:
+        keys = ("max_concurrent", "user_max_concurrent", "team_max_concurrent", "fair_share")
+        return {k: self.engine.limits[k] for k in keys}
+
+    async def set_limits(self, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
+        require_role(actor, "change concurrency limits", "admin")
+        merged = {**self.engine.limits, **{k: v for k, v in changes.items() if v is not None}}
+        try:
+            validated = Limits.model_validate(merged).model_dump()
+        except Exception as e:
+            raise ValidationError(f"invalid limits: {e}. Limits are whole numbers of at least 1.") from e
+        persisted = {k: validated[k] for k in changes if changes[k] is not None}
+        settings = {**(await self.engine.store.load_settings()).get("limits", {}), **persisted}
+        await self.engine.store.commit([Store.set_setting("limits", settings)])
+        self.engine.limits.update(validated)
+        self.engine.bus.publish("settings_changed", {"limits": self.limits()})
+        self.engine.wake()
+        return self.limits()
+
+    async def cleanup(self, actor: Actor, days: float) -> int:
+        require_role(actor, "clean up old jobs", "admin")
+        if days < 0:
+            raise ValidationError(f"--days {days} is negative; give the age in days (0 or more).")
+        engine = self.engine
+        cutoff = engine.clock.now() - days * 86400
+        old = [j.id for j in engine.jobs.values() if j.status in TERMINAL and (j.finished_at or 0) <= cutoff]
+        for start in range(0, len(old), 500):
+            await engine.store.commit(Store.delete_jobs(old[start : start + 500]))
+        for job_id in old:
+            del engine.jobs[job_id]
+            shutil.rmtree(engine.state_dir / "runs" / str(job_id), ignore_errors=True)
+        return len(old)
+
+    # -- queries ------------------------------------------------------------------------------------------
+
+    def list(
+        self,
+        status: set[JobStatus] | None = None,
+        user: str | None = None,
+        include_completed: bool = True,
+        limit: int | None = None,
+    ) -> list[Job]:
+        return select_jobs(self.engine.jobs.values(), status, user, include_completed, limit)
+
+    def stats(self) -> dict[str, Any]:
+        return queue_stats(self.engine.jobs.values(), self.limits())
+
+    def position(self, job_id: int) -> int | None:
+        self.engine.get(job_id)
+        return self.engine.ready.position(job_id)
+
+    def me(self, actor: Actor) -> dict[str, Any]:
+        mine = [j for j in self.engine.jobs.values() if j.user == actor.user]
+        pending = [j for j in mine if j.status == JobStatus.WAITING]
+        positions = [p for p in (self.engine.ready.position(j.id) for j in pending) if p is not None]
+        return {
+            "user": actor.user,
+            "role": actor.role,
+            "team": actor.team,
+            "pending_count": len(pending),
+            "running_count": sum(j.status in ACTIVE for j in mine),
+            "blocked_count": sum(j.status == JobStatus.BLOCKED for j in mine),
+            "best_position": min(positions) if positions else None,
+            "pending_jobs": [j.to_dict() for j in pending],
+            "running_jobs": [j.to_dict() for j in mine if j.status in ACTIVE],
+        }
+
+    def nodes(self) -> builtins.list[dict[str, Any]]:  # `list` in this class is the method above
+        engine = self.engine
+        out = []
+        for cfg in self.config.nodes:
+            state = engine.nodes[cfg.name]
+            holders = {g: jid for jid, a in engine.attempts.items() if a.node == cfg.name for g in a.gpus}
+            out.append(
+                {
+                    "name": cfg.name,
+                    "kind": cfg.kind,
+                    "cores": state.cores,
+                    "used_cores": state.used_cores,
+                    "mem_mb": state.mem_mb,
+                    "used_mem_mb": state.used_mem_mb,
+                    "running": state.running,
+                    "reachable": state.reachable,
+                    "labels": state.labels,
+                    "gpu_holders": holders,
+                }
+            )
+        return out
