@@ -35,7 +35,7 @@ async def fill(state_dir: Path, n: int) -> None:
     try:
         service = JobService(engine)
         actor = service.actor("bench")
-        have = len(engine.jobs)
+        have = engine.job_count
         for start in range(have, n, 2000):
             batch = [
                 JobSpec(command=["true"], name=f"sim-{i}", requires_approval=True, tags=["bench"])

@@ -195,8 +195,8 @@ def run_app(config: Config, state_dir: Path, args: argparse.Namespace) -> int:
 
 
 async def _run(config: Config, state_dir: Path, args: argparse.Namespace) -> int:
-    from tui.cli_verbs import read_job_file
-    from tui.follow import host_or_attach
+    from tui.context import host_or_attach
+    from tui.jobfile import read_job_file
 
     client, host = await host_or_attach(config, state_dir)
     try:

@@ -104,7 +104,7 @@ class EngineHost:
         try:
             await self.engine.start()
             token = ensure_owner_token(self.state_dir)
-            issued = (await self.engine.store.load_settings()).get("tokens", {})
+            issued = (await self.engine.settings()).get("tokens", {})
             app = build_app(self.service, TokenRegistry(self.owner, token, issued))
             sockets = [bind_unix_socket(self.socket_path)]
             if self.tcp:

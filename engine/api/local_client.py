@@ -78,13 +78,13 @@ class LocalClient:
         return snapshot(self.service, view, limit)
 
     async def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
-        sub = self.engine.bus.subscribe(since)
+        sub = self.engine.subscribe(since)
         try:
             while True:
                 event = await sub.queue.get()
-                yield event.seq, event.kind, event.data
+                yield event.seq, event.kind, event.data()
         finally:
-            self.engine.bus.unsubscribe(sub)
+            self.engine.unsubscribe(sub)
 
     async def close(self) -> None:
         return None

@@ -24,7 +24,6 @@ from engine.service.jobspec import parse_specs
 from engine.service.verbs import JobService
 from engine.service.views import job_detail, log_chunk, parse_statuses, wait_for_jobs
 from engine.service.views import snapshot as snapshot_view
-from engine.store import Store
 
 SSE_KEEPALIVE = 15.0
 
@@ -226,23 +225,23 @@ def _job_routes(app: FastAPI, service: JobService, tokens: TokenRegistry) -> Non
         if not caller.is_admin:
             raise PermissionDenied(f"{caller.user} ({caller.role}) may not issue tokens: admin only.")
         token, d = tokens.issue(body.user)
-        await engine.store.commit([Store.set_setting("tokens", tokens.issued)])
+        await engine.save_setting("tokens", tokens.issued)
         return {"user": body.user, "token": token, "digest": d}
 
 
 async def _sse(engine, since: int | None):
-    sub = engine.bus.subscribe(since)
+    sub = engine.subscribe(since)
     try:
-        yield f"event: hello\ndata: {json.dumps({'instance': engine.instance, 'seq': engine.bus.seq})}\n\n"
+        yield f"event: hello\ndata: {json.dumps({'instance': engine.instance, 'seq': engine.event_seq})}\n\n"
         while True:
             try:
                 event = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE)
             except TimeoutError:
                 yield ": keepalive\n\n"
                 continue
-            yield f"id: {event.seq}\nevent: {event.kind}\ndata: {json.dumps(event.data)}\n\n"
+            yield event.sse()
     finally:
-        engine.bus.unsubscribe(sub)
+        engine.unsubscribe(sub)
 
 
 async def _follow_log(service: JobService, job_id: int, stream: str, offset: int, attempt: int | None):

@@ -1,8 +1,12 @@
 """The Engine: the single owner of live job state.
 
-Every state change goes through `_update` (one store write, then one event). The scheduling loop
-is event-driven: it wakes on a change or on the next timer (retry back-off, ageing), asks the pure
-`plan()` what to start, records the launch intents durably, then launches.
+Every change to a job goes through `transition`: its write is queued for the store, then its event is
+published, then what follows from it happens (children skipped or released, the job queued again), each
+consequence a transition of its own, so writes, history and events are always in causal order. Other
+modules change state only through the public verbs here (`submit`, `cancel`, `act`, `set_priority`,
+`remove_jobs`, `set_limits`, `save_setting`) and read it through the read methods. The scheduling loop is
+event-driven: it wakes on a change or on the next timer (retry back-off, ageing), asks the pure `plan()`
+what to start, records the launch intents durably, then launches.
 """
 
 from __future__ import annotations
@@ -12,23 +16,27 @@ import contextlib
 import heapq
 import logging
 import os
+import shutil
 import uuid
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from engine.clock import Clock, SystemClock
 from engine.config import Config
+from engine.core.dependencies import Dependencies
 from engine.core.node_monitor import NodeMonitor
 from engine.core.outcomes import decide
 from engine.core.progress import compile_patterns
 from engine.core.recovery import reattach
 from engine.core.runner import Runner
 from engine.errors import NotFound, StoreError
-from engine.events import EventBus
+from engine.events import Event, EventBus, JobChanged, JobRemoved, LimitsChanged, Subscription
 from engine.executors.base import Executor, LaunchSpec, Outcome
 from engine.executors.registry import make_executors
 from engine.models import (
     ACTIVE,
+    QUEUED,
     SYSTEM,
     TERMINAL,
     UNSUCCESSFUL,
@@ -48,6 +56,7 @@ from engine.store import Statement, Store
 
 log = logging.getLogger(__name__)
 PROGRESS_SAVE_INTERVAL = 5.0
+DELETE_BATCH = 500
 
 
 class Engine:
@@ -60,31 +69,31 @@ class Engine:
         executors: dict[str, Executor] | None = None,
         poll_interval: float = 0.5,
         cancel_grace: float = 10.0,
+        event_history: int = 10_000,
     ) -> None:
         self.config = config
         self.state_dir = state_dir
         self.owner = owner
         self.clock = clock or SystemClock()
-        self.store = Store(state_dir / "jobtui.db")
-        self.bus = EventBus()
         self.instance = uuid.uuid4().hex[:12]
-        self.jobs: dict[int, Job] = {}
-        self.attempts: dict[int, Attempt] = {}
-        self.ready = QueueIndex()
-        self.ledger = Ledger(config)
-        self.monitor = NodeMonitor(self)
-        self._executors = executors
-        self.runners: dict[int, Runner] = {}
-        self.limits: dict[str, Any] = config.limits.model_dump()
         self.poll_interval = poll_interval
         self.cancel_grace = cancel_grace
-        self.patterns = compile_patterns([(p.marker, p.regex) for p in config.progress_patterns])
+        self._store = Store(state_dir / "jobtui.db")
+        self._bus = EventBus(event_history)
+        self._jobs: dict[int, Job] = {}
+        self._attempts: dict[int, Attempt] = {}
+        self._runners: dict[int, Runner] = {}
+        self._ready = QueueIndex()
+        self._ledger = Ledger(config)
+        self._dependencies = Dependencies()
+        self._monitor = NodeMonitor(self)
+        self._executors = executors
+        self._limits: dict[str, Any] = config.limits.model_dump()
+        self._patterns = compile_patterns([(p.marker, p.regex) for p in config.progress_patterns])
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._to_launch: list[tuple[Job, Attempt]] = []
         self._launch_wake = asyncio.Event()
         self._launcher_task: asyncio.Task[None] | None = None
-        self._children: dict[int, set[int]] = {}
-        self._waiting_on: dict[int, set[int]] = {}
         self._timers: list[tuple[float, int, str]] = []
         self._progress_saved: dict[int, float] = {}
         self._next_id = 1
@@ -104,17 +113,18 @@ class Engine:
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        await self.store.open()
-        self.limits.update((await self.store.load_settings()).get("limits", {}))
-        self._event_seq = await self.store.max_event_seq()
+        await self._store.open()
+        self._limits.update((await self._store.load_settings()).get("limits", {}))
+        self._event_seq = await self._store.max_event_seq()
         if self._executors is None:
             self._executors = make_executors(self.config, self.state_dir)
         for executor in self.executors.values():
-            executor.attach(self.monitor)
-        jobs = await self.store.load_jobs()
-        self.jobs = {job.id: job for job in jobs}
+            executor.attach(self._monitor)
+        jobs = await self._store.load_jobs()
+        self._jobs = {job.id: job for job in jobs}
         self._next_id = (jobs[-1].id + 1) if jobs else 1
-        active = {a.job_id: a for a in await self.store.load_attempts_of([j.id for j in jobs if j.status in ACTIVE])}
+        active_ids = [j.id for j in jobs if j.status in ACTIVE]
+        active = {a.job_id: a for a in await self._store.load_attempts_of(active_ids)}
         for job in jobs:
             if job.status == JobStatus.WAITING:
                 self._enqueue(job)
@@ -132,123 +142,274 @@ class Engine:
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        for _job_id, attempt in self.attempts.items():
-            self.store.queue([Store.save_attempt(attempt)])
-        await self.store.close()
+        for attempt in self._attempts.values():
+            self._store.queue([Store.save_attempt(attempt)])
+        await self._store.close()
         for executor in (self._executors or {}).values():
             await executor.close()
 
-    # -- the one way state changes ---------------------------------------------------------------------
+    # -- the one way a job changes -------------------------------------------------------------------
 
-    def update(
-        self, job: Job, actor: Actor, kind: str, status: JobStatus | None = None, **fields: Any
-    ) -> list[Statement]:
+    def transition(
+        self,
+        job: Job,
+        actor: Actor,
+        kind: str,
+        status: JobStatus | None = None,
+        *,
+        also: Sequence[Statement] = (),
+        **fields: Any,
+    ) -> None:
+        """Change `job`: queue its write (with `also`, in the same commit), publish its event, then what follows."""
         old = job.status
         now = self.clock.now()
         for name, value in fields.items():
             setattr(job, name, value)
         job.updated_at = now
-        if status is not None and status != old:
+        moved = status is not None and status != old
+        if moved:
+            assert status is not None
             if not can_transition(old, status):
                 raise AssertionError(f"illegal transition {old} -> {status} for job {job.id}")
             job.status = status
-            self._on_status_change(job, old)
+            self._leave(job, old)
         self._event_seq += 1
+        reason = job.reason.value if job.reason else None
         event = JobEvent(
-            self._event_seq,
-            job.id,
-            now,
-            actor.user,
-            kind,
-            old.value,
-            job.status.value,
-            job.reason.value if job.reason else None,
-            job.message,
+            self._event_seq, job.id, now, actor.user, kind, old.value, job.status.value, reason, job.message
         )
-        self.bus.publish("job_changed", job.to_dict(), job.id)
-        return [Store.save_job_state(job), Store.add_event(event)]
+        self._store.queue([Store.save_job_state(job), Store.add_event(event), *also])
+        self._bus.publish(JobChanged(record=job.to_dict()))
+        if moved:
+            self._follow(job)
 
-    def submission_event(self, job: Job, actor: Actor) -> JobEvent:
-        self._event_seq += 1
-        return JobEvent(self._event_seq, job.id, job.created_at, actor.user, "submitted", None, job.status.value)
-
-    def admit(self, job: Job) -> None:
-        """Take a newly submitted (and already saved) job into the live state."""
-        self.jobs[job.id] = job
-        if job.status == JobStatus.WAITING:
-            self._enqueue(job)
-            self._wake.set()
-        self.bus.publish("job_changed", job.to_dict(), job.id)
-
-    def _on_status_change(self, job: Job, old: JobStatus) -> None:
+    def _leave(self, job: Job, old: JobStatus) -> None:
+        """Bookkeeping for a job that leaves `old`; it changes no other job."""
         new = job.status
         if old == JobStatus.WAITING:
-            self.ready.remove(job.id)
-            for parent in self._waiting_on.pop(job.id, ()):
-                self._children.get(parent, set()).discard(job.id)
-        if old in ACTIVE and new not in ACTIVE and job.id in self.attempts:
-            self.ledger.release(job, self.attempts[job.id])
+            self._ready.remove(job.id)
+            self._dependencies.forget(job.id)
+        if old in ACTIVE and new not in ACTIVE and job.id in self._attempts:
+            self._ledger.release(job, self._attempts[job.id])
         if new in TERMINAL:
             job.finished_at = self.clock.now()
-            self._resolve_children(job)
         if new == JobStatus.WAITING:
             job.finished_at = None
-            self._enqueue(job)
         self._wake.set()
+
+    def _follow(self, job: Job) -> None:
+        """What follows once a job's own change is written and announced."""
+        if job.status in TERMINAL:
+            for child_id in self._dependencies.settle(job.id, job.status in UNSUCCESSFUL):
+                child = self._jobs.get(child_id)
+                if child is not None and child.status == JobStatus.WAITING:
+                    self._enqueue(child)
+        elif job.status == JobStatus.WAITING:
+            self._enqueue(job)
 
     def _enqueue(self, job: Job) -> None:
         """A waiting job goes to the ready queue, waits for its parents or back-off, or is skipped."""
-        parents = [self.jobs[p] for p in job.after if p in self.jobs]
+        parents = [self._jobs[p] for p in job.after if p in self._jobs]
         failed = next((p for p in parents if p.status in UNSUCCESSFUL), None)
         if failed is not None:
             msg = f"dependency job {failed.id} ({failed.name}) ended {failed.status.value}"
-            self.store.queue(
-                self.update(
-                    job, SYSTEM, "skipped", status=JobStatus.SKIPPED, reason=Reason.DEPENDENCY_FAILED, message=msg
-                )
-            )
+            self.transition(job, SYSTEM, "skipped", JobStatus.SKIPPED, reason=Reason.DEPENDENCY_FAILED, message=msg)
             return
         pending = {p.id for p in parents if p.status != JobStatus.COMPLETED}
         if pending:
-            self._waiting_on[job.id] = pending
-            for parent in pending:
-                self._children.setdefault(parent, set()).add(job.id)
+            self._dependencies.wait(job.id, pending)
         elif job.not_before is not None and job.not_before > self.clock.now():
             heapq.heappush(self._timers, (job.not_before, job.id, "ready"))
         else:
-            self.ready.add(job, self._effective_priority(job))
-            age_at = job.updated_at + self.limits["starvation_minutes"] * 60
+            self._ready.add(job, self._effective_priority(job))
+            age_at = job.updated_at + self._limits["starvation_minutes"] * 60
             heapq.heappush(self._timers, (age_at, job.id, "age"))
 
-    def _resolve_children(self, parent: Job) -> None:
-        for child_id in sorted(self._children.pop(parent.id, ())):
-            child = self.jobs.get(child_id)
-            if child is None or child.status != JobStatus.WAITING:
-                continue
-            waiting = self._waiting_on.get(child_id, set())
-            waiting.discard(parent.id)
-            if parent.status in UNSUCCESSFUL or not waiting:
-                self._waiting_on.pop(child_id, None)
-                self._enqueue(child)
-
     def _effective_priority(self, job: Job) -> int:
-        return job.priority + (self.limits["starvation_boost"] if job.extra.get("aged") else 0)
+        return job.priority + (self._limits["starvation_boost"] if job.extra.get("aged") else 0)
 
-    # -- the scheduling loop -----------------------------------------------------------------------------
-
-    @property
-    def nodes(self) -> dict[str, NodeState]:
-        return self.ledger.nodes
+    # -- verbs (the service checks who may; these do it) -----------------------------------------------
 
     @property
+    def next_job_id(self) -> int:
+        """The id the next submitted job gets (a batch takes consecutive ids from here)."""
+        return self._next_id
+
+    async def submit(self, jobs: list[Job], actor: Actor) -> None:
+        """Take a batch numbered from `next_job_id`: on disk before it returns, then queued and announced."""
+        if not jobs or jobs[0].id != self._next_id:
+            raise AssertionError("a batch must be numbered from next_job_id, with no await in between")
+        self._next_id += len(jobs)  # claimed now: a submission running alongside numbers after these
+        statements: list[Statement] = []
+        for job in jobs:
+            self._event_seq += 1
+            submitted = JobEvent(
+                self._event_seq, job.id, job.created_at, actor.user, "submitted", None, job.status.value
+            )
+            statements += [Store.save_job(job), Store.add_event(submitted)]
+        try:
+            await self._store.commit(statements)  # acknowledged only once on disk
+        except StoreError:
+            if self._next_id == jobs[0].id + len(jobs):  # nothing numbered after them: the ids are free again
+                self._next_id = jobs[0].id
+            raise
+        for job in jobs:
+            self._jobs[job.id] = job
+            self._bus.publish(JobChanged(record=job.to_dict()))
+        for job in jobs:
+            if job.status == JobStatus.WAITING:
+                self._enqueue(job)
+        self._wake.set()
+
+    async def cancel(self, job: Job, actor: Actor) -> None:
+        """Cancel a queued job at once, or ask a running one's runner to stop it; durable before it returns."""
+        message = f"cancelled by {actor.user}"
+        runner = self._runners.get(job.id)
+        if job.status in QUEUED or (job.status == JobStatus.STARTING and runner is None):
+            # Queued, or its launch intent is still being saved: the engine will not launch it now.
+            attempt = self._attempts.get(job.id)
+            also = []
+            if attempt is not None:
+                attempt.status, attempt.reason, attempt.message = "finished", Reason.CANCELLED.value, message
+                also.append(Store.save_attempt(attempt))
+            self.transition(job, actor, "cancelled", JobStatus.CANCELLED, also=also,
+                            reason=Reason.CANCELLED, message=message)  # fmt: skip
+            self._attempts.pop(job.id, None)
+        else:
+            self.transition(job, actor, "cancel_requested", message=f"cancel requested by {actor.user}")
+            if runner is not None:
+                runner.stop(Reason.CANCELLED, message)
+        await self._store.commit()
+
+    async def act(self, job: Job, actor: Actor, kind: str, status: JobStatus | None = None, **fields: Any) -> None:
+        """A person's change to one job (approve, reject, requeue, ...): durable before it returns."""
+        self.transition(job, actor, kind, status, **fields)
+        await self._store.commit()
+
+    async def set_priority(self, job: Job, actor: Actor, priority: int) -> None:
+        message = f"priority set to {priority} by {actor.user}"
+        await self.act(job, actor, "priority", priority=priority, priority_override=True, message=message)
+        if job.id in self._ready:
+            self._ready.add(job, self._effective_priority(job))
+            self._wake.set()
+
+    async def remove_jobs(self, job_ids: list[int]) -> None:
+        """Delete ended jobs: their rows, history and run directories; announced as removed."""
+        ended = [i for i in job_ids if i in self._jobs and self._jobs[i].status in TERMINAL]
+        for start in range(0, len(ended), DELETE_BATCH):
+            await self._store.commit(Store.delete_jobs(ended[start : start + DELETE_BATCH]))
+        for job_id in ended:
+            del self._jobs[job_id]
+            shutil.rmtree(self.state_dir / "runs" / str(job_id), ignore_errors=True)
+        if ended:
+            self._bus.publish(JobRemoved(job_ids=ended))
+
+    async def set_limits(self, limits: dict[str, Any], persisted: dict[str, Any]) -> None:
+        """Take validated limits; `persisted` (the ones a person set) outlive the engine."""
+        settings = {**(await self._store.load_settings()).get("limits", {}), **persisted}
+        await self._store.commit([Store.set_setting("limits", settings)])
+        self._limits.update(limits)
+        self._bus.publish(LimitsChanged(limits=self.limits()))
+        self._wake.set()
+
+    async def save_setting(self, key: str, value: Any) -> None:
+        await self._store.commit([Store.set_setting(key, value)])
+
+    async def settings(self) -> dict[str, Any]:
+        return await self._store.load_settings()
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} does not exist; `jobtui list` shows the jobs there are.")
+        return job
+
+    def find(self, job_id: int) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def jobs(self) -> Iterable[Job]:
+        """Every job, in id order (do not change them: use the verbs)."""
+        return self._jobs.values()
+
+    @property
+    def job_count(self) -> int:
+        return len(self._jobs)
+
+    def queue_position(self, job_id: int) -> int | None:
+        """1-based place among the jobs ready to start, or None when it is not ready."""
+        return self._ready.position(job_id)
+
+    def current_attempt(self, job_id: int) -> Attempt | None:
+        return self._attempts.get(job_id)
+
+    def is_live(self, attempt: Attempt) -> bool:
+        """Is `attempt` its job's attempt in progress (not one that has ended)?"""
+        return self._attempts.get(attempt.job_id) is attempt
+
+    def executor_for(self, node: str) -> Executor | None:
+        return self.executors.get(node)
+
+    def node_states(self) -> dict[str, NodeState]:
+        return self._ledger.nodes
+
+    def gpu_holders(self, node: str) -> dict[int, int]:
+        """GPU index -> the id of the job holding it, on `node`."""
+        return {g: job_id for job_id, a in self._attempts.items() if a.node == node for g in a.gpus}
+
+    def limits(self) -> dict[str, Any]:
+        keys = ("max_concurrent", "user_max_concurrent", "team_max_concurrent", "fair_share")
+        return {k: self._limits[k] for k in keys}
+
+    def all_limits(self) -> dict[str, Any]:
+        """Every limit, the starvation settings too (what a change is validated against)."""
+        return dict(self._limits)
+
+    @property
+    def event_seq(self) -> int:
+        """The number of the last event published (a snapshot is current as of it)."""
+        return self._bus.seq
+
+    def subscribe(self, since: int | None = None) -> Subscription:
+        return self._bus.subscribe(since)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._bus.unsubscribe(subscription)
+
     def usage(self) -> Usage:
-        return self.ledger.usage
+        """Slots, licences and tokens held by the jobs running now."""
+        return self._ledger.usage
+
+    def is_idle(self) -> bool:
+        """Has the scheduling loop taken every change so far (no wake-up pending)?"""
+        return not self._wake.is_set()
+
+    async def flush(self) -> None:
+        """Write every queued change now (the engine's own transitions are otherwise group-committed)."""
+        await self._store.flush()
+
+    async def history(self, job_id: int) -> tuple[list[Attempt], list[JobEvent]]:
+        self.get(job_id)
+        await self._store.flush()
+        return await self._store.load_attempts(job_id), await self._store.load_events(job_id)
+
+    async def attempt_of(self, job_id: int, number: int | None) -> Attempt | None:
+        current = self._attempts.get(job_id)
+        if current is not None and number in (None, current.number):
+            return current
+        attempts, _ = await self.history(job_id)
+        if number is None:
+            return attempts[-1] if attempts else None
+        return next((a for a in attempts if a.number == number), None)
+
+    # -- the scheduling loop ----------------------------------------------------------------------------
 
     def wake(self) -> None:
         self._wake.set()
 
     def policy(self) -> Policy:
-        lim = self.limits
+        lim = self._limits
         pools = {name: pool.tokens for name, pool in self.config.licenses.items()}
         return Policy(
             lim["max_concurrent"], lim["user_max_concurrent"], lim["team_max_concurrent"], lim["fair_share"], pools
@@ -258,7 +419,7 @@ class Engine:
         while True:
             self._wake.clear()
             self._fire_timers()
-            starts = plan(self.ready, self.usage, list(self.nodes.values()), self.policy())
+            starts = plan(self._ready, self._ledger.usage, list(self._ledger.nodes.values()), self.policy())
             if starts:
                 # The launcher commits intents while the loop plans on: one commit carries every
                 # start planned since the last one, and freed slots are refilled meanwhile.
@@ -273,49 +434,33 @@ class Engine:
         now = self.clock.now()
         while self._timers and self._timers[0][0] <= now:
             _, job_id, kind = heapq.heappop(self._timers)
-            job = self.jobs.get(job_id)
+            job = self._jobs.get(job_id)
             if job is None or job.status != JobStatus.WAITING:
                 continue
-            if kind == "ready" and job_id not in self.ready and job_id not in self._waiting_on:
+            if kind == "ready" and job_id not in self._ready and job_id not in self._dependencies:
                 self._enqueue(job)
-            elif kind == "age" and job_id in self.ready and not job.extra.get("aged"):
+            elif kind == "age" and job_id in self._ready and not job.extra.get("aged"):
                 job.extra["aged"] = True
-                self.ready.add(job, self._effective_priority(job))
+                self._ready.add(job, self._effective_priority(job))
 
     def _record_starts(self, starts: list[Start]) -> list[tuple[Job, Attempt]]:
         """Take the planned starts: resources held, jobs `starting`, intents queued for the store."""
-        statements: list[Statement] = []
         launches: list[tuple[Job, Attempt]] = []
         for start in starts:
-            job = self.jobs[start.job_id]
+            job = self._jobs[start.job_id]
             executor = self.executors[start.node]
             number = job.attempts + 1
+            token = uuid.uuid4().hex[:16]
             attempt = Attempt(
-                job.id,
-                number,
-                start.node,
-                executor.run_dir(job.id, number),
-                uuid.uuid4().hex[:16],
-                gpus=list(start.gpus),
+                job.id, number, start.node, executor.run_dir(job.id, number), token, gpus=list(start.gpus)
             )
-            statements += self.update(
-                job,
-                SYSTEM,
-                "starting",
-                status=JobStatus.STARTING,
-                node=start.node,
-                attempts=number,
-                reason=None,
-                message="",
-                exit_code=None,
-                not_before=None,
-                progress=Progress(),
-            )
-            self.attempts[job.id] = attempt
-            self.ledger.occupy(job, attempt)
-            statements.append(Store.save_attempt(attempt))
+            self.transition(
+                job, SYSTEM, "starting", JobStatus.STARTING, also=[Store.save_attempt(attempt)], node=start.node,
+                attempts=number, reason=None, message="", exit_code=None, not_before=None, progress=Progress(),
+            )  # fmt: skip
+            self._attempts[job.id] = attempt
+            self._ledger.occupy(job, attempt)
             launches.append((job, attempt))
-        self.store.queue(statements)
         return launches
 
     async def _launcher(self) -> None:
@@ -329,23 +474,19 @@ class Engine:
     async def _launch_when_saved(self, launches: list[tuple[Job, Attempt]]) -> None:
         """Launch once the intents are saved, so a crash never leaves a launch without its record."""
         try:
-            await self.store.commit(durable=False)
+            await self._store.commit(durable=False)
         except StoreError as e:
             log.error("could not save launch intents; the jobs wait for another try: %s", e)
             for job, attempt in launches:
-                if job.status == JobStatus.STARTING and self.attempts.get(job.id) is attempt:
+                if job.status == JobStatus.STARTING and self._attempts.get(job.id) is attempt:
                     msg = f"not started: the state directory could not be written ({e.message})"
                     retry_at = self.clock.now() + 5.0
-                    self.store.queue(
-                        self.update(
-                            job, SYSTEM, "start_failed", status=JobStatus.WAITING, message=msg, not_before=retry_at
-                        )
-                    )
-                    self.attempts.pop(job.id)
+                    self.transition(job, SYSTEM, "start_failed", JobStatus.WAITING, message=msg, not_before=retry_at)
+                    self._attempts.pop(job.id)
                     job.attempts -= 1
             return
         for job, attempt in launches:
-            if job.status == JobStatus.STARTING and self.attempts.get(job.id) is attempt:  # not cancelled meanwhile
+            if job.status == JobStatus.STARTING and self._attempts.get(job.id) is attempt:  # not cancelled meanwhile
                 self.spawn_runner(job, attempt, self._launch_spec(job, attempt))
 
     def _launch_spec(self, job: Job, attempt: Attempt) -> LaunchSpec:
@@ -358,17 +499,9 @@ class Engine:
 
     def spawn_runner(self, job: Job, attempt: Attempt, spec: LaunchSpec | None) -> None:
         attempt.started_at = attempt.started_at or self.clock.now()
-        runner = Runner(
-            job,
-            attempt,
-            self.executors[attempt.node],
-            self,
-            self.clock,
-            self.patterns,
-            self.poll_interval,
-            self.cancel_grace,
-        )
-        self.runners[job.id] = runner
+        executor = self.executors[attempt.node]
+        runner = Runner(job, attempt, executor, self, self.clock, self._patterns, self.poll_interval, self.cancel_grace)
+        self._runners[job.id] = runner
         task = asyncio.get_running_loop().create_task(runner.run(spec))
         self._tasks[job.id] = task
         job_id = job.id
@@ -379,34 +512,34 @@ class Engine:
 
         task.add_done_callback(forget)
 
-    # -- runner sink -------------------------------------------------------------------------------------
+    # -- what runners, recovery and the node monitor report --------------------------------------------
 
     def attempt_running(self, job_id: int, attempt: Attempt) -> None:
-        job = self.jobs[job_id]
+        job = self._jobs[job_id]
         attempt.status = "running"
         if not getattr(self.executors[attempt.node], "queues_jobs", False):
             attempt.running_since = attempt.running_since or self.clock.now()
         started = job.started_at or self.clock.now()
         if job.status == JobStatus.STARTING:
-            statements = self.update(job, SYSTEM, "running", status=JobStatus.RUNNING, started_at=started)
-            self.store.queue([*statements, Store.save_attempt(attempt)])
+            also = [Store.save_attempt(attempt)]
+            self.transition(job, SYSTEM, "running", JobStatus.RUNNING, also=also, started_at=started)
 
     def attempt_progress(self, job_id: int, attempt: Attempt, progress: Progress) -> None:
-        job = self.jobs.get(job_id)
+        job = self._jobs.get(job_id)
         if job is None:
             return
         job.progress = progress
-        self.bus.publish("job_changed", job.to_dict(), job.id)
+        self._bus.publish(JobChanged(record=job.to_dict()))
         now = self.clock.monotonic()
         if now - self._progress_saved.get(job_id, 0.0) >= PROGRESS_SAVE_INTERVAL:
             self._progress_saved[job_id] = now
-            self.store.queue([Store.save_job_state(job), Store.save_attempt(attempt)])
+            self._store.queue([Store.save_job_state(job), Store.save_attempt(attempt)])
 
     def attempt_finished(self, job_id: int, attempt: Attempt, outcome: Outcome) -> None:
-        job = self.jobs.get(job_id)
-        self.runners.pop(job_id, None)
+        job = self._jobs.get(job_id)
+        self._runners.pop(job_id, None)
         self._progress_saved.pop(job_id, None)
-        if job is None or job.status not in ACTIVE or self.attempts.get(job_id) is not attempt:
+        if job is None or job.status not in ACTIVE or self._attempts.get(job_id) is not attempt:
             return
         attempt.status = "finished"
         attempt.finished_at = self.clock.now()
@@ -414,38 +547,31 @@ class Engine:
         decision = decide(job, outcome, self.clock.now())
         attempt.reason = decision.reason.value if decision.reason else None
         attempt.message = decision.message
-        statements = [Store.save_attempt(attempt)]
-        statements += self.update(
-            job,
-            SYSTEM,
-            decision.kind,
-            status=decision.status,
-            reason=decision.reason,
-            message=decision.message,
-            exit_code=outcome.exit_code,
-            not_before=decision.not_before,
-        )
-        self.attempts.pop(job_id, None)
-        self.store.queue(statements)
+        self.transition(
+            job, SYSTEM, decision.kind, decision.status, also=[Store.save_attempt(attempt)], reason=decision.reason,
+            message=decision.message, exit_code=outcome.exit_code, not_before=decision.not_before,
+        )  # fmt: skip
+        self._attempts.pop(job_id, None)
 
-    # -- lookups -------------------------------------------------------------------------------------------
+    def hold(self, job: Job, attempt: Attempt) -> None:
+        """Recovery: `attempt` is this job's attempt in progress; its resources are held."""
+        self._attempts[job.id] = attempt
+        self._ledger.occupy(job, attempt)
 
-    def get(self, job_id: int) -> Job:
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise NotFound(f"job {job_id} does not exist; `jobtui list` shows the jobs there are.")
-        return job
+    def let_go(self, job: Job) -> None:
+        """Recovery: the job's attempt never launched; its resources are free again."""
+        attempt = self._attempts.pop(job.id, None)
+        if attempt is not None:
+            self._ledger.release(job, attempt)
 
-    async def history(self, job_id: int) -> tuple[list[Attempt], list[JobEvent]]:
-        self.get(job_id)
-        await self.store.flush()
-        return await self.store.load_attempts(job_id), await self.store.load_events(job_id)
+    def attempts_on(self, node: str) -> list[tuple[Job, Attempt]]:
+        return [(self._jobs[j], a) for j, a in self._attempts.items() if a.node == node]
 
-    async def attempt_of(self, job_id: int, number: int | None) -> Attempt | None:
-        current = self.attempts.get(job_id)
-        if current is not None and number in (None, current.number):
-            return current
-        attempts, _ = await self.history(job_id)
-        if number is None:
-            return attempts[-1] if attempts else None
-        return next((a for a in attempts if a.number == number), None)
+    def adopt_capacity(self, node: str, sample: dict[str, Any]) -> None:
+        held = {g for a in self._attempts.values() if a.node == node for g in a.gpus}
+        self._ledger.adopt_capacity(node, sample, held)
+        self._wake.set()
+
+    def announce(self, event: Event) -> None:
+        """Publish an event that changes no job (a node sampled)."""
+        self._bus.publish(event)

@@ -8,54 +8,73 @@ scheduler gave an attempt a new id or state (shown on the job and kept in its hi
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from engine.models import SYSTEM, Attempt
-from engine.store import Store
+from engine.clock import Clock
+from engine.events import Event, NodesSampled
+from engine.models import SYSTEM, Actor, Attempt, Job, JobStatus
+from engine.scheduling.plan import NodeState
+from engine.store import Statement, Store
 
-if TYPE_CHECKING:
-    from engine.core.engine import Engine
+
+class MonitorHost(Protocol):
+    """What the node monitor may ask of the engine."""
+
+    clock: Clock
+
+    def node_states(self) -> dict[str, NodeState]: ...
+    def attempts_on(self, node: str) -> list[tuple[Job, Attempt]]: ...
+    def find(self, job_id: int) -> Job | None: ...
+    def is_live(self, attempt: Attempt) -> bool: ...
+    def transition(
+        self,
+        job: Job,
+        actor: Actor,
+        kind: str,
+        status: JobStatus | None = None,
+        *,
+        also: Sequence[Statement] = (),
+        **fields: Any,
+    ) -> None: ...
+    def adopt_capacity(self, node: str, sample: dict[str, Any]) -> None: ...
+    def announce(self, event: Event) -> None: ...
+    def wake(self) -> None: ...
 
 
 class NodeMonitor:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, host: MonitorHost) -> None:
+        self.host = host
 
     def node_changed(self, node: str, reachable: bool, sample: dict | None = None) -> None:
         """An executor reports its node down, back, or freshly sampled."""
-        state = self.engine.nodes.get(node)
+        state = self.host.node_states().get(node)
         if state is None:
             return
-        now = self.engine.clock.now()
+        now = self.host.clock.now()
         if state.reachable != reachable:
             state.reachable = reachable
-            for job_id, attempt in self.engine.attempts.items():
-                if attempt.node == node:
-                    attempt.unreachable_since = None if reachable else now
-                    job = self.engine.jobs[job_id]
-                    note = "" if reachable else f"node {node} unreachable since {_clock_text(now)}"
-                    self.engine.store.queue(
-                        self.engine.update(job, SYSTEM, "reachable" if reachable else "unreachable", message=note)
-                    )
-            self.engine.wake()
+            for job, attempt in self.host.attempts_on(node):
+                attempt.unreachable_since = None if reachable else now
+                note = "" if reachable else f"node {node} unreachable since {_clock_text(now)}"
+                self.host.transition(job, SYSTEM, "reachable" if reachable else "unreachable", message=note)
+            self.host.wake()
         if sample is not None:
-            held = {g for a in self.engine.attempts.values() if a.node == node for g in a.gpus}
-            self.engine.ledger.adopt_capacity(node, sample, held)
-            self.engine.wake()
-        self.engine.bus.publish("nodes_sampled", {"node": node, "reachable": reachable, "sample": sample})
+            self.host.adopt_capacity(node, sample)
+        self.host.announce(NodesSampled(node=node, reachable=reachable, sample=sample))
 
     def attempt_changed(self, attempt: Attempt) -> None:
         """A cluster's scheduler reports a new id or state for an attempt: show it on the job."""
-        job = self.engine.jobs.get(attempt.job_id)
-        if job is None or self.engine.attempts.get(job.id) is not attempt:
+        job = self.host.find(attempt.job_id)
+        if job is None or not self.host.is_live(attempt):
             return
         scheduler = {"id": attempt.external_id, "state": attempt.external_state}
         if job.extra.get("scheduler") == scheduler:
             return
-        job.extra = {**job.extra, "scheduler": scheduler}
         note = f"scheduler job {attempt.external_id}: {attempt.external_state}"
-        self.engine.store.queue(
-            [*self.engine.update(job, SYSTEM, "scheduler_state", message=note), Store.save_attempt(attempt)]
+        extra = {**job.extra, "scheduler": scheduler}
+        self.host.transition(
+            job, SYSTEM, "scheduler_state", also=[Store.save_attempt(attempt)], extra=extra, message=note
         )
 
 

@@ -3,39 +3,45 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from engine.executors.base import Liveness, Outcome
-from engine.models import SYSTEM, Attempt, Job, JobStatus, Reason
-
-if TYPE_CHECKING:
-    from engine.core.engine import Engine
+from engine.executors.base import Executor, LaunchSpec, Liveness, Outcome
+from engine.models import SYSTEM, Actor, Attempt, Job, JobStatus, Reason
 
 log = logging.getLogger(__name__)
 
 
-async def reattach(engine: Engine, job: Job, attempt: Attempt | None) -> None:
+class RecoveryHost(Protocol):
+    """What recovery may ask of the engine."""
+
+    def executor_for(self, node: str) -> Executor | None: ...
+    def transition(self, job: Job, actor: Actor, kind: str, status: JobStatus | None = None, **fields: Any) -> None: ...
+    def hold(self, job: Job, attempt: Attempt) -> None: ...
+    def let_go(self, job: Job) -> None: ...
+    def attempt_finished(self, job_id: int, attempt: Attempt, outcome: Outcome) -> None: ...
+    def spawn_runner(self, job: Job, attempt: Attempt, spec: LaunchSpec | None) -> None: ...
+
+
+async def reattach(host: RecoveryHost, job: Job, attempt: Attempt | None) -> None:
     """Take back a job that was active when the last engine stopped: follow it, finish it, or relaunch it."""
-    executor = engine.executors.get(attempt.node) if attempt else None
+    executor = host.executor_for(attempt.node) if attempt else None
     if attempt is None or executor is None:
         why = "its attempt was never recorded" if attempt is None else f"node {attempt.node!r} is no longer configured"
-        engine.store.queue(engine.update(job, SYSTEM, "lost", status=JobStatus.FAILED, reason=Reason.LOST, message=why))
+        host.transition(job, SYSTEM, "lost", JobStatus.FAILED, reason=Reason.LOST, message=why)
         return
-    engine.attempts[job.id] = attempt
-    engine.ledger.occupy(job, attempt)
+    host.hold(job, attempt)
     liveness = await executor.probe(attempt)
     if liveness == Liveness.LOST and attempt.pid is None and attempt.external_id is None:
-        engine.ledger.release(job, engine.attempts.pop(job.id))
+        host.let_go(job)
         job.attempts -= 1
         msg = "the engine stopped before the launch; launching again"
-        engine.store.queue(engine.update(job, SYSTEM, "relaunch", status=JobStatus.WAITING, message=msg))
+        host.transition(job, SYSTEM, "relaunch", JobStatus.WAITING, message=msg)
         return
     if liveness == Liveness.LOST:
-        engine.attempt_finished(
-            job.id, attempt, Outcome(None, Reason.LOST, "the job's process vanished without an exit code")
-        )
+        vanished = Outcome(None, Reason.LOST, "the job's process vanished without an exit code")
+        host.attempt_finished(job.id, attempt, vanished)
         return
     if job.status == JobStatus.STARTING:
-        engine.store.queue(engine.update(job, SYSTEM, "running", status=JobStatus.RUNNING))
-    engine.spawn_runner(job, attempt, None)
+        host.transition(job, SYSTEM, "running", JobStatus.RUNNING)
+    host.spawn_runner(job, attempt, None)
     log.info("re-attached job %s (pid %s, %s)", job.id, attempt.pid, liveness.value)

@@ -18,7 +18,6 @@ from engine.scheduling.plan import unplaceable_reason
 from engine.service.auth import require_manage, require_role
 from engine.service.jobspec import JobSpec, batch_order
 from engine.service.queries import queue_stats, select_jobs
-from engine.store import Statement, Store
 
 
 class JobService:
@@ -33,7 +32,7 @@ class JobService:
     # -- submit ------------------------------------------------------------------------------------------
 
     async def submit(self, actor: Actor, specs: list[JobSpec]) -> list[Job]:
-        """Validate a batch as a whole, commit it, then queue it: all or nothing."""
+        """Validate a batch as a whole, then hand it to the engine, which makes it durable: all or nothing."""
         require_role(actor, "submit jobs", "admin", "lead", "researcher")
         if not specs:
             raise ValidationError("the submission holds no jobs; give a command or a file with at least one job.")
@@ -43,21 +42,15 @@ class JobService:
         ids: dict[int, int] = {}
         keys = {spec.key: i for i, spec in enumerate(specs) if spec.key}
         now = engine.clock.now()
+        first_id = engine.next_job_id  # no await from here to engine.submit: the ids stay ours
         jobs: list[Job] = []
         for index in order:
-            job = self._build(actor, specs[index], engine._next_id + len(jobs), now)
+            job = self._build(actor, specs[index], first_id + len(jobs), now)
             job.after = [self._resolve_dep(dep, keys, ids, index) for dep in specs[index].after]
+            job.status = JobStatus.BLOCKED if job.requires_approval else JobStatus.WAITING
             ids[index] = job.id
             jobs.append(job)
-        statements: list[Statement] = []
-        for job in jobs:
-            job.status = JobStatus.BLOCKED if job.requires_approval else JobStatus.WAITING
-            statements += [Store.save_job(job), Store.add_event(engine.submission_event(job, actor))]
-        await engine.store.commit(statements)  # acknowledged only once on disk
-        engine._next_id += len(jobs)
-        for job in jobs:
-            engine.admit(job)
-        engine.wake()
+        await engine.submit(jobs, actor)
         return sorted(jobs, key=lambda j: j.id)
 
     def _build(self, actor: Actor, spec: JobSpec, job_id: int, now: float) -> Job:
@@ -115,7 +108,7 @@ class JobService:
 
     def _check_runnable(self, job: Job, spec: JobSpec) -> None:
         label = f"job {job.name!r}"
-        why = unplaceable_reason(job, list(self.engine.nodes.values()), self.engine.policy())
+        why = unplaceable_reason(job, list(self.engine.node_states().values()), self.engine.policy())
         if why:
             raise ValidationError(f"{label} can never start: {why}. Lower its request or add a node that fits.")
         if spec.workdir is not None and not Path(spec.workdir).is_dir() and self._only_local(job):
@@ -134,14 +127,15 @@ class JobService:
             )
 
     def _only_local(self, job: Job) -> bool:
-        nodes = [n for n in self.config.nodes if n.name in self.engine.nodes and self.engine.nodes[n.name].matches(job)]
+        states = self.engine.node_states()
+        nodes = [n for n in self.config.nodes if n.name in states and states[n.name].matches(job)]
         return bool(nodes) and all(n.kind == "local" for n in nodes)
 
     def _resolve_dep(self, dep: int | str, keys: dict[str, int], ids: dict[int, int], index: int) -> int:
         if isinstance(dep, str) and dep in keys:
             return ids[keys[dep]]
         job_id = int(dep)
-        if job_id not in self.engine.jobs:
+        if self.engine.find(job_id) is None:
             raise ValidationError(
                 f"job #{index + 1} depends on job {job_id}, which does not exist; check the id with `jobtui list`."
             )
@@ -150,35 +144,16 @@ class JobService:
     # -- actions on one job --------------------------------------------------------------------------------
 
     async def cancel(self, actor: Actor, job_id: int) -> Job:
-        engine = self.engine
-        job = engine.get(job_id)
+        job = self.engine.get(job_id)
         require_manage(actor, job, "cancel")
         if job.status in TERMINAL:
             raise Conflict(f"job {job_id} has already ended ({job.status.value}); nothing to cancel.")
-        message = f"cancelled by {actor.user}"
-        runner = engine.runners.get(job_id)
-        if job.status in QUEUED or (job.status == JobStatus.STARTING and runner is None):
-            # Queued, or its launch intent is still being saved: the engine will not launch it now.
-            statements = engine.update(
-                job, actor, "cancelled", status=JobStatus.CANCELLED, reason=Reason.CANCELLED, message=message
-            )
-            attempt = engine.attempts.pop(job_id, None)
-            if attempt is not None:
-                attempt.status, attempt.reason, attempt.message = "finished", Reason.CANCELLED.value, message
-                statements.append(Store.save_attempt(attempt))
-            engine.store.queue(statements)
-        else:
-            engine.store.queue(
-                engine.update(job, actor, "cancel_requested", message=f"cancel requested by {actor.user}")
-            )
-            if runner is not None:
-                runner.stop(Reason.CANCELLED, message)
-        await engine.store.commit()
+        await self.engine.cancel(job, actor)
         return job
 
     async def approve(self, actor: Actor, job_id: int) -> Job:
         job = self._blocked(actor, job_id, "approve")
-        return await self._act(job, actor, "approved", status=JobStatus.WAITING, message=f"approved by {actor.user}")
+        return await self._act(job, actor, "approved", JobStatus.WAITING, message=f"approved by {actor.user}")
 
     async def reject(self, actor: Actor, job_id: int, reason: str) -> Job:
         if not reason.strip():
@@ -230,57 +205,36 @@ class JobService:
             raise ValidationError(f"priority {priority} is out of range; use 0 to 100.")
         if job.status not in QUEUED:
             raise Conflict(f"job {job_id} is {job.status.value}; only queued jobs can be reprioritised.")
-        job = await self._act(
-            job,
-            actor,
-            "priority",
-            priority=priority,
-            priority_override=True,
-            message=f"priority set to {priority} by {actor.user}",
-        )
-        if job.id in self.engine.ready:
-            self.engine.ready.add(job, self.engine._effective_priority(job))
-            self.engine.wake()
+        await self.engine.set_priority(job, actor, priority)
         return job
 
-    async def _act(self, job: Job, actor: Actor, kind: str, **fields: Any) -> Job:
-        self.engine.store.queue(self.engine.update(job, actor, kind, **fields))
-        await self.engine.store.commit()
+    async def _act(self, job: Job, actor: Actor, kind: str, status: JobStatus | None = None, **fields: Any) -> Job:
+        await self.engine.act(job, actor, kind, status, **fields)
         return job
 
     # -- queue-wide ---------------------------------------------------------------------------------------
 
     def limits(self) -> dict[str, Any]:
-        keys = ("max_concurrent", "user_max_concurrent", "team_max_concurrent", "fair_share")
-        return {k: self.engine.limits[k] for k in keys}
+        return self.engine.limits()
 
     async def set_limits(self, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
         require_role(actor, "change concurrency limits", "admin")
-        merged = {**self.engine.limits, **{k: v for k, v in changes.items() if v is not None}}
+        merged = {**self.engine.all_limits(), **{k: v for k, v in changes.items() if v is not None}}
         try:
             validated = Limits.model_validate(merged).model_dump()
         except Exception as e:
             raise ValidationError(f"invalid limits: {e}. Limits are whole numbers of at least 1.") from e
         persisted = {k: validated[k] for k in changes if changes[k] is not None}
-        settings = {**(await self.engine.store.load_settings()).get("limits", {}), **persisted}
-        await self.engine.store.commit([Store.set_setting("limits", settings)])
-        self.engine.limits.update(validated)
-        self.engine.bus.publish("settings_changed", {"limits": self.limits()})
-        self.engine.wake()
+        await self.engine.set_limits(validated, persisted)
         return self.limits()
 
     async def cleanup(self, actor: Actor, days: float) -> int:
         require_role(actor, "clean up old jobs", "admin")
         if days < 0:
             raise ValidationError(f"--days {days} is negative; give the age in days (0 or more).")
-        engine = self.engine
-        cutoff = engine.clock.now() - days * 86400
-        old = [j.id for j in engine.jobs.values() if j.status in TERMINAL and (j.finished_at or 0) <= cutoff]
-        for start in range(0, len(old), 500):
-            await engine.store.commit(Store.delete_jobs(old[start : start + 500]))
-        for job_id in old:
-            del engine.jobs[job_id]
-            shutil.rmtree(engine.state_dir / "runs" / str(job_id), ignore_errors=True)
+        cutoff = self.engine.clock.now() - days * 86400
+        old = [j.id for j in self.engine.jobs() if j.status in TERMINAL and (j.finished_at or 0) <= cutoff]
+        await self.engine.remove_jobs(old)
         return len(old)
 
     # -- queries ------------------------------------------------------------------------------------------
@@ -292,19 +246,19 @@ class JobService:
         include_completed: bool = True,
         limit: int | None = None,
     ) -> list[Job]:
-        return select_jobs(self.engine.jobs.values(), status, user, include_completed, limit)
+        return select_jobs(self.engine.jobs(), status, user, include_completed, limit)
 
     def stats(self) -> dict[str, Any]:
-        return queue_stats(self.engine.jobs.values(), self.limits())
+        return queue_stats(self.engine.jobs(), self.limits())
 
     def position(self, job_id: int) -> int | None:
         self.engine.get(job_id)
-        return self.engine.ready.position(job_id)
+        return self.engine.queue_position(job_id)
 
     def me(self, actor: Actor) -> dict[str, Any]:
-        mine = [j for j in self.engine.jobs.values() if j.user == actor.user]
+        mine = [j for j in self.engine.jobs() if j.user == actor.user]
         pending = [j for j in mine if j.status == JobStatus.WAITING]
-        positions = [p for p in (self.engine.ready.position(j.id) for j in pending) if p is not None]
+        positions = [p for p in (self.engine.queue_position(j.id) for j in pending) if p is not None]
         return {
             "user": actor.user,
             "role": actor.role,
@@ -318,11 +272,11 @@ class JobService:
         }
 
     def nodes(self) -> builtins.list[dict[str, Any]]:  # `list` in this class is the method above
-        engine = self.engine
+        states = self.engine.node_states()
         out = []
         for cfg in self.config.nodes:
-            state = engine.nodes[cfg.name]
-            holders = {g: jid for jid, a in engine.attempts.items() if a.node == cfg.name for g in a.gpus}
+            state = states[cfg.name]
+            holders = self.engine.gpu_holders(cfg.name)
             out.append(
                 {
                     "name": cfg.name,

@@ -6,7 +6,9 @@ import asyncio
 from itertools import islice
 from typing import Any
 
+from engine.core.engine import Engine
 from engine.errors import NotFound, ValidationError
+from engine.events import JobRemoved, Resync
 from engine.executors.wrapper import STDERR, STDOUT
 from engine.models import Job, JobStatus
 from engine.service.verbs import JobService
@@ -34,8 +36,8 @@ def snapshot(service: JobService, view: str = "full", limit: int | None = None) 
     With `limit`, only the first jobs by id (a first screen to show while the whole set loads).
     """
     engine = service.engine
-    jobs = engine.jobs.values() if limit is None else islice(engine.jobs.values(), max(0, limit))
-    data: dict[str, Any] = {"instance": engine.instance, "seq": engine.bus.seq, "total": len(engine.jobs)}
+    jobs = engine.jobs() if limit is None else islice(engine.jobs(), max(0, limit))
+    data: dict[str, Any] = {"instance": engine.instance, "seq": engine.event_seq, "total": engine.job_count}
     if view == "rows":
         data["columns"] = list(ROW_COLUMNS)
         data["rows"] = [table_row(job) for job in jobs]
@@ -52,18 +54,19 @@ async def job_detail(service: JobService, job_id: int) -> dict[str, Any]:
     engine = service.engine
     job = engine.get(job_id)
     attempts, events = await engine.history(job_id)
-    parents = [
-        {"id": p, "name": engine.jobs[p].name, "status": engine.jobs[p].status.value}
-        if p in engine.jobs
-        else {"id": p, "name": None, "status": "cleaned up"}
-        for p in job.after
-    ]
+    parents = []
+    for parent_id in job.after:
+        parent = engine.find(parent_id)
+        if parent is None:
+            parents.append({"id": parent_id, "name": None, "status": "cleaned up"})
+        else:
+            parents.append({"id": parent_id, "name": parent.name, "status": parent.status.value})
     return {
         "job": job.to_dict(),
         "attempts": [a.to_dict() for a in attempts],
         "events": [e.to_dict() for e in events],
         "dependencies": parents,
-        "position": engine.ready.position(job_id),
+        "position": engine.queue_position(job_id),
     }
 
 
@@ -87,10 +90,10 @@ async def log_chunk(
             "data": "",
             "done": job.is_terminal,
         }
-    executor = engine.executors.get(attempt.node)
+    executor = engine.executor_for(attempt.node)
     want = min(limit, 1 << 20)
     data = await executor.read(attempt, stream, offset, want) if executor else b""
-    live = engine.attempts.get(job_id) is attempt
+    live = engine.is_live(attempt)
     return {
         "job_id": job_id,
         "attempt": attempt.number,
@@ -101,15 +104,15 @@ async def log_chunk(
     }
 
 
-async def wait_for_jobs(engine, ids: list[int] | None, timeout: float) -> dict[str, Any]:
+async def wait_for_jobs(engine: Engine, ids: list[int] | None, timeout: float) -> dict[str, Any]:
     """Wait until the jobs have ended (all unended ones when `ids` is None); costs a set lookup per event."""
     if ids is not None:
-        missing = [i for i in ids if i not in engine.jobs]
+        missing = [i for i in ids if engine.find(i) is None]
         if missing:
             raise NotFound(f"no such job(s): {', '.join(map(str, missing))}; `jobtui list` shows the jobs there are.")
-    wanted = set(ids) if ids is not None else {j.id for j in engine.jobs.values() if not j.is_terminal}
-    sub = engine.bus.subscribe()
-    pending = {i for i in wanted if i in engine.jobs and not engine.jobs[i].is_terminal}
+    wanted = set(ids) if ids is not None else {j.id for j in engine.jobs() if not j.is_terminal}
+    sub = engine.subscribe()
+    pending = {i for i in wanted if not _ended(engine.find(i))}
     try:
         async with asyncio.timeout(timeout):
             while pending:
@@ -117,18 +120,22 @@ async def wait_for_jobs(engine, ids: list[int] | None, timeout: float) -> dict[s
                 while not sub.queue.empty():  # drain: one wake-up per burst, not per event
                     events.append(sub.queue.get_nowait())
                 for event in events:
-                    if event.key in pending:  # a set lookup; the job's record is never built here
-                        job = engine.jobs.get(event.key)
-                        if job is None or job.is_terminal:
-                            pending.discard(event.key)
-                    elif event.kind == "resync":
-                        pending = {i for i in pending if i in engine.jobs and not engine.jobs[i].is_terminal}
+                    key = event.key
+                    if key is not None and key in pending:  # a set lookup; the job's record is never read here
+                        if _ended(engine.find(key)):
+                            pending.discard(key)
+                    elif isinstance(event, (Resync, JobRemoved)):
+                        pending = {i for i in pending if not _ended(engine.find(i))}
     except TimeoutError:
         pass
     finally:
-        engine.bus.unsubscribe(sub)
-    statuses = {i: engine.jobs[i].status.value for i in sorted(wanted) if i in engine.jobs}
+        engine.unsubscribe(sub)
+    statuses = {i: job.status.value for i in sorted(wanted) if (job := engine.find(i)) is not None}
     return {"done": not pending, "pending": sorted(pending), "statuses": statuses}
+
+
+def _ended(job: Job | None) -> bool:
+    return job is None or job.is_terminal
 
 
 def parse_statuses(values: list[str] | None) -> set[JobStatus] | None:

@@ -22,7 +22,7 @@ async def _one_pass(engine: Engine) -> None:
     so seeing the flag cleared from this task means a pass at the current (fake) time has finished.
     """
     engine.wake()
-    await wait_for(lambda: not engine._wake.is_set(), 5, "the scheduling loop to run a pass", step=0.005)
+    await wait_for(lambda: engine.is_idle(), 5, "the scheduling loop to run a pass", step=0.005)
 
 
 async def test_failed_attempt_waits_out_its_backoff_then_runs_again(tmp_path):
@@ -73,7 +73,7 @@ async def test_higher_priority_starts_first_and_fifo_within_a_priority(tmp_path)
         low = await service.submit(lead, [JobSpec(command=["true"], priority=5) for _ in range(2)])
         high = await service.submit(lead, [JobSpec(command=["true"], priority=50) for _ in range(2)])
         for n in range(2, 6):
-            await _until(lambda: engine.jobs[executor.launched[-1]].status == JobStatus.RUNNING)
+            await _until(lambda: engine.get(executor.launched[-1]).status == JobStatus.RUNNING)
             executor.finish(executor.launched[-1], Outcome(0))
             await _until(lambda n=n: len(executor.launched) == n)
         assert executor.launched == [blocker.id, high[0].id, high[1].id, low[0].id, low[1].id]

@@ -15,8 +15,9 @@ import pytest
 from engine.api.client import HttpClient
 from engine.api.daemon import EngineHost
 from engine.api.tokens import read_owner_token
+from engine.core.engine import Engine
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from engine.events import EventBus
+from engine.service.verbs import JobService
 from tests.fixtures.engine import ATTEMPT_KEYS, EVENT_KEYS, JOB_KEYS, OWNER, kill_leftover_jobs, make_config
 
 
@@ -50,8 +51,9 @@ class Pair:
 async def pair(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Pair]:
     config = make_config(users={"vic": {"role": "viewer"}})
     host = EngineHost(config, tmp_path / "state", owner=OWNER)
-    host.engine.poll_interval, host.engine.cancel_grace = 0.1, 1.0
-    host.engine.bus = EventBus(history=50)  # small, so a resync is reachable
+    # a small event history, so a resync is reachable
+    host.engine = Engine(config, tmp_path / "state", OWNER, poll_interval=0.1, cancel_grace=1.0, event_history=50)
+    host.service = JobService(host.engine)
     await host.start()
     pair = Pair(host, request.param)
     yield pair

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import Conflict, PermissionDenied, ValidationError
+from engine.events import JobChanged, JobRemoved
 from engine.models import JobStatus, Reason
 from tests.fixtures.engine import Rig, db_rows
 from tests.waiting import wait_for
@@ -21,7 +22,7 @@ async def test_children_wait_for_their_parents(rig: Rig) -> None:
     assert child.after == [parent.id] and grandchild.after == [child.id]
     await rig.wait_status(parent.id, JobStatus.RUNNING)
     assert child.status == JobStatus.WAITING and child.started_at is None
-    assert rig.engine.ready.position(child.id) is None  # not ready while its parent runs
+    assert rig.engine.queue_position(child.id) is None  # not ready while its parent runs
     await rig.wait_terminal(grandchild.id)
     assert [j.status for j in (parent, child, grandchild)] == [JobStatus.COMPLETED] * 3
     assert child.started_at >= parent.finished_at and grandchild.started_at >= child.finished_at
@@ -40,6 +41,46 @@ async def test_failed_parent_skips_child_and_grandchild_naming_the_parent(rig: R
     assert f"dependency job {parent.id} (mesh) ended failed" in child.message
     assert f"dependency job {child.id} (solve) ended skipped" in grandchild.message
     assert child.attempts == grandchild.attempts == 0
+
+
+async def test_a_failing_chain_tells_its_story_in_causal_order(rig: Rig) -> None:
+    """setup -> build (exit 1) -> test -> deploy: the failure is numbered before the skips it causes."""
+    stream = rig.engine.subscribe()
+    setup, build, test, deploy = await rig.submit(
+        {"command": ["true"], "key": "setup"},
+        {"command": ["sh", "-c", "exit 1"], "key": "build", "after": ["setup"]},
+        {"command": ["true"], "key": "test", "after": ["build"]},
+        {"command": ["true"], "after": ["test"]},
+    )
+    await rig.wait_terminal(deploy.id)
+    await rig.engine.flush()
+    history = {job.id: (await rig.history(job.id))[1] for job in (setup, build, test, deploy)}
+    failed = next(e.seq for e in history[build.id] if e.to_status == "failed")
+    test_skipped = next(e.seq for e in history[test.id] if e.to_status == "skipped")
+    deploy_skipped = next(e.seq for e in history[deploy.id] if e.to_status == "skipped")
+    assert failed < test_skipped < deploy_skipped
+    published = []
+    while not stream.queue.empty():
+        event = stream.queue.get_nowait()
+        if isinstance(event, JobChanged) and event.record["status"] in ("failed", "skipped"):
+            published.append((event.key, event.record["status"]))
+    assert published == [(build.id, "failed"), (test.id, "skipped"), (deploy.id, "skipped")]
+
+
+async def test_cleanup_deletes_ended_jobs_and_says_so(rig: Rig) -> None:
+    done, running = await rig.submit(["true"], ["sleep", "30"])
+    await rig.wait_terminal(done.id)
+    await rig.wait_status(running.id, JobStatus.RUNNING)
+    run_dir = rig.state_dir / "runs" / str(done.id)
+    assert run_dir.exists()
+    stream = rig.engine.subscribe()
+    assert await rig.service.cleanup(rig.actor(), 0) == 1
+    events = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
+    assert [(type(e), e.job_ids) for e in events if isinstance(e, JobRemoved)] == [(JobRemoved, [done.id])]
+    assert rig.engine.find(done.id) is None and rig.engine.find(running.id) is running
+    assert not run_dir.exists()
+    assert db_rows(rig.state_dir, f"SELECT id FROM jobs WHERE id = {done.id}") == []
+    await rig.service.cancel(rig.actor(), running.id)
 
 
 async def test_child_submitted_after_its_parent_failed_is_skipped_at_once(rig: Rig) -> None:
@@ -62,8 +103,8 @@ async def test_cancelled_parent_skips_its_child(rig: Rig) -> None:
 async def test_approval_blocks_until_approved(rig: Rig) -> None:
     job = await rig.submit_one(["echo", "approved run"], requires_approval=True)
     assert job.status == JobStatus.BLOCKED
-    await rig.engine.store.flush()
-    assert rig.engine.ready.position(job.id) is None and job.attempts == 0
+    await rig.engine.flush()
+    assert rig.engine.queue_position(job.id) is None and job.attempts == 0
     await rig.service.approve(rig.actor(), job.id)
     await rig.wait_terminal(job.id)
     assert job.status == JobStatus.COMPLETED
@@ -110,8 +151,8 @@ async def test_limits_set_at_run_time_persist_across_restart(engine_factory, sta
 
 
 async def assert_nothing_stored(rig: Rig) -> None:
-    await rig.engine.store.flush()
-    assert rig.engine.jobs == {}
+    await rig.engine.flush()
+    assert rig.engine.job_count == 0
     assert db_rows(rig.state_dir, "SELECT COUNT(*) FROM jobs") == [(0,)]
     assert db_rows(rig.state_dir, "SELECT COUNT(*) FROM events") == [(0,)]
     job = await rig.submit_one(["true"])  # and no id was used up

@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from engine.events import JobChanged
 from engine.models import JobStatus, Reason
 from tests.fixtures.engine import Rig, db_rows, pid_alive
 from tests.waiting import wait_for
@@ -34,7 +35,7 @@ async def test_failure_carries_reason_and_message(rig: Rig) -> None:
     for job in (code3, killed, missing):
         await rig.wait_terminal(job.id)
         assert job.status == JobStatus.FAILED
-    await rig.engine.store.flush()  # the engine's own transitions are group-committed
+    await rig.engine.flush()  # the engine's own transitions are group-committed
     assert (code3.reason, code3.exit_code) == (Reason.EXIT_CODE, 3) and "exited with code 3" in code3.message
     assert killed.reason == Reason.SIGNAL and "SIGKILL" in killed.message
     assert missing.reason == Reason.LAUNCH_ERROR and "not found" in missing.message
@@ -72,7 +73,7 @@ async def test_retry_that_succeeds_completes(rig: Rig, tmp_path: Path) -> None:
 async def test_timeout_kills_the_job_and_says_timeout(rig: Rig) -> None:
     job = await rig.submit_one(["sleep", "30"], timeout=0.5)
     await rig.wait_status(job.id, JobStatus.RUNNING)
-    pid = rig.engine.attempts[job.id].pid
+    pid = rig.engine.current_attempt(job.id).pid
     await rig.wait_terminal(job.id, timeout=10)
     assert job.status == JobStatus.FAILED and job.reason == Reason.TIMEOUT
     assert "timeout" in job.message
@@ -85,7 +86,7 @@ async def _start_tree(rig: Rig, tmp_path: Path, script: str):
     job = await rig.submit_one(["sh", "-c", script.format(pidfile=child_pid)], workdir=str(tmp_path))
     await rig.wait_status(job.id, JobStatus.RUNNING)
     await wait_for(lambda: child_pid.exists() and child_pid.read_text().strip(), 5, "the grandchild's pid")
-    return job, rig.engine.attempts[job.id].pid, int(child_pid.read_text())
+    return job, rig.engine.current_attempt(job.id).pid, int(child_pid.read_text())
 
 
 async def test_cancel_kills_the_whole_process_tree(rig: Rig, tmp_path: Path) -> None:
@@ -159,23 +160,23 @@ async def test_stop_leaves_jobs_running(engine_factory, state_dir: Path) -> None
     rig = await engine_factory()
     job = await rig.submit_one(["sleep", "30"])
     await rig.wait_status(job.id, JobStatus.RUNNING)
-    pid = rig.engine.attempts[job.id].pid
+    pid = rig.engine.current_attempt(job.id).pid
     await rig.engine.stop()
     assert pid_alive(pid)
     again = await engine_factory(state_dir=state_dir)
-    assert again.engine.attempts[job.id].pid == pid
+    assert again.engine.current_attempt(job.id).pid == pid
     await again.service.cancel(again.actor(), job.id)
     await again.wait_terminal(job.id)
-    assert again.engine.jobs[job.id].status == JobStatus.CANCELLED
+    assert again.engine.get(job.id).status == JobStatus.CANCELLED
     await wait_for(lambda: not pid_alive(pid), 3, "the re-attached job to be killed")
 
 
 async def test_cancel_while_the_launch_intent_is_being_saved_never_runs_it(rig: Rig, tmp_path: Path) -> None:
     marker = tmp_path / "ran"
-    sub = rig.engine.bus.subscribe()
+    sub = rig.engine.subscribe()
     job = await rig.submit_one(["sh", "-c", f"sleep 0.3; touch {marker}"])
     while not (
-        (e := await sub.queue.get()).kind == "job_changed" and e.data["id"] == job.id and e.data["status"] == "starting"
+        isinstance(e := await sub.queue.get(), JobChanged) and e.key == job.id and e.record["status"] == "starting"
     ):
         pass
     assert job.status == JobStatus.STARTING  # the intent is being committed; nothing launched yet
@@ -185,7 +186,7 @@ async def test_cancel_while_the_launch_intent_is_being_saved_never_runs_it(rig: 
     # marker 0.3 s after it started; twice that with no marker and no attempt shows it never ran.
     await asyncio.sleep(0.6)
     assert job.status == JobStatus.CANCELLED and not marker.exists()
-    assert job.id not in rig.engine.attempts and rig.engine.usage.total == 0
+    assert rig.engine.current_attempt(job.id) is None and rig.engine.usage().total == 0
     attempts, _ = await rig.history(job.id)
     assert [(a.status, a.reason) for a in attempts] == [("finished", "cancelled")]
     assert not Path(attempts[0].run_dir, "pid").exists()

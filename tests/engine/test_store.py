@@ -119,19 +119,19 @@ async def test_full_disk_is_a_clear_error_and_loses_nothing_acknowledged(engine_
         done = await rig.submit_one(["echo", "before the disk filled"])
         await rig.wait_terminal(done.id)
         waiting = await rig.submit_one(["true"], requires_approval=True)
-        await rig.engine.store.flush()
+        await rig.engine.flush()
         filler = fill(state_dir)
         big = [{"command": ["true"], "requires_approval": True, "env": {"PAD": "x" * 4000}} for _ in range(400)]
         with pytest.raises(StoreError) as info:
             await rig.submit(*big)
         assert "full" in str(info.value) and "Free space" in str(info.value)
-        assert sorted(rig.engine.jobs) == [done.id, waiting.id]  # nothing half-accepted
+        assert sorted(j.id for j in rig.engine.jobs()) == [done.id, waiting.id]  # nothing half-accepted
         filler.unlink()
         (again,) = await rig.submit(big[0])
         assert again.id == waiting.id + 1
         await rig.engine.stop()
         rig2 = await engine_factory(state_dir=state_dir)
-        jobs = rig2.engine.jobs
+        jobs = {j.id: j for j in rig2.engine.jobs()}
         assert sorted(jobs) == [done.id, waiting.id, again.id]
         assert jobs[done.id].status == JobStatus.COMPLETED and jobs[waiting.id].status == JobStatus.BLOCKED
         _, events = await rig2.history(done.id)

@@ -60,7 +60,7 @@ async def test_cancel_running_job(sge_cluster, tmp_path):
     await engine.start()
     try:
         (job,) = await _submit(engine, JobSpec(command=["sleep", "60"]))
-        await wait_for(lambda: (a := engine.attempts.get(job.id)) and a.external_state == "r", 20, "running")
+        await wait_for(lambda: (a := engine.current_attempt(job.id)) and a.external_state == "r", 20, "running")
         service = JobService(engine)
         await service.cancel(service.actor("root"), job.id)
         await wait_terminal(engine, [job.id], 30)
@@ -101,7 +101,7 @@ async def test_jobs_tracked_across_a_qmaster_restart(sge_cluster, tmp_path):
     await engine.start()
     try:
         (job,) = await _submit(engine, JobSpec(command=["sh", "-c", "sleep 15; echo survived"]))
-        await wait_for(lambda: (a := engine.attempts.get(job.id)) and a.external_state == "r", 20, "running")
+        await wait_for(lambda: (a := engine.current_attempt(job.id)) and a.external_state == "r", 20, "running")
         await asyncio.to_thread(sge_cluster.restart)
         await wait_terminal(engine, [job.id], 40)
         assert job.status == JobStatus.COMPLETED, job.message

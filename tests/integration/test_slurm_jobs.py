@@ -64,8 +64,10 @@ async def test_time_limit_is_passed_and_enforced(slurm_cluster, tmp_path):
     await engine.start()
     try:
         (job,) = await _submit(engine, JobSpec(command=["sleep", "60"], timeout=3))
-        await wait_for(lambda: engine.attempts.get(job.id) and engine.attempts[job.id].external_id, 10, "submission")
-        job_id = engine.attempts[job.id].external_id
+        await wait_for(
+            lambda: engine.current_attempt(job.id) and engine.current_attempt(job.id).external_id, 10, "submission"
+        )
+        job_id = engine.current_attempt(job.id).external_id
         assert "TimeLimit=00:01:00" in slurm_cluster.command(["scontrol", "show", "job", "-o", job_id])
         await wait_terminal(engine, [job.id], 30)
         assert job.status == JobStatus.FAILED and job.reason == Reason.TIMEOUT, job.message
@@ -80,7 +82,7 @@ async def test_cancel_running_job(slurm_cluster, tmp_path):
     await engine.start()
     try:
         (job,) = await _submit(engine, JobSpec(command=["sh", "-c", "echo started; sleep 60"]))
-        await wait_for(lambda: (a := engine.attempts.get(job.id)) and a.external_state == "RUNNING", 15, "RUNNING")
+        await wait_for(lambda: (a := engine.current_attempt(job.id)) and a.external_state == "RUNNING", 15, "RUNNING")
         service = JobService(engine)
         await service.cancel(service.actor("root"), job.id)
         await wait_terminal(engine, [job.id], 20)
@@ -167,7 +169,7 @@ async def test_kill_9_right_after_submit_never_submits_twice(slurm_cluster, tmp_
     engine = cluster_engine(slurm_cluster, state)
     await engine.start()
     try:
-        (job,) = engine.jobs.values()
+        (job,) = engine.jobs()
         await wait_terminal(engine, [job.id], 30)
         attempts, _ = await engine.history(job.id)
         assert job.status == JobStatus.COMPLETED, job.message
@@ -184,7 +186,7 @@ async def test_jobs_tracked_across_a_controller_restart(slurm_cluster, tmp_path)
     await engine.start()
     try:
         (job,) = await _submit(engine, JobSpec(command=["sh", "-c", "sleep 6; echo survived"]))
-        await wait_for(lambda: (a := engine.attempts.get(job.id)) and a.external_state == "RUNNING", 15, "RUNNING")
+        await wait_for(lambda: (a := engine.current_attempt(job.id)) and a.external_state == "RUNNING", 15, "RUNNING")
         await asyncio.to_thread(slurm_cluster.restart)
         await wait_terminal(engine, [job.id], 40)
         assert job.status == JobStatus.COMPLETED, job.message

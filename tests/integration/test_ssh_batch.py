@@ -83,7 +83,7 @@ async def test_cancel_while_the_launch_script_runs_still_kills_the_job(sshd_serv
     actor = service.actor("root")
     (job,) = await service.submit(actor, [JobSpec(command=["sh", "-c", "sleep 300; : $0", marker])])
     await wait_for(lambda: bool(_processes_with(marker)), 10, "the remote job to start")
-    assert job.id in engine.attempts and not engine.attempts[job.id].pid  # its launch has not answered yet
+    assert (a := engine.current_attempt(job.id)) is not None and not a.pid  # its launch has not answered yet
     await service.cancel(actor, job.id)
     await wait_for(lambda: job.is_terminal, 15, "the job to be cancelled")
     assert job.status == JobStatus.CANCELLED

@@ -38,7 +38,7 @@ async def test_link_cut_mid_job_keeps_it_running_and_reattaches(netns_nodes, ssh
     (job,) = await service.submit(service.actor("root"), [JobSpec(command=["sh", "-c", SCRIPT])])
     await wait_for(lambda: job.status == JobStatus.RUNNING, 10, "the job to run")
     # mid-job: its output is flowing over the link, and this engine has read some of it
-    await wait_for(lambda: (a := engine.attempts.get(job.id)) and a.stdout_offset > 0, 10, "some output to be read")
+    await wait_for(lambda: (a := engine.current_attempt(job.id)) and a.stdout_offset > 0, 10, "some output to be read")
     netns.cut()
     try:
         await wait_for(lambda: "unreachable since" in job.message, 12, "the node to be reported unreachable")

@@ -52,8 +52,10 @@ async def test_cancel_kills_the_remote_process_tree(sshd_server, ssh_engine):
     engine, service = await ssh_engine(sshd_server.node("n1"))
     actor = service.actor("root")
     (job,) = await service.submit(actor, [JobSpec(command=["sh", "-c", "sleep 300 & sleep 300 & echo up; wait"])])
-    await wait_for(lambda: job.status == JobStatus.RUNNING and job.id in engine.attempts, 10, "the job to run")
-    attempt = engine.attempts[job.id]
+    await wait_for(
+        lambda: job.status == JobStatus.RUNNING and engine.current_attempt(job.id) is not None, 10, "the job to run"
+    )
+    attempt = engine.current_attempt(job.id)
     await wait_for(lambda: len(_group_members(attempt.pid)) >= 3, 10, "the job's sleeps to start")
     await service.cancel(actor, job.id)
     await wait_for(lambda: job.is_terminal, 15, "the job to be cancelled")

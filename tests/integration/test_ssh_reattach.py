@@ -33,8 +33,8 @@ async def main():
     (job,) = await service.submit(service.actor("root"), [JobSpec(command=sys.argv[3:])])
     await wait_for(lambda: job.status.value == "running", 15, "the job to run")
     # mid-job: its output is flowing, and this engine has read some of it
-    await wait_for(lambda: (a := engine.attempts.get(job.id)) and a.stdout_offset > 0, 10, "some output to be read")
-    await engine.store.flush()
+    await wait_for(lambda: (a := engine.current_attempt(job.id)) and a.stdout_offset > 0, 10, "some output to be read")
+    await engine.flush()
     print("RUNNING", job.id, flush=True)
     await asyncio.sleep(3600)  # not a wait: the engine runs on until the test kills it
 

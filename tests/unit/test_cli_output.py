@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tui.cli_output import as_json, cell, describe_job, duration, elapsed_seconds, pick, project, table
+from tui.cli.output import as_json, cell, describe_job, duration, elapsed_seconds, pick, project, table
 
 JOB = {
     "id": 3,
@@ -97,7 +97,7 @@ def test_describe_job_lists_attempts_dependencies_and_history() -> None:
 
 
 def test_show_names_the_schedulers_own_id_and_state() -> None:
-    from tui.cli_output import describe_job
+    from tui.cli.output import describe_job
 
     job = {
         "id": 7,

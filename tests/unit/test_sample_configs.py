@@ -11,7 +11,7 @@ import pytest
 
 from engine.config import ClusterNode, LocalNode, SshNode, load_config
 from engine.service.jobspec import batch_order, parse_specs
-from tui.cli_verbs import read_job_file
+from tui.jobfile import read_job_file
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 JOB_FILES = {"demo-jobs.yaml"}

@@ -10,6 +10,7 @@ import sys
 from engine.api.daemon import EngineHost
 from engine.errors import ConfigError
 from tui.context import load_context
+from tui.jobfile import read_job_file
 
 
 def parse_listen(value: str | None) -> tuple[str, int] | None:
@@ -26,8 +27,6 @@ async def serve(args: argparse.Namespace) -> int:
     host = EngineHost(config, state_dir, tcp=parse_listen(args.listen))
     await host.start()
     if args.submit_file:
-        from tui.cli_verbs import read_job_file
-
         await host.client().submit(read_job_file(args.submit_file))
     print(
         f"jobtui engine serving on {host.socket_path} (pid {_pid()}); Ctrl-C or SIGTERM stops it, jobs keep running",

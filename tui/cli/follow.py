@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.api.client import EngineClient
-from engine.api.discovery import attach, engine_running
 from engine.config import Config
 from engine.models import TERMINAL_NAMES
-from tui.cli_output import as_json, duration, table
+from tui.cli.output import as_json, duration, table
+from tui.context import host_or_attach
 
 PRINT_INTERVAL = 1.0
 
@@ -24,17 +23,6 @@ def progress_line(job: dict[str, Any]) -> str:
     tail = f" ({job['message']})" if job.get("message") and job["status"] in TERMINAL_NAMES | {"waiting"} else ""
     head = f"[{time.strftime('%H:%M:%S')}] job {job['id']:>4} {job['name'][:24]:<24} {job['status']:<10}"
     return f"{head}{pct}{eta}{text}{tail}"
-
-
-async def host_or_attach(config: Config, state_dir: Path) -> tuple[EngineClient, Any]:
-    """Attach to the engine running on `state_dir`, or host one in this process (returned second)."""
-    if engine_running(state_dir):
-        return attach(state_dir), None
-    from engine.api.daemon import EngineHost
-
-    host = EngineHost(config, state_dir)
-    await host.start()
-    return host.client(), host
 
 
 async def run_and_follow(config: Config, state_dir: Path, specs: list[dict[str, Any]], as_json_output: bool) -> int:

@@ -1,0 +1,123 @@
+"""Handlers of the verbs about jobs themselves: submit, wait, list, show, logs and run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ValidationError
+from tui.cli.output import DEFAULT_FIELDS, as_json, describe_job, project, table
+from tui.jobfile import read_job_file
+
+if TYPE_CHECKING:
+    from engine.api.client import EngineClient
+
+
+def _spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise ValidationError("no command given; write `jobtui submit [options] -- CMD ARGS...` or use --file.")
+    spec: dict[str, Any] = {"command": command, "after": args.after, "tags": args.tag, "workdir": os.getcwd()}
+    env = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValidationError(f"--env {item!r}: write it as NAME=VALUE.")
+        env[key] = value
+    spec["env"] = env
+    pairs = {
+        "name": args.name,
+        "priority": args.priority,
+        "cpus": args.cpus,
+        "mem_mb": args.mem,
+        "gpus": args.gpus,
+        "retries": args.retries,
+        "timeout": args.timeout,
+        "workdir": os.path.abspath(args.workdir) if args.workdir else None,
+        "node": args.node,
+    }
+    spec.update({k: v for k, v in pairs.items() if v is not None})
+    if args.requires_approval:
+        spec["requires_approval"] = True
+    return spec
+
+
+async def cmd_submit(client: EngineClient, args: argparse.Namespace) -> int:
+    specs = read_job_file(args.file) if args.file else [_spec_from_args(args)]
+    jobs = await client.submit(specs)
+    ids = [j["id"] for j in jobs]
+    if args.json:
+        print(as_json({"ids": ids}))
+    else:
+        for job in jobs:
+            print(f"submitted job {job['id']} ({job['name']}) [{job['status']}]")
+    return 0
+
+
+async def cmd_wait(client: EngineClient, args: argparse.Namespace) -> int:
+    if not args.ids and not args.all:
+        raise ValidationError("name the jobs to wait for, or give --all.")
+    ids = args.ids or None
+    loop = asyncio.get_running_loop()
+    deadline = None if args.timeout is None else loop.time() + args.timeout
+    while True:
+        chunk = 30.0 if deadline is None else max(0.1, min(30.0, deadline - loop.time()))
+        result = await client.wait(ids, chunk)
+        if ids is None:
+            ids = sorted(int(i) for i in result["statuses"])  # --all: the jobs unended when we started
+        if result["done"]:
+            break
+        if deadline is not None and loop.time() >= deadline:
+            print(f"jobtui: gave up after {args.timeout:g} s; still pending: {result['pending']}", file=sys.stderr)
+            return 1
+    statuses = {int(k): v for k, v in result["statuses"].items()}
+    if args.json:
+        print(as_json(statuses))
+    return 0 if all(s == "completed" for s in statuses.values()) else 1
+
+
+async def cmd_list(client: EngineClient, args: argparse.Namespace) -> int:
+    jobs = await client.list_jobs(args.status, args.limit or None, not args.active, args.user)
+    fields = args.output.split(",") if args.output else DEFAULT_FIELDS
+    if args.json or args.format == "json":
+        print(as_json(project(jobs, fields) if args.output else jobs))
+    else:
+        print(table(jobs, fields))
+    return 0
+
+
+async def cmd_show(client: EngineClient, args: argparse.Namespace) -> int:
+    detail = await client.job(args.id)
+    print(as_json(detail) if args.json else describe_job(detail))
+    return 0
+
+
+async def cmd_logs(client: EngineClient, args: argparse.Namespace) -> int:
+    stream = "stderr" if args.stderr else "stdout"
+    if args.json:  # one chunk, as the API gives it: {job_id, attempt, stream, offset, data, done}
+        print(as_json(await client.logs(args.id, stream, 0, 1 << 20, args.attempt)))
+        return 0
+    offset = 0
+    out = sys.stdout.buffer
+    while True:
+        chunk = await client.logs(args.id, stream, offset, 1 << 20, args.attempt)
+        if chunk["data"]:
+            out.write(chunk["data"].encode())
+            out.flush()
+            offset = chunk["offset"]
+            continue
+        if chunk["done"] or not args.follow:
+            return 0
+        await asyncio.sleep(0.25)
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    """`jobtui run FILE`: attaches to the running engine, or hosts one for as long as the jobs run."""
+    from tui.cli.follow import run_and_follow
+    from tui.context import load_context
+
+    config, state_dir = load_context(args)
+    return await run_and_follow(config, state_dir, read_job_file(args.file), args.json)

@@ -1,0 +1,145 @@
+"""The verb table: every CLI verb once, with its help line, its arguments and its handler."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tui.cli import job_verbs as jobs
+from tui.cli import queue_verbs as queue
+
+if TYPE_CHECKING:
+    from engine.api.client import HttpClient
+
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+ClientHandler = Callable[["HttpClient", argparse.Namespace], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str  # the sub-command's line in `jobtui --help`, and its description
+    add_arguments: Callable[[argparse.ArgumentParser], None]  # its own arguments; --config/--state-dir/--json come free
+    run: Handler
+
+
+def attached(handler: ClientHandler) -> Handler:
+    """`handler` called with a client attached to the engine running on the state directory, closed after."""
+
+    async def run(args: argparse.Namespace) -> int:
+        from engine.api.discovery import attach
+        from tui.context import load_context
+
+        _, state_dir = load_context(args)
+        client = attach(state_dir)
+        try:
+            return await handler(client, args)
+        finally:
+            await client.close()
+
+    return run
+
+
+def _no_arguments(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _submit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--file", "-f", help="YAML list of jobs, or one command per line ('-' for stdin)")
+    p.add_argument("--name")
+    p.add_argument("--priority", type=int)
+    p.add_argument("--cpus", type=int)
+    p.add_argument("--mem", help="memory, e.g. 4096, 512M, 4G")
+    p.add_argument("--gpus", type=int)
+    p.add_argument("--after", type=int, nargs="+", default=[], metavar="ID")
+    p.add_argument("--retries", type=int)
+    p.add_argument("--timeout", help="seconds, or 15m, 2h")
+    p.add_argument("--requires-approval", action="store_true")
+    p.add_argument("--env", action="append", default=[], metavar="K=V")
+    p.add_argument("--workdir")
+    p.add_argument("--node", help="node name or glob")
+    p.add_argument("--tag", action="append", default=[])
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+
+
+def _wait(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", type=int, nargs="*")
+    p.add_argument("--all", action="store_true", help="every job not yet ended")
+    p.add_argument("--timeout", type=float, help="give up after this many seconds (exit 1)")
+
+
+def _list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--status", "-s", action="append", help="filter: waiting, running, failed, ... (repeatable)")
+    p.add_argument("-o", "--output", help="fields, e.g. id,name,progress.percent,resources.cpus")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("-l", "--limit", type=int, default=50, help="most recent N (0: all)")
+    p.add_argument("--user")
+    p.add_argument("--active", action="store_true", help="hide ended jobs")
+
+
+def _one_id(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", type=int)
+
+
+def _logs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", type=int)
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("--stderr", action="store_true")
+    p.add_argument("--attempt", type=int)
+
+
+def _ids(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", type=int, nargs="+")
+
+
+def _reject(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", type=int, nargs="+")
+    p.add_argument("--reason", "-r", required=True)
+
+
+def _priority(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", type=int)
+    p.add_argument("priority", type=int)
+
+
+def _concurrency(p: argparse.ArgumentParser) -> None:
+    for flag in ("--max-concurrent", "--user-max-concurrent", "--team-max-concurrent"):
+        p.add_argument(flag, type=int)
+    p.add_argument("--fair-share", choices=["on", "off"])
+
+
+def _cleanup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--days", type=float, required=True)
+
+
+def _token(p: argparse.ArgumentParser) -> None:
+    p.add_argument("user")
+
+
+def _run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file")
+
+
+# In `jobtui --help` order.
+VERBS: tuple[Verb, ...] = (
+    Verb("submit", "submit a job (`-- CMD ARGS...`) or many (`--file F|-`)", _submit, attached(jobs.cmd_submit)),
+    Verb("wait", "block until jobs are terminal; exit 1 if any did not complete", _wait, attached(jobs.cmd_wait)),
+    Verb("list", "list jobs", _list, attached(jobs.cmd_list)),
+    Verb("show", "every detail of a job", _one_id, attached(jobs.cmd_show)),
+    Verb("position", "a job's place in the queue", _one_id, attached(queue.cmd_position)),
+    Verb("logs", "print a job's output", _logs, attached(jobs.cmd_logs)),
+    Verb("cancel", "cancel jobs", _ids, attached(queue.cmd_cancel)),
+    Verb("approve", "approve jobs", _ids, attached(queue.cmd_approve)),
+    Verb("requeue", "requeue jobs", _ids, attached(queue.cmd_requeue)),
+    Verb("reject", "reject jobs awaiting approval", _reject, attached(queue.cmd_reject)),
+    Verb("priority", "set a queued job's priority (lead/admin)", _priority, attached(queue.cmd_priority)),
+    Verb("stats", "queue statistics", _no_arguments, attached(queue.cmd_stats)),
+    Verb("me", "your jobs and best queue position", _no_arguments, attached(queue.cmd_me)),
+    Verb("concurrency", "show or set the concurrency limits", _concurrency, attached(queue.cmd_concurrency)),
+    Verb("cleanup", "delete ended jobs older than N days", _cleanup, attached(queue.cmd_cleanup)),
+    Verb("token", "issue an API token for a user (admin)", _token, attached(queue.cmd_token)),
+    Verb("run", "submit a file of jobs and follow them to the end with live progress", _run, jobs.cmd_run),
+)
+BY_NAME = {verb.name: verb for verb in VERBS}
