@@ -113,6 +113,8 @@ class Engine:
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Whatever it was made with: the store, run directories, outputs and exit files are the owner's alone.
+        self.state_dir.chmod(0o700)
         await self._store.open()
         self._limits.update((await self._store.load_settings()).get("limits", {}))
         self._event_seq = await self._store.max_event_seq()

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 from engine.models import Progress
 
-_TQDM = re.compile(rb"(\d{1,3})%\|[^|]*\|\s*(\d+)/(\d+)")
-_STEP = re.compile(rb"\b(Step|Increment)\s+(\d+)\s+of\s+(\d+)", re.IGNORECASE)
+# Counts are at most 18 digits (they fit a 64-bit integer and JSON): a longer number is not progress.
+_TQDM = re.compile(rb"(\d{1,3})%\|[^|]*\|\s*(\d{1,18})/(\d{1,18})(?!\d)")
+_STEP = re.compile(rb"\b(Step|Increment)\s+(\d{1,18})\s+of\s+(\d{1,18})(?!\d)", re.IGNORECASE)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+MAX_COUNT_DIGITS = 18
 _PERCENT = re.compile(rb"(\d{1,3}(?:\.\d+)?)\s*%")
 
 
@@ -27,8 +30,8 @@ class Pattern:
 def parse_line(line: bytes, custom: tuple[Pattern, ...] = ()) -> Progress | None:
     """The progress a single output line reports, or None."""
     for pattern in custom:
-        if pattern.marker in line and (m := pattern.regex.search(line)):
-            return _from_groups(m, line)
+        if pattern.marker in line and (m := pattern.regex.search(line)) and (found := _from_groups(m, line)):
+            return found
     if b"%|" in line and (m := _TQDM.search(line)):
         step, total = int(m[2]), int(m[3])
         return Progress(percent=float(m[1]), step=step, total=total, text=_text(line))
@@ -43,18 +46,30 @@ def parse_line(line: bytes, custom: tuple[Pattern, ...] = ()) -> Progress | None
     return None
 
 
-def _from_groups(m: re.Match[bytes], line: bytes) -> Progress:
+def _from_groups(m: re.Match[bytes], line: bytes) -> Progress | None:
     groups = m.groupdict()
-    percent = float(groups["percent"]) if groups.get("percent") else None
-    step = int(groups["step"]) if groups.get("step") else None
-    total = int(groups["total"]) if groups.get("total") else None
+    try:
+        percent = float(groups["percent"]) if groups.get("percent") else None
+    except ValueError:
+        return None
+    step, total = _count(groups.get("step")), _count(groups.get("total"))
+    if percent is not None and not 0.0 <= percent <= 100.0:  # also NaN and infinities
+        return None
     if percent is None and step is not None and total:
         percent = 100.0 * step / total
     return Progress(percent=percent, step=step, total=total, text=_text(line))
 
 
+def _count(digits: bytes | None) -> int | None:
+    """A step or total a pattern captured; None when absent or not a count that fits (never an error)."""
+    if not digits or len(digits) > MAX_COUNT_DIGITS or not digits.isdigit():
+        return None
+    return int(digits)
+
+
 def _text(line: bytes) -> str:
-    return line.strip().decode("utf-8", "replace")[:120]
+    """The line as progress text: at most 120 characters, control characters (ESC included) dropped."""
+    return _CONTROL.sub("", line.strip().decode("utf-8", "replace"))[:120]
 
 
 def with_eta(progress: Progress, started_at: float | None, now: float) -> Progress:

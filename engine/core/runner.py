@@ -64,9 +64,13 @@ class Runner:
         if spec is not None:
             try:
                 await self.executor.launch(spec)
-            except (OSError, JobTuiError) as e:
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # whatever a launch raises, the attempt ends: it never stays `starting`
+                if not isinstance(e, OSError | JobTuiError):
+                    log.exception("launching job %s failed", self.job_id)
                 reason = getattr(e, "reason", None) or Reason.LAUNCH_ERROR
-                self.sink.attempt_finished(self.job_id, self.attempt, Outcome(None, reason, str(e)))
+                self.sink.attempt_finished(self.job_id, self.attempt, Outcome(None, reason, f"could not launch: {e}"))
                 return
             if self._stop is not None:  # stopped while launching, before there was anything to signal
                 self._killer = asyncio.get_running_loop().create_task(

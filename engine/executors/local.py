@@ -17,7 +17,6 @@ from engine.executors.base import LaunchSpec, Liveness, Outcome
 from engine.executors.wrapper import EXIT, PID, parse_exit_file, wrapper_argv
 from engine.models import Attempt, Reason
 
-IDENTIFY_AFTER = 0.2  # seconds a process runs before its start time is recorded
 _DEVNULL_STDIN = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
 
 
@@ -61,8 +60,9 @@ class LocalExecutor:
         # hand-offs cost more CPU than the vfork pause they hide.
         pid = os.posix_spawn(argv[0], argv, spec.env, setsid=True, file_actions=_DEVNULL_STDIN)
         attempt.pid = pid
-        # The pidfd pins this process for our lifetime; its start time (which identifies it across engine
-        # restarts) is read once it has run a moment: reading /proc while it execs blocks on its mm lock.
+        # Its start time identifies it across engine restarts (a recycled pid has another): read now, so it is
+        # saved with the `running` transition. The pidfd pins the process for this engine's lifetime.
+        attempt.proc_start = process_start_time(pid)
         self._pidfds[pid] = os.pidfd_open(pid)
 
     async def wait(self, attempt: Attempt) -> Outcome:
@@ -127,11 +127,7 @@ class LocalExecutor:
                 fd = os.pidfd_open(pid)
                 if not _same_process(pid, attempt):
                     return
-            done = await _readable(fd, IDENTIFY_AFTER)
-            if not done:
-                if attempt.proc_start is None:
-                    attempt.proc_start = process_start_time(pid)
-                await _readable(fd, None)
+            await _readable(fd, None)
         except ProcessLookupError:
             return
         finally:
@@ -141,9 +137,29 @@ class LocalExecutor:
 
 
 def _same_process(pid: int, attempt: Attempt) -> bool:
-    """`pid` is alive and, once the attempt has recorded its start time, is still the attempt's process."""
+    """`pid` is alive and is the attempt's process: its start time is the one recorded at launch.
+
+    Without a recorded start time (the engine died between launch and saving it) the pid is trusted only if
+    it runs this attempt's wrapper, whose argv names the attempt's run directory; a recycled pid does not.
+    """
     start = process_start_time(pid)
-    return start is not None and (attempt.proc_start is None or start == attempt.proc_start)
+    if start is None:
+        return False
+    if attempt.proc_start is not None:
+        return start == attempt.proc_start
+    if _runs_wrapper_of(pid, attempt.run_dir):
+        attempt.proc_start = start
+        return True
+    return False
+
+
+def _runs_wrapper_of(pid: int, run_dir: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return len(argv) > 4 and argv[3] == b"jobtui-wrapper" and argv[4] == os.fsencode(run_dir)
 
 
 async def _readable(fd: int, timeout: float | None) -> bool:

@@ -38,18 +38,31 @@ def parse_duration(value: float | str) -> float:
     return float(m[1]) * _SECONDS[m[2]]
 
 
-class JobSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+MAX_TEXT = 4096  # bytes in a name or path (PATH_MAX)
+MAX_ARGUMENT = 128 * 1024  # bytes in one argument or environment value (the kernel's MAX_ARG_STRLEN)
+MAX_ID = 2**63 - 1
+_BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")  # NUL ends a C string; a lone surrogate is not text
 
-    command: list[str] = Field(min_length=1)
+
+def _check_text(value: str, where: str, limit: int = MAX_TEXT) -> None:
+    if _BAD_CHARACTERS.search(value):
+        raise ValueError(f"{where} holds a NUL byte or an invalid (surrogate) character; remove it")
+    if len(value.encode("utf-8", "surrogatepass")) > limit:
+        raise ValueError(f"{where} is longer than {limit} bytes; shorten it")
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    command: list[str] = Field(min_length=1, max_length=4096)
     name: str | None = None
     key: str | None = Field(default=None, description="a name other jobs of the same batch use in `after`")
     priority: int | None = Field(default=None, ge=0, le=100)
-    cpus: int | None = Field(default=None, ge=0)
-    mem_mb: int | None = Field(default=None, ge=0)
-    gpus: int = Field(default=0, ge=0)
+    cpus: int | None = Field(default=None, ge=0, le=1_000_000)
+    mem_mb: int | None = Field(default=None, ge=0, le=2**40)
+    gpus: int = Field(default=0, ge=0, le=1024)
     licenses: list[str] = Field(default_factory=list)
-    after: list[int | str] = Field(default_factory=list)
+    after: list[int | str] = Field(default_factory=list)  # ids (1 to 2**63-1) or keys of this batch
     retries: int | None = Field(default=None, ge=0, le=100)
     retry_delay: float | None = Field(default=None, ge=0)
     backoff_factor: float | None = Field(default=None, ge=1)
@@ -85,6 +98,51 @@ class JobSpec(BaseModel):
         bad = [k for k in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k)]
         if bad:
             raise ValueError(f"invalid environment variable name(s): {', '.join(bad)}")
+        for name, text in value.items():
+            _check_text(text, f"the value of {name}", MAX_ARGUMENT)
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _arguments(cls, value: list[str]) -> list[str]:
+        for index, text in enumerate(value):
+            _check_text(text, f"argument {index + 1}", MAX_ARGUMENT)
+        return value
+
+    @field_validator("licenses", "inputs", "outputs", "tags")
+    @classmethod
+    def _texts(cls, value: list[str]) -> list[str]:
+        for index, text in enumerate(value):
+            _check_text(text, f"item {index + 1}")
+        return value
+
+    @field_validator("name", "key", "workdir", "node")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_text(value, "the value")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_texts(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            _check_text(name, "a label name")
+            _check_text(text, f"label {name!r}")
+        return value
+
+    @field_validator("after")
+    @classmethod
+    def _dependencies(cls, value: list[int | str]) -> list[int | str]:
+        for dep in value:
+            if isinstance(dep, int) and not 1 <= dep <= MAX_ID:
+                raise ValueError(f"job id {dep} is out of range; ids are 1 to {MAX_ID}")
+            if isinstance(dep, str):
+                _check_text(dep, "a dependency")
+                if dep.isdigit() and not dep.isascii():
+                    raise ValueError(f"{dep!r} is not a job id: write ids with the digits 0-9")
+                if dep.isascii() and dep.isdigit() and not 1 <= int(dep) <= MAX_ID:
+                    raise ValueError(f"job id {dep} is out of range; ids are 1 to {MAX_ID}")
         return value
 
 
@@ -117,7 +175,7 @@ def batch_order(specs: list[JobSpec]) -> list[int]:
             keys[spec.key] = i
     for i, spec in enumerate(specs):
         for dep in spec.after:
-            if isinstance(dep, str) and dep not in keys and not dep.isdigit():
+            if isinstance(dep, str) and dep not in keys and not (dep.isascii() and dep.isdigit()):
                 raise JobValidationError(
                     f"job #{i + 1} ({_label(spec, i)}) depends on {dep!r}, which no job in this batch has as its key."
                 )
