@@ -5,7 +5,11 @@ median wall ms/job over the rounds and the ratio of each median to jobtui's. job
 the whole path: one HTTP submission of N jobs to a running `jobtui --serve`, scheduling, detached
 launch under the wrapper, every transition persisted, until the last job is recorded as ended.
 
-usage: python bench/bench_local.py [N=5000] [C=16] [ROUNDS=3]
+With `--baseline DIR` (another checkout of jobtui, e.g. `git worktree add /tmp/base HEAD~1`), that
+checkout's engine runs as one more contender in the same rounds: a before/after comparison on one machine
+under the same load, which is the only kind this shared machine supports.
+
+usage: python bench/bench_local.py [N=5000] [C=16] [ROUNDS=3] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def jobtui(n: int, c: int, scratch: Path) -> float:
+def jobtui(n: int, c: int, scratch: Path, root: Path = ROOT, cpu: list[float] | None = None) -> float:
     state = scratch / "state"
     config = scratch / "bench.yaml"
     config.write_text(
@@ -94,17 +98,17 @@ def jobtui(n: int, c: int, scratch: Path) -> float:
     jobs.write_text(f"{TRUE}\n" * n)
     env = {**os.environ, "JOBTUI_HOME": str(state)}
     jt = [PYTHON, "-m", "tui.cli", "--config", str(config)]
-    server = subprocess.Popen([*jt, "--serve"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen([*jt, "--serve"], env=env, cwd=root, stderr=subprocess.PIPE, text=True)
     try:
         server.stderr.readline()  # "serving on ..." once the socket listens
         cpu0 = _cpu_seconds(server.pid)
         start = time.perf_counter()
         subprocess.run(
-            [*jt, "submit", "--file", str(jobs), "--json"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL
+            [*jt, "submit", "--file", str(jobs), "--json"], env=env, cwd=root, check=True, stdout=subprocess.DEVNULL
         )
-        subprocess.run([*jt, "wait", "--all"], env=env, cwd=ROOT, check=True)
+        subprocess.run([*jt, "wait", "--all"], env=env, cwd=root, check=True)
         elapsed = time.perf_counter() - start
-        ENGINE_CPU.append(_cpu_seconds(server.pid) - cpu0)
+        (ENGINE_CPU if cpu is None else cpu).append(_cpu_seconds(server.pid) - cpu0)
         return elapsed
     finally:
         server.terminate()
@@ -112,10 +116,19 @@ def jobtui(n: int, c: int, scratch: Path) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    c = int(sys.argv[2]) if len(sys.argv) > 2 else 16
-    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    args = sys.argv[1:]
+    baseline: Path | None = None
+    if "--baseline" in args:
+        at = args.index("--baseline")
+        baseline = Path(args[at + 1]).resolve()
+        del args[at : at + 2]
+    n = int(args[0]) if len(args) > 0 else 5000
+    c = int(args[1]) if len(args) > 1 else 16
+    rounds = int(args[2]) if len(args) > 2 else 3
     results: dict[str, list[float]] = {"jobtui": [], "task-spooler": [], "GNU parallel": [], "bare asyncio": []}
+    baseline_cpu: list[float] = []
+    if baseline is not None:
+        results["jobtui@baseline"] = []
     for r in range(rounds):
         order = list(results)
         order = order[r % len(order) :] + order[: r % len(order)]
@@ -124,6 +137,8 @@ def main() -> None:
                 scratch = Path(tmp)
                 if name == "jobtui":
                     t = jobtui(n, c, scratch)
+                elif name == "jobtui@baseline" and baseline is not None:
+                    t = jobtui(n, c, scratch, baseline, baseline_cpu)
                 elif name == "task-spooler":
                     t = task_spooler(n, c, scratch)
                 elif name == "GNU parallel":
@@ -142,6 +157,9 @@ def main() -> None:
             print(f"{name:<14}{m:8.2f}{m / n * 1000:9.3f}{m / base:10.2f}x")
     cpu = statistics.median(ENGINE_CPU)
     print(f"jobtui engine CPU (the --serve process alone): {cpu:.2f} s, {cpu / n * 1000:.3f} ms/job")
+    if baseline_cpu:
+        cpu = statistics.median(baseline_cpu)
+        print(f"jobtui@baseline engine CPU: {cpu:.2f} s, {cpu / n * 1000:.3f} ms/job ({baseline})")
 
 
 if __name__ == "__main__":

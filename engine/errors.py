@@ -59,3 +59,10 @@ class EngineUnavailable(JobTuiError):
 class EngineLocked(JobTuiError):
     title = "Engine already running"
     exit_code = 1
+
+
+class StartupError(JobTuiError):
+    """The engine cannot start where it was asked to: its state directory or listening address cannot be used."""
+
+    title = "Cannot start the engine"
+    exit_code = 1

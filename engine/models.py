@@ -38,7 +38,10 @@ TERMINAL = frozenset(
 # Terminal states a dependent job may not start after: they make it `skipped`.
 UNSUCCESSFUL = TERMINAL - {JobStatus.COMPLETED}
 REQUEUABLE = frozenset(TERMINAL - {JobStatus.REJECTED})
-TERMINAL_NAMES = frozenset(status.value for status in TERMINAL)  # as they appear on the wire
+# The same sets as the status names that appear on the wire (clients compare job records' `status` with them).
+QUEUED_NAMES = frozenset(status.value for status in QUEUED)
+ACTIVE_NAMES = frozenset(status.value for status in ACTIVE)
+TERMINAL_NAMES = frozenset(status.value for status in TERMINAL)
 
 
 class Reason(StrEnum):

@@ -1,5 +1,8 @@
 """SQLite store through aiosqlite: WAL, ordered migrations, one writer.
 
+Opening checks the file read-only first (integrity, schema version, tables) and changes nothing it then
+refuses; a damaged row met when loading is a StoreError naming the file and what to do, never a reset.
+
 User actions are committed before they are acknowledged (`durable=True`); the engine's own transitions
 are queued and committed in groups every `group_window` seconds.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -19,7 +23,7 @@ import aiosqlite
 import orjson
 
 from engine.errors import StoreError
-from engine.models import Attempt, Job, JobEvent
+from engine.models import Attempt, Job, JobEvent, JobStatus
 
 MIGRATIONS: list[str] = [
     # 1: the first schema.
@@ -109,19 +113,31 @@ class Store:
         return self._db
 
     async def open(self) -> None:
+        """Check the file through a read-only connection; only then switch it to WAL and migrate it.
+
+        A file that is refused (unreadable, damaged, of a newer schema, or holding another program's
+        interrupted transaction) is left byte for byte as it was, in its own journal mode.
+        """
+        if self.path.exists():
+            try:
+                await asyncio.to_thread(_inspect, self.path)
+            except sqlite3.Error as e:
+                raise StoreError(_unreadable_message(self.path, e)) from e
         try:
             self._db = db = await aiosqlite.connect(self.path, isolation_level=None)
+            version: int = await self._scalar("PRAGMA user_version")
+            if version > SCHEMA_VERSION:  # checked read-only already, but the file may have changed since
+                raise StoreError(_newer_message(self.path, version))
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=FULL")
             await db.execute("PRAGMA foreign_keys=ON")
-            await self._check_integrity()
-            await self._migrate()
-        except sqlite3.DatabaseError as e:
+            await self._migrate(version)
+        except sqlite3.Error as e:
             await self._close_quietly()
-            raise StoreError(
-                f"{self.path}: the state database is unreadable ({e}). jobtui will not reset it: "
-                "move it aside (keep it for recovery) or point --state-dir elsewhere, then start again."
-            ) from e
+            raise StoreError(_write_open_error_message(self.path, e)) from e
+        except BaseException:
+            await self._close_quietly()
+            raise
 
     async def _scalar(self, sql: str) -> Any:
         """The one value of a query that always answers one row of one column (a PRAGMA, an aggregate)."""
@@ -132,19 +148,7 @@ class Store:
         (value,) = row
         return value
 
-    async def _check_integrity(self) -> None:
-        async with self.db.execute("PRAGMA quick_check") as cur:
-            row = await cur.fetchone()
-        if row is None or row[0] != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {row[0] if row else 'no answer'}")
-
-    async def _migrate(self) -> None:
-        version: int = await self._scalar("PRAGMA user_version")
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: schema version {version} is newer than this jobtui understands "
-                f"({SCHEMA_VERSION}). Upgrade jobtui; the database was left untouched."
-            )
+    async def _migrate(self, version: int) -> None:
         for number in range(version, SCHEMA_VERSION):
             await self.db.executescript(f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version={number + 1}; COMMIT;")
 
@@ -263,22 +267,51 @@ class Store:
 
     # -- reading -------------------------------------------------------------------------------------
 
+    async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            async with self.db.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as e:
+            raise StoreError(_read_error_message(self.path, e)) from e
+
     async def load_jobs(self) -> list[Job]:
-        async with self.db.execute("SELECT data, state FROM jobs ORDER BY id") as cur:
-            rows = await cur.fetchall()
-        return [
-            Job.from_dict({**json.loads(data), **json.loads(state)} if state else json.loads(data))
-            for data, state in rows
-        ]
+        rows = await self._rows("SELECT id, status, data, state FROM jobs ORDER BY id")
+        return [self._job(*row) for row in rows]
+
+    def _job(self, job_id: int, status: Any, data: Any, state: Any) -> Job:
+        """The job of one row (`state` laid over `data`), or a StoreError saying the row is damaged."""
+        try:
+            fields = _json_object(data, "its record")
+            if state:
+                fields.update(_json_object(state, "its state"))
+            for value in (status, fields.get("status")):
+                if not (isinstance(value, str) and value in _STATUSES):
+                    raise _Damage(f"it has an unknown status {value!r}")
+            job = Job.from_dict(fields)
+            if job.id != job_id:
+                raise _Damage(f"its record is that of job {job.id!r}")
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise StoreError(_damaged_message(self.path, f"job {job_id} cannot be read: {_why(e)}")) from e
+        return job
+
+    def _attempt(self, job_id: int, number: int, data: Any) -> Attempt:
+        """The attempt of one row, or a StoreError saying the row is damaged."""
+        try:
+            attempt = Attempt(**_json_object(data, "its record"))
+            if (attempt.job_id, attempt.number) != (job_id, number):
+                raise _Damage(f"its record is that of attempt {attempt.number!r} of job {attempt.job_id!r}")
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            what = f"attempt {number} of job {job_id} cannot be read: {_why(e)}"
+            raise StoreError(_damaged_message(self.path, what)) from e
+        return attempt
 
     async def load_attempts(self, job_id: int | None = None) -> list[Attempt]:
-        sql = "SELECT data FROM attempts"
+        sql = "SELECT job_id, number, data FROM attempts"
         params: tuple[Any, ...] = ()
         if job_id is not None:
             sql += " WHERE job_id = ?"
             params = (job_id,)
-        async with self.db.execute(sql + " ORDER BY job_id, number", params) as cur:
-            return [Attempt(**json.loads(row[0])) for row in await cur.fetchall()]
+        return [self._attempt(*row) for row in await self._rows(sql + " ORDER BY job_id, number", params)]
 
     async def load_attempts_of(self, job_ids: list[int]) -> list[Attempt]:
         """The latest attempt of each of `job_ids`."""
@@ -287,27 +320,159 @@ class Store:
             chunk = job_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             sql = (
-                f"SELECT data FROM attempts a WHERE job_id IN ({marks}) "
+                f"SELECT job_id, number, data FROM attempts a WHERE job_id IN ({marks}) "
                 "AND number = (SELECT MAX(number) FROM attempts b WHERE b.job_id = a.job_id)"
             )
-            async with self.db.execute(sql, tuple(chunk)) as cur:
-                found += [Attempt(**json.loads(row[0])) for row in await cur.fetchall()]
+            found += [self._attempt(*row) for row in await self._rows(sql, tuple(chunk))]
         return found
 
     async def load_events(self, job_id: int, limit: int = 500) -> list[JobEvent]:
         sql = "SELECT seq, job_id, at, actor, kind, from_status, to_status, reason, message FROM events "
         sql += "WHERE job_id = ? ORDER BY seq DESC LIMIT ?"
-        async with self.db.execute(sql, (job_id, limit)) as cur:
-            rows = await cur.fetchall()
-        return [JobEvent(*row) for row in reversed(list(rows))]
+        rows = await self._rows(sql, (job_id, limit))
+        return [JobEvent(*row) for row in reversed(rows)]
 
     async def max_event_seq(self) -> int:
-        seq: int = await self._scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+        rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM events")
+        seq: int = rows[0][0]
         return seq
 
     async def load_settings(self) -> dict[str, Any]:
-        async with self.db.execute("SELECT key, value FROM settings") as cur:
-            return {k: json.loads(v) for k, v in await cur.fetchall()}
+        settings: dict[str, Any] = {}
+        for key, value in await self._rows("SELECT key, value FROM settings"):
+            try:
+                settings[key] = json.loads(value)
+            except (ValueError, TypeError) as e:
+                what = f"setting {key!r} cannot be read: its value is not valid JSON ({e})"
+                raise StoreError(_damaged_message(self.path, what)) from e
+        return settings
+
+
+# -- opening: the read-only inspection -------------------------------------------------------------------
+
+_STATUSES = frozenset(status.value for status in JobStatus)
+_SQLITE_READONLY_ROLLBACK = 776  # a hot rollback journal that a read-only connection cannot roll back
+
+
+class _Damage(ValueError):
+    """What is wrong with one row, in words."""
+
+
+def _json_object(text: Any, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, TypeError) as e:
+        raise _Damage(f"{what} is not valid JSON ({e})") from e
+    if not isinstance(value, dict):
+        raise _Damage(f"{what} is not a JSON object")
+    return value
+
+
+def _why(error: Exception) -> str:
+    return str(error) if isinstance(error, _Damage) else f"its record does not fit ({type(error).__name__}: {error})"
+
+
+def _inspect(path: Path) -> None:
+    """Check `path` without writing to it: readable, not of a newer schema, intact, with the tables it should have.
+
+    Raises StoreError (or sqlite3.Error, made one by `open`); returns when the file may be opened for writing.
+    """
+    con = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    try:
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.OperationalError as e:
+            if getattr(e, "sqlite_errorcode", None) == _SQLITE_READONLY_ROLLBACK:
+                raise StoreError(_interrupted_message(path)) from e
+            raise
+        if version > SCHEMA_VERSION:
+            raise StoreError(_newer_message(path, version))
+        (check,) = con.execute("PRAGMA quick_check").fetchone()
+        if check != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+        missing = _missing_schema(_schema(con), _expected_schema(version))
+        if missing:
+            raise StoreError(_damaged_message(path, "; ".join(missing)))
+    finally:
+        con.close()
+
+
+def _schema(con: sqlite3.Connection) -> dict[str, set[str]]:
+    """The tables of a database, each with its column names."""
+    sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    tables = [name for (name,) in con.execute(sql)]
+    return {name: {row[1] for row in con.execute("SELECT * FROM pragma_table_info(?)", (name,))} for name in tables}
+
+
+@functools.cache
+def _expected_schema(version: int) -> dict[str, set[str]]:
+    """The tables and columns a database of schema `version` has: the first `version` migrations, in memory."""
+    con = sqlite3.connect(":memory:")
+    try:
+        for script in MIGRATIONS[:version]:
+            con.executescript(script)
+        return _schema(con)
+    finally:
+        con.close()
+
+
+def _missing_schema(actual: dict[str, set[str]], expected: dict[str, set[str]]) -> list[str]:
+    missing = []
+    for table, columns in sorted(expected.items()):
+        if table not in actual:
+            missing.append(f"table {table!r} is missing")
+            continue
+        missing += [f"column {c!r} of table {table!r} is missing" for c in sorted(columns - actual[table])]
+    return missing
+
+
+# -- messages ------------------------------------------------------------------------------------------------
+
+_WHAT_TO_DO = (
+    "jobtui will not reset it or guess what it held: restore it from a backup, or move it aside (keep it for "
+    "recovery) to start with an empty queue, or point --state-dir elsewhere; then start again."
+)
+
+
+def _damaged_message(path: Path, what: str) -> str:
+    return f"{path}: the state database is damaged: {what}. {_WHAT_TO_DO}"
+
+
+def _newer_message(path: Path, version: int) -> str:
+    return (
+        f"{path}: schema version {version} is newer than this jobtui understands ({SCHEMA_VERSION}). "
+        "Upgrade jobtui; the database was left untouched."
+    )
+
+
+def _interrupted_message(path: Path) -> str:
+    return (
+        f"{path}: the state database holds an interrupted transaction of another program (its hot journal, "
+        f"{path}-journal); jobtui will not roll it back before it has checked the file, and left both untouched. "
+        f"Let the program that wrote it open it again, or recover it with `sqlite3 {path} 'PRAGMA quick_check'`, "
+        "or restore a backup; then start again."
+    )
+
+
+def _unreadable_message(path: Path, error: sqlite3.Error) -> str:
+    return f"{path}: the state database is unreadable ({error}). {_WHAT_TO_DO}"
+
+
+def _write_open_error_message(path: Path, error: sqlite3.Error) -> str:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        return (
+            f"{path}: cannot open the state database for writing ({error}). Check that the state directory and "
+            "the file are writable by this user and not on a read-only file system, or point --state-dir elsewhere."
+        )
+    return _unreadable_message(path, error)
+
+
+def _read_error_message(path: Path, error: sqlite3.Error) -> str:
+    return (
+        f"{path}: could not read the state database ({error}). If it persists the file may be damaged: "
+        "restore it from a backup, or move it aside (keep it for recovery) to start with an empty queue."
+    )
 
 
 def _write_error_message(path: Path, error: sqlite3.Error) -> str:

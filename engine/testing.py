@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from engine.executors.base import LaunchSpec, Liveness, Outcome
+from engine.executors.base import LaunchSpec, Liveness, Outcome, Output
 from engine.models import Attempt
 from engine.remote.commands import CommandResult
 
@@ -90,6 +90,10 @@ class FakeExecutor:
     async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
         data = self.output.get(attempt.job_id, b"") if stream == "stdout" else b""
         return data[offset : offset + limit]
+
+    async def read_sized(self, attempt: Attempt, stream: str, offset: int, limit: int) -> Output:
+        data = self.output.get(attempt.job_id, b"") if stream == "stdout" else b""
+        return Output(data[offset : offset + limit], len(data))
 
     async def cancel(self, attempt: Attempt, grace: float) -> None:
         self.cancelled.append(attempt.job_id)

@@ -22,7 +22,9 @@ from engine.api.client import EngineClient
 from engine.api.discovery import SOCKET_NAME, engine_running
 from engine.config import Config
 from engine.errors import JobTuiError
+from engine.models import ACTIVE_NAMES, QUEUED_NAMES
 from engine.scheduling.capacity import sample_local_gpus
+from engine.wire import gpu_holders_of
 from tui import themes as theme_files
 from tui.app_base import JobAppBase
 from tui.bridge import EngineStatus, EventBridge, JobsChanged, SettingsChanged, SnapshotLoaded
@@ -31,7 +33,6 @@ from tui.screens.dialogs import QuitScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.palette import JobCommands
-from tui.view import ACTIVE, QUEUED
 from tui.widgets.job_index import JobIndex
 from tui.widgets.panels import GpuPanel, NodesPanel
 
@@ -68,6 +69,7 @@ class JobTuiApp(JobAppBase):
         self.gpu_sampler = gpu_sampler
         self.index = JobIndex()
         self.role: str | None = None
+        self.capabilities: dict[str, bool] | None = None
         self.keymap, self._problems = check_keymap(keymap or {})
         self.theme_set = theme_files.load_themes()
         self._theme_choice = theme_files.resolve(theme, self.theme_set)
@@ -101,7 +103,9 @@ class JobTuiApp(JobAppBase):
 
     async def _who_am_i(self) -> None:
         with contextlib.suppress(JobTuiError):
-            self.role = (await self.client.me()).get("role")
+            me = await self.client.me()
+            self.role = me.get("role")
+            self.capabilities = me.get("capabilities")
 
     # -- from the bridge ---------------------------------------------------------------------------------
 
@@ -115,8 +119,9 @@ class JobTuiApp(JobAppBase):
         self.main.apply_snapshot()
 
     def on_jobs_changed(self, message: JobsChanged) -> None:
-        order_changed = self.index.update(message.rows)
-        self.main.apply_changes(message.rows, order_changed)
+        order_changed = self.index.remove(message.removed)
+        order_changed = self.index.update(message.rows) or order_changed
+        self.main.apply_changes(message.rows, order_changed, message.removed)
 
     def on_settings_changed(self, message: SettingsChanged) -> None:
         if message.limits is not None:
@@ -148,7 +153,7 @@ class JobTuiApp(JobAppBase):
 
     def _show_side(self) -> None:
         screen = self.main
-        holders = next((n.get("gpu_holders") or {} for n in self.nodes if n.get("kind") == "local"), {})
+        holders = next((gpu_holders_of(n) for n in self.nodes if n.get("kind") == "local"), {})
         screen.query_one("#nodes", NodesPanel).show_nodes(self.nodes)
         screen.query_one("#gpus", GpuPanel).show_gpus(self.gpus, holders)
 
@@ -156,7 +161,7 @@ class JobTuiApp(JobAppBase):
         """Elapsed times move: repaint the visible rows once a second when one of them runs."""
         table = self.main.table
         rows = self.index.rows
-        if any(rows[i].status in ACTIVE for i in table.visible_ids() if i in rows):
+        if any(rows[i].status in ACTIVE_NAMES for i in table.visible_ids() if i in rows):
             table.refresh()
 
     # -- global actions ----------------------------------------------------------------------------------
@@ -170,8 +175,8 @@ class JobTuiApp(JobAppBase):
         self.notify(f"theme: {self.theme}", timeout=2)
 
     def action_request_quit(self) -> None:
-        queued = sum(self.index.counts[s] for s in QUEUED)
-        running = sum(self.index.counts[s] for s in ACTIVE)
+        queued = sum(self.index.counts[s] for s in QUEUED_NAMES)
+        running = sum(self.index.counts[s] for s in ACTIVE_NAMES)
         if not (self.hosting and queued):
             self.exit(None)
             return
@@ -218,8 +223,8 @@ async def _run(config: Config, state_dir: Path, args: argparse.Namespace) -> int
 
 
 def _after_quit(choice: str | None, counts: Any, state_dir: Path, args: argparse.Namespace) -> int:
-    running = sum(counts[s] for s in ACTIVE)
-    queued = sum(counts[s] for s in QUEUED)
+    running = sum(counts[s] for s in ACTIVE_NAMES)
+    queued = sum(counts[s] for s in QUEUED_NAMES)
     if running:
         print(f"jobtui: {running} job(s) keep running; `jobtui` re-attaches to them.")
     if choice == "serve":

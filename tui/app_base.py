@@ -22,6 +22,7 @@ class JobAppBase(App[str | None]):
     index: JobIndex
     clock: Callable[[], float]
     role: str | None  # the user's role on the engine; None until the engine said (or if it never does)
+    capabilities: dict[str, bool] | None  # what that role may do (`me()`, engine.wire.CAPABILITIES); None: unknown
 
 
 __all__ = ["JobAppBase"]

@@ -1,6 +1,6 @@
-"""The event bridge: one task reading the engine's events, coalescing them per job, and posting a
-Textual message a few times a second; it re-fetches the snapshot on `resync`, a new engine instance, or
-after the engine went away and came back.
+"""The event bridge: one task reading the engine's typed events, coalescing them per job, and posting a
+Textual message a few times a second; it re-fetches the snapshot on `Resync` (the client sends one when a
+different engine answers, too), or after the engine went away and came back.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from textual.message import Message
 
 from engine.api.client import EngineClient
 from engine.errors import EngineUnavailable, JobTuiError
-from tui.view import ROW_FIELDS, JobRow, row_from_job, row_from_values
+from engine.events import Event, JobChanged, JobRemoved, LimitsChanged, NodesSampled, Resync
+from engine.wire import JobRow, check_columns, row_from_record, row_from_values
 
 log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 0.25  # at most 4 repaints a second from engine events
@@ -37,11 +38,13 @@ class SnapshotLoaded(Message):
 
 
 class JobsChanged(Message):
-    """The latest state of each job that changed since the last message (one entry per job)."""
+    """The latest state of each job that changed since the last message (one entry per job), and the jobs
+    deleted meanwhile (never one of `rows`)."""
 
-    def __init__(self, rows: list[JobRow]) -> None:
+    def __init__(self, rows: list[JobRow], removed: list[int] | None = None) -> None:
         super().__init__()
         self.rows = rows
+        self.removed = removed or []
 
 
 class SettingsChanged(Message):
@@ -84,6 +87,7 @@ class EventBridge:
         self.interval = interval
         self.connected = False
         self._pending: dict[int, dict[str, Any]] = {}
+        self._removed: set[int] = set()
         self._limits: dict[str, Any] | None = None
         self._nodes_sampled = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -136,11 +140,7 @@ class EventBridge:
         """A snapshot in the compact table form, its rows turned into `JobRow`s."""
         with _no_gc():  # 100k fresh rows would trigger many full collections, each walking all of them
             snapshot = await self.client.snapshot(view="rows", limit=limit)
-            if tuple(snapshot["columns"]) != ROW_FIELDS:
-                raise JobTuiError(
-                    f"the engine's job columns differ from this TUI's ({snapshot['columns']}); "
-                    "run the same jobtui version for both."
-                )
+            check_columns(snapshot["columns"])
             snapshot["rows"] = [row_from_values(values) for values in snapshot["rows"]]
             if limit is None:
                 gc.freeze()  # the rows live long: keep them out of every later collection (less jank)
@@ -161,23 +161,29 @@ class EventBridge:
                     )
                 )
         snapshot = await self._rows_snapshot(None)
-        instance = snapshot.get("instance")
         self._pending.clear()
+        self._removed.clear()
         self.post(SnapshotLoaded(snapshot["rows"], snapshot.get("limits") or {}, snapshot.get("nodes") or []))
         if not self.connected:
             self.connected = True
             self.post(EngineStatus(True))
-        async for _, kind, data in self.client.events(snapshot["seq"]):
-            self._take(kind, data, instance)
+        async for event in self.client.events(snapshot["seq"]):
+            self._take(event)
 
-    def _take(self, kind: str, data: dict[str, Any], instance: Any) -> None:
-        if kind == "job_changed":
-            self._pending[data["id"]] = data
-        elif kind == "resync" or (kind == "hello" and data.get("instance") not in (None, instance)):
+    def _take(self, event: Event) -> None:
+        if isinstance(event, JobChanged):
+            job_id = event.record["id"]
+            self._pending[job_id] = event.record
+            self._removed.discard(job_id)  # ids can come back: an engine numbers on from its highest job
+        elif isinstance(event, JobRemoved):
+            for job_id in event.job_ids:
+                self._pending.pop(job_id, None)
+                self._removed.add(job_id)
+        elif isinstance(event, Resync):
             raise _Resync
-        elif kind == "settings_changed":
-            self._limits = data.get("limits") or self._limits
-        elif kind == "nodes_sampled":
+        elif isinstance(event, LimitsChanged):
+            self._limits = event.limits or self._limits
+        elif isinstance(event, NodesSampled):
             self._nodes_sampled = True
 
     async def _flush_forever(self) -> None:
@@ -187,9 +193,10 @@ class EventBridge:
 
     def flush(self) -> None:
         """Post what accumulated since the last flush (a no-op when nothing did)."""
-        if self._pending:
+        if self._pending or self._removed:
             jobs, self._pending = self._pending, {}
-            self.post(JobsChanged([row_from_job(job) for job in jobs.values()]))
+            removed, self._removed = sorted(self._removed), set()
+            self.post(JobsChanged([row_from_record(job) for job in jobs.values()], removed))
         if self._limits is not None or self._nodes_sampled:
             self.post(SettingsChanged(self._limits, self._nodes_sampled))
             self._limits, self._nodes_sampled = None, False

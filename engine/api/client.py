@@ -1,8 +1,9 @@
 """`EngineClient`: the one way the TUI and the CLI talk to an engine.
 
 `LocalClient` (engine/api/local_client.py) calls an engine in this process; `HttpClient` speaks to a
-running engine over its Unix socket (or TCP with a token). Both return the same JSON-shaped dicts,
-and the same contract tests run against both.
+running engine over its Unix socket (or TCP with a token). Both return the same JSON-shaped dicts, built
+by the encoders of engine.wire, and the same contract tests run against both. `events()` yields the typed
+events of engine.events (kinds this version does not know are skipped).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from engine.errors import (
     StoreError,
     ValidationError,
 )
+from engine.events import Event, Resync, decode
+from engine.wire import HELLO
 
 
 class EngineClient(Protocol):
@@ -55,7 +58,7 @@ class EngineClient(Protocol):
     async def cleanup(self, days: float) -> int: ...
     async def nodes(self) -> list[dict[str, Any]]: ...
     async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]: ...
-    def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]: ...
+    def events(self, since: int | None = None) -> AsyncIterator[Event]: ...
     async def close(self) -> None: ...
 
 
@@ -76,6 +79,7 @@ class HttpClient:
         transport = httpx.AsyncHTTPTransport(uds=str(socket_path)) if socket_path else None
         self.user = user
         self.where = str(socket_path) if socket_path else base_url
+        self._instance: str | None = None  # the engine of the last snapshot: its event numbers are followed
         self._http = httpx.AsyncClient(
             transport=transport, base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
         )
@@ -155,12 +159,17 @@ class HttpClient:
 
     async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"view": view} if limit is None else {"view": view, "limit": limit}
-        return await self._call("GET", "/api/snapshot", params=params)
+        snapshot = await self._call("GET", "/api/snapshot", params=params)
+        self._instance = snapshot.get("instance")
+        return snapshot
 
     async def health(self) -> dict[str, Any]:
         return await self._call("GET", "/api/health")
 
-    async def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+    async def events(self, since: int | None = None) -> AsyncIterator[Event]:
+        """Typed events after `since`. The stream's first frame says which engine answers: when it is not the
+        engine of this client's last snapshot (it restarted in between), the numbers mean nothing here, and a
+        `Resync` says to take a snapshot again."""
         params = {"since": since} if since is not None else {}
         try:
             async with self._http.stream("GET", "/api/events", params=params, timeout=None) as response:
@@ -168,7 +177,13 @@ class HttpClient:
                     await response.aread()
                     raise _error_from(response)
                 async for seq, kind, data in _parse_sse(response.aiter_lines()):
-                    yield seq, kind, data
+                    if kind == HELLO:
+                        if self._instance is not None and data.get("instance") != self._instance:
+                            yield Resync(seq=int(data.get("seq") or 0), reason="a different engine answered")
+                        continue
+                    event = decode(seq, kind, data)
+                    if event is not None:
+                        yield event
         except httpx.TransportError as e:
             raise EngineUnavailable(f"lost the event stream from {self.where}; the engine stopped?") from e
 

@@ -33,14 +33,33 @@ def engine_running(state_dir: Path) -> bool:
     return False
 
 
-def attach(state_dir: Path, user: str | None = None) -> HttpClient:
-    """A client of the engine running on `state_dir`, or a clear error saying how to start one."""
-    token = read_owner_token(state_dir)
+def attach(state_dir: Path, user: str | None = None, token: str | None = None) -> HttpClient:
+    """A client of the engine running on `state_dir`, or a clear error saying how to start one.
+
+    It presents `token` (a user's own: `jobtui --token FILE`, or `$JOBTUI_TOKEN`), else the owner's token
+    from the state directory; the engine knows the user by the token alone.
+    """
     sock = state_dir / SOCKET_NAME
-    if not engine_running(state_dir) or token is None or not sock.exists():
+    try:
+        running = engine_running(state_dir) and sock.exists()
+    except PermissionError as e:
+        raise EngineUnavailable(
+            f"cannot reach the engine on {state_dir}: permission denied ({e.filename}); "
+            "its state directory is its owner's alone.",
+            title="Cannot reach the engine",
+        ) from e
+    if not running:
         raise EngineUnavailable(
             f"no jobtui engine is running on {state_dir}. Start one with `jobtui --serve` "
             f"(add --state-dir {state_dir} if it is not the default), or run `jobtui` to open the TUI with its own."
+        )
+    if token is None:
+        token = read_owner_token(state_dir)
+    if token is None:
+        raise EngineUnavailable(
+            f"the engine on {state_dir} runs, but its owner's token there cannot be read; "
+            "give your own with --token FILE or $JOBTUI_TOKEN (the owner issues it: `jobtui token USER`).",
+            title="No token",
         )
     from engine.api.client import HttpClient  # here, so that hosting an engine never loads an HTTP client
 

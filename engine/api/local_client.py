@@ -1,14 +1,29 @@
-"""`LocalClient`: the EngineClient for an engine hosted in this process (the TUI hosting it)."""
+"""`LocalClient`: the EngineClient for an engine hosted in this process (the TUI hosting it).
+
+Every answer is built by the same engine.wire encoder as the HTTP route's body, and the same part of it
+is returned as `HttpClient` returns, so the two clients answer alike by construction.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
+from engine.events import Event
 from engine.models import Actor
 from engine.service.jobspec import parse_specs
+from engine.service.reads import job_detail, log_chunk, parse_statuses, snapshot, wait_for_jobs
 from engine.service.verbs import JobService
-from engine.service.views import job_detail, log_chunk, parse_statuses, snapshot, wait_for_jobs
+from engine.wire import (
+    cleanup_result,
+    job_record,
+    limits_result,
+    list_result,
+    nodes_result,
+    position_result,
+    stats_result,
+    submit_result,
+)
 
 
 class LocalClient:
@@ -24,10 +39,10 @@ class LocalClient:
         return self.service.actor(self.user)
 
     async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [j.to_dict() for j in await self.service.submit(self._actor, parse_specs(specs))]
+        return submit_result(await self.service.submit(self._actor, parse_specs(specs)))["jobs"]
 
     async def list_jobs(self, status=None, limit=50, include_completed=False, user=None) -> list[dict[str, Any]]:
-        return [j.to_dict() for j in self.service.list(parse_statuses(status), user, include_completed, limit)]
+        return list_result(self.service.list(parse_statuses(status), user, include_completed, limit))["jobs"]
 
     async def job(self, job_id: int) -> dict[str, Any]:
         return await job_detail(self.service, job_id)
@@ -36,53 +51,53 @@ class LocalClient:
         return await log_chunk(self.service, job_id, stream, offset, limit, attempt)
 
     async def cancel(self, job_id: int) -> dict[str, Any]:
-        return (await self.service.cancel(self._actor, job_id)).to_dict()
+        return job_record(await self.service.cancel(self._actor, job_id))
 
     async def approve(self, job_id: int) -> dict[str, Any]:
-        return (await self.service.approve(self._actor, job_id)).to_dict()
+        return job_record(await self.service.approve(self._actor, job_id))
 
     async def reject(self, job_id: int, reason: str) -> dict[str, Any]:
-        return (await self.service.reject(self._actor, job_id, reason)).to_dict()
+        return job_record(await self.service.reject(self._actor, job_id, reason))
 
     async def requeue(self, job_id: int) -> dict[str, Any]:
-        return (await self.service.requeue(self._actor, job_id)).to_dict()
+        return job_record(await self.service.requeue(self._actor, job_id))
 
     async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]:
-        return (await self.service.set_priority(self._actor, job_id, priority)).to_dict()
+        return job_record(await self.service.set_priority(self._actor, job_id, priority))
 
     async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]:
         return await wait_for_jobs(self.engine, ids, timeout)
 
     async def stats(self) -> dict[str, Any]:
-        return self.service.stats()
+        return stats_result(self.service.stats())
 
     async def me(self) -> dict[str, Any]:
         return self.service.me(self._actor)
 
     async def position(self, job_id: int) -> int | None:
-        return self.service.position(job_id)
+        return position_result(job_id, self.service.position(job_id))["position"]
 
     async def limits(self) -> dict[str, Any]:
-        return self.service.limits()
+        return limits_result(self.service.limits())
 
     async def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]:
-        return await self.service.set_limits(self._actor, changes)
+        return limits_result(await self.service.set_limits(self._actor, changes))
 
     async def cleanup(self, days: float) -> int:
-        return await self.service.cleanup(self._actor, days)
+        return cleanup_result(await self.service.cleanup(self._actor, days))["deleted"]
 
     async def nodes(self) -> list[dict[str, Any]]:
-        return self.service.nodes()
+        return nodes_result(self.service.nodes())["nodes"]
 
     async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]:
         return snapshot(self.service, view, limit)
 
-    async def events(self, since: int | None = None) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+    async def events(self, since: int | None = None) -> AsyncIterator[Event]:
+        """The engine's typed events after `since` (the bus's own objects: read them, do not change them)."""
         sub = self.engine.subscribe(since)
         try:
             while True:
-                event = await sub.queue.get()
-                yield event.seq, event.kind, event.data()
+                yield await sub.queue.get()
         finally:
             self.engine.unsubscribe(sub)
 

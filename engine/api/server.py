@@ -7,7 +7,6 @@ event stream (server-sent events with sequence numbers). The OpenAPI schema is a
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
 import orjson
@@ -20,10 +19,22 @@ from engine import __version__
 from engine.api.tokens import TokenRegistry
 from engine.errors import JobTuiError, PermissionDenied
 from engine.models import Actor
+from engine.service.auth import capabilities
 from engine.service.jobspec import parse_specs
+from engine.service.reads import job_detail, log_chunk, parse_statuses, wait_for_jobs
+from engine.service.reads import snapshot as snapshot_view
 from engine.service.verbs import JobService
-from engine.service.views import job_detail, log_chunk, parse_statuses, wait_for_jobs
-from engine.service.views import snapshot as snapshot_view
+from engine.wire import (
+    cleanup_result,
+    hello_frame,
+    job_record,
+    limits_result,
+    list_result,
+    nodes_result,
+    position_result,
+    stats_result,
+    submit_result,
+)
 
 SSE_KEEPALIVE = 15.0
 
@@ -113,11 +124,11 @@ def _queue_routes(app: FastAPI, service: JobService) -> None:
     ) -> Response:
         wanted = parse_statuses(status)
         jobs = service.list(wanted, user, include_completed, limit)
-        return FastJSON({"jobs": [j.to_dict() for j in jobs], "count": len(jobs)})
+        return FastJSON(list_result(jobs))
 
     @app.get("/api/queue/stats")
     async def stats(_: Caller) -> dict[str, Any]:
-        return service.stats()
+        return stats_result(service.stats())
 
     @app.get("/api/queue/me")
     async def me(caller: Caller) -> Response:
@@ -125,44 +136,44 @@ def _queue_routes(app: FastAPI, service: JobService) -> None:
 
     @app.get("/api/queue/position/{job_id}")
     async def position(_: Caller, job_id: int) -> dict[str, Any]:
-        return {"job_id": job_id, "position": service.position(job_id)}
+        return position_result(job_id, service.position(job_id))
 
     @app.post("/api/queue/submit")
     async def submit(caller: Caller, body: SubmitBody) -> Response:
         jobs = await service.submit(caller, parse_specs(body.jobs))
-        return FastJSON({"ids": [j.id for j in jobs], "jobs": [j.to_dict() for j in jobs]})
+        return FastJSON(submit_result(jobs))
 
     @app.post("/api/queue/{job_id}/cancel")
     async def cancel(caller: Caller, job_id: int) -> dict[str, Any]:
-        return (await service.cancel(caller, job_id)).to_dict()
+        return job_record(await service.cancel(caller, job_id))
 
     @app.post("/api/queue/{job_id}/approve")
     async def approve(caller: Caller, job_id: int) -> dict[str, Any]:
-        return (await service.approve(caller, job_id)).to_dict()
+        return job_record(await service.approve(caller, job_id))
 
     @app.post("/api/queue/{job_id}/reject")
     async def reject(caller: Caller, job_id: int, reason: str = "") -> dict[str, Any]:
-        return (await service.reject(caller, job_id, reason)).to_dict()
+        return job_record(await service.reject(caller, job_id, reason))
 
     @app.post("/api/queue/{job_id}/requeue")
     async def requeue(caller: Caller, job_id: int) -> dict[str, Any]:
-        return (await service.requeue(caller, job_id)).to_dict()
+        return job_record(await service.requeue(caller, job_id))
 
     @app.post("/api/queue/{job_id}/priority")
     async def priority(caller: Caller, job_id: int, body: PriorityBody) -> dict[str, Any]:
-        return (await service.set_priority(caller, job_id, body.priority)).to_dict()
+        return job_record(await service.set_priority(caller, job_id, body.priority))
 
     @app.get("/api/queue/concurrency")
     async def get_limits(_: Caller) -> dict[str, Any]:
-        return service.limits()
+        return limits_result(service.limits())
 
     @app.post("/api/queue/concurrency")
     async def set_limits(caller: Caller, body: ConcurrencyBody) -> dict[str, Any]:
-        return await service.set_limits(caller, body.model_dump())
+        return limits_result(await service.set_limits(caller, body.model_dump()))
 
     @app.post("/api/queue/cleanup")
     async def cleanup(caller: Caller, days: float = 30) -> dict[str, Any]:
-        return {"deleted": await service.cleanup(caller, days)}
+        return cleanup_result(await service.cleanup(caller, days))
 
     @app.post("/api/queue/process")
     async def process(caller: Caller) -> dict[str, Any]:
@@ -211,7 +222,7 @@ def _job_routes(app: FastAPI, service: JobService, tokens: TokenRegistry) -> Non
 
     @app.get("/api/nodes")
     async def nodes(_: Caller) -> dict[str, Any]:
-        return {"nodes": service.nodes()}
+        return nodes_result(service.nodes())
 
     @app.get("/api/events")
     async def events(
@@ -222,7 +233,7 @@ def _job_routes(app: FastAPI, service: JobService, tokens: TokenRegistry) -> Non
 
     @app.post("/api/tokens")
     async def issue_token(caller: Caller, body: TokenBody) -> dict[str, Any]:
-        if not caller.is_admin:
+        if not capabilities(caller)["issue_tokens"]:
             raise PermissionDenied(f"{caller.user} ({caller.role}) may not issue tokens: admin only.")
         token, d = tokens.issue(body.user)
         await engine.save_setting("tokens", tokens.issued)
@@ -232,7 +243,7 @@ def _job_routes(app: FastAPI, service: JobService, tokens: TokenRegistry) -> Non
 async def _sse(engine, since: int | None):
     sub = engine.subscribe(since)
     try:
-        yield f"event: hello\ndata: {json.dumps({'instance': engine.instance, 'seq': engine.event_seq})}\n\n"
+        yield hello_frame(engine.instance, engine.event_seq)
         while True:
             try:
                 event = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -23,6 +24,26 @@ class Outcome:
     exit_code: int | None
     reason: Reason | None = None
     message: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class Output:
+    """Bytes of an attempt's output stream, and the stream's size in bytes as of that read."""
+
+    data: bytes
+    size: int
+
+
+def read_file(path: str, offset: int, limit: int) -> Output:
+    """Up to `limit` bytes of a file on this machine from `offset`, and its size (one fstat); empty if absent."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(offset)
+            data = f.read(limit)
+    except FileNotFoundError:
+        return Output(b"", 0)
+    return Output(data, max(size, offset + len(data)) if data else size)  # it may have grown since the fstat
 
 
 @dataclass(slots=True, frozen=True)
@@ -65,6 +86,12 @@ class Executor(Protocol):
 
     async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
         """Up to `limit` bytes of an output stream from `offset`."""
+        ...
+
+    async def read_sized(self, attempt: Attempt, stream: str, offset: int, limit: int) -> Output:
+        """`read`, with the stream's size as of the read, told in the same operation: a local file's fstat,
+        the same round trip on a remote node, or the size its last poll reported for an attempt it watches.
+        A reader finds the end of a long log from it (the API's `logs()` answers carry it as `size`)."""
         ...
 
     async def cancel(self, attempt: Attempt, grace: float) -> None:

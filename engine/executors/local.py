@@ -13,7 +13,7 @@ import os
 import signal
 from pathlib import Path
 
-from engine.executors.base import LaunchSpec, Liveness, Outcome
+from engine.executors.base import LaunchSpec, Liveness, Outcome, Output, read_file
 from engine.executors.wrapper import EXIT, PID, parse_exit_file, wrapper_argv
 from engine.models import Attempt, Reason
 
@@ -88,6 +88,9 @@ class LocalExecutor:
                 return f.read(limit)
         except FileNotFoundError:
             return b""
+
+    async def read_sized(self, attempt: Attempt, stream: str, offset: int, limit: int) -> Output:
+        return read_file(os.path.join(attempt.run_dir, stream), offset, limit)
 
     async def cancel(self, attempt: Attempt, grace: float) -> None:
         pid = attempt.pid

@@ -23,7 +23,7 @@ from typing import TypeVar
 from engine.config import SshNode
 from engine.errors import JobTuiError
 from engine.executors import ssh_scripts as scripts
-from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome
+from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome, Output
 from engine.executors.wrapper import STDERR, STDOUT
 from engine.models import Attempt, Reason
 from engine.remote.pool import SshHost, SshPool, SshRefused, SshRunner, SshUnreachable, env_script
@@ -256,6 +256,19 @@ class SshExecutor:
         except (SshUnreachable, SshRefused):
             return b""  # the runner asks again on its next tick
         return out
+
+    async def read_sized(self, attempt: Attempt, stream: str, offset: int, limit: int) -> Output:
+        path = posixpath.join(await self._abs(attempt.run_dir), stream)
+        known = self._sizes.get(path)
+        if known is not None:  # the last poll's size: read() answers from it, or costs its usual round trip
+            data = await self.read(attempt, stream, offset, limit)
+            return Output(data, max(known, offset + len(data)) if data else known)
+        argv = ["/bin/sh", "-c", scripts.READ_SIZED, "jobtui-read", path, str(offset + 1), str(limit)]
+        try:
+            _status, out, _err = await self.host.run(argv, timeout=60)
+        except (SshUnreachable, SshRefused):
+            return Output(b"", 0)  # unknown until the node answers again (`read` gives nothing then, too)
+        return Output(*scripts.parse_sized_read(out, offset))
 
     async def cancel(self, attempt: Attempt, grace: float) -> None:
         launching = self._launching.get((attempt.job_id, attempt.number))

@@ -142,6 +142,21 @@ jt_flush() {  # the whole files of ended attempts, in one cat
 READ = r"""tail -c +"$2" "$1" 2>/dev/null | head -c "$3"
 """
 
+# The same, after a first line with the file's size in bytes (0 when it does not exist): `parse_sized_read`.
+READ_SIZED = r"""s=$(stat -c %s -- "$1" 2>/dev/null) || s=0
+echo "$s"
+[ "$s" -ge "$2" ] && tail -c +"$2" -- "$1" 2>/dev/null | head -c "$3"
+exit 0
+"""
+
+
+def parse_sized_read(out: bytes, offset: int) -> tuple[bytes, int]:
+    """(the bytes, the stream's size) from what READ_SIZED printed for a read from `offset` (0-based)."""
+    first, _, data = out.partition(b"\n")
+    size = int(first) if first.strip().isdigit() else 0
+    return data, max(size, offset + len(data)) if data else size  # it may have grown since the stat
+
+
 # $1 pid (the process group), $2 its start time or -, $3 grace in tenths of a second.
 CANCEL = r"""p=$1; s=$2; n=$3
 same() {

@@ -15,9 +15,10 @@ from engine.errors import Conflict, PermissionDenied, ValidationError
 from engine.models import ACTIVE, QUEUED, REQUEUABLE, TERMINAL, Actor, Job, JobStatus, Reason, Resources, RetryPolicy
 from engine.scheduling.capacity import abaqus_tokens
 from engine.scheduling.plan import unplaceable_reason
-from engine.service.auth import require_manage, require_role
+from engine.service.auth import capabilities, require, require_manage
 from engine.service.jobspec import JobSpec, batch_order
-from engine.service.queries import queue_stats, select_jobs
+from engine.service.selection import queue_stats, select_jobs
+from engine.wire import me_result, node_record
 
 
 class JobService:
@@ -33,7 +34,7 @@ class JobService:
 
     async def submit(self, actor: Actor, specs: list[JobSpec]) -> list[Job]:
         """Validate a batch as a whole, then hand it to the engine, which makes it durable: all or nothing."""
-        require_role(actor, "submit jobs", "admin", "lead", "researcher")
+        require(actor, "submit", "submit jobs")
         if not specs:
             raise ValidationError("the submission holds no jobs; give a command or a file with at least one job.")
         engine = self.engine
@@ -95,6 +96,7 @@ class JobService:
             extra={"labels": dict(spec.labels)} if spec.labels else {},
         )
         self._check_runnable(job, spec)
+        self._check_runs_as_its_submitter(actor, job)
         return job
 
     def _tokens(self, name: str, cpus: int) -> int:
@@ -124,6 +126,26 @@ class JobService:
         if self._only_local(job) and not runnable:
             raise ValidationError(
                 f"{label}: command {program!r} was not found on PATH; give its full path or install it."
+            )
+
+    def _check_runs_as_its_submitter(self, actor: Actor, job: Job) -> None:
+        """Personal mode: a job of anyone but the owner never runs on this machine.
+
+        The daemon runs as its owner, so a local job of another user would run with the owner's rights and
+        could read the owner's token, the store and everyone's output. SSH nodes and clusters run jobs as
+        their configured remote user, away from the state directory.
+        """
+        if actor.user == self.engine.owner:
+            return
+        states = self.engine.node_states()
+        local = [
+            n.name for n in self.config.nodes if n.kind == "local" and n.name in states and states[n.name].matches(job)
+        ]
+        if local:
+            raise PermissionDenied(
+                f"{actor.user}: this engine runs as {self.engine.owner} (personal mode), so a job of yours on "
+                f"this machine ({', '.join(local)}) would run with {self.engine.owner}'s rights. Send it to an "
+                "SSH node or a cluster with --node, or ask for a shared engine, where jobs run as their submitter."
             )
 
     def _only_local(self, job: Job) -> bool:
@@ -169,7 +191,7 @@ class JobService:
         )
 
     def _blocked(self, actor: Actor, job_id: int, verb: str) -> Job:
-        require_role(actor, f"{verb} jobs", "admin")
+        require(actor, verb, f"{verb} jobs")
         job = self.engine.get(job_id)
         if job.status != JobStatus.BLOCKED:
             raise Conflict(
@@ -186,20 +208,19 @@ class JobService:
                 hint = "a rejected job must be submitted again"
             raise Conflict(f"job {job_id} is {job.status.value}; only ended jobs can be requeued ({hint}).")
         job.retry.max_attempts = max(job.retry.max_attempts, job.attempts + 1)
+        # A job that needed approval needs it again, unless an approver requeues it: cancel-and-requeue
+        # is no way around approval.
+        again = job.requires_approval and not capabilities(actor)["approve"]
+        status, message = JobStatus.WAITING, f"requeued by {actor.user}"
+        if again:
+            status, message = JobStatus.BLOCKED, f"requeued by {actor.user}; awaiting approval again"
         return await self._act(
-            job,
-            actor,
-            "requeued",
-            status=JobStatus.WAITING,
-            reason=None,
-            exit_code=None,
-            not_before=None,
-            message=f"requeued by {actor.user}",
+            job, actor, "requeued", status=status, reason=None, exit_code=None, not_before=None, message=message
         )
 
     async def set_priority(self, actor: Actor, job_id: int, priority: int) -> Job:
         job = self.engine.get(job_id)
-        require_role(actor, "change priorities", "admin", "lead")
+        require(actor, "priority", "change priorities")
         require_manage(actor, job, "reprioritise")
         if not 0 <= priority <= 100:
             raise ValidationError(f"priority {priority} is out of range; use 0 to 100.")
@@ -218,7 +239,7 @@ class JobService:
         return self.engine.limits()
 
     async def set_limits(self, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
-        require_role(actor, "change concurrency limits", "admin")
+        require(actor, "set_limits", "change concurrency limits")
         merged = {**self.engine.all_limits(), **{k: v for k, v in changes.items() if v is not None}}
         try:
             validated = Limits.model_validate(merged).model_dump()
@@ -229,7 +250,7 @@ class JobService:
         return self.limits()
 
     async def cleanup(self, actor: Actor, days: float) -> int:
-        require_role(actor, "clean up old jobs", "admin")
+        require(actor, "cleanup", "clean up old jobs")
         if days < 0:
             raise ValidationError(f"--days {days} is negative; give the age in days (0 or more).")
         cutoff = self.engine.clock.now() - days * 86400
@@ -259,36 +280,32 @@ class JobService:
         mine = [j for j in self.engine.jobs() if j.user == actor.user]
         pending = [j for j in mine if j.status == JobStatus.WAITING]
         positions = [p for p in (self.engine.queue_position(j.id) for j in pending) if p is not None]
-        return {
-            "user": actor.user,
-            "role": actor.role,
-            "team": actor.team,
-            "pending_count": len(pending),
-            "running_count": sum(j.status in ACTIVE for j in mine),
-            "blocked_count": sum(j.status == JobStatus.BLOCKED for j in mine),
-            "best_position": min(positions) if positions else None,
-            "pending_jobs": [j.to_dict() for j in pending],
-            "running_jobs": [j.to_dict() for j in mine if j.status in ACTIVE],
-        }
+        return me_result(
+            actor,
+            pending=pending,
+            running=[j for j in mine if j.status in ACTIVE],
+            blocked_count=sum(j.status == JobStatus.BLOCKED for j in mine),
+            best_position=min(positions) if positions else None,
+            capabilities=capabilities(actor),
+        )
 
     def nodes(self) -> builtins.list[dict[str, Any]]:  # `list` in this class is the method above
         states = self.engine.node_states()
         out = []
         for cfg in self.config.nodes:
             state = states[cfg.name]
-            holders = self.engine.gpu_holders(cfg.name)
             out.append(
-                {
-                    "name": cfg.name,
-                    "kind": cfg.kind,
-                    "cores": state.cores,
-                    "used_cores": state.used_cores,
-                    "mem_mb": state.mem_mb,
-                    "used_mem_mb": state.used_mem_mb,
-                    "running": state.running,
-                    "reachable": state.reachable,
-                    "labels": state.labels,
-                    "gpu_holders": holders,
-                }
+                node_record(
+                    name=cfg.name,
+                    kind=cfg.kind,
+                    cores=state.cores,
+                    used_cores=state.used_cores,
+                    mem_mb=state.mem_mb,
+                    used_mem_mb=state.used_mem_mb,
+                    running=state.running,
+                    reachable=state.reachable,
+                    labels=state.labels,
+                    gpu_holders=self.engine.gpu_holders(cfg.name),
+                )
             )
         return out

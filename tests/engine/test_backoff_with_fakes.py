@@ -1,6 +1,6 @@
 """Retry back-off and ordering with the shipped fakes: deterministic, no real waiting."""
 
-from engine.config import Config, Limits
+from engine.config import ClusterNode, Config, Limits
 from engine.core.engine import Engine
 from engine.executors.base import Outcome
 from engine.models import JobStatus
@@ -61,9 +61,11 @@ async def test_failed_attempt_waits_out_its_backoff_then_runs_again(tmp_path):
 
 
 async def test_higher_priority_starts_first_and_fifo_within_a_priority(tmp_path):
-    executor = FakeExecutor()
-    config = Config(limits=Limits(max_concurrent=1, user_max_concurrent=1), users={"lee": {"role": "lead"}})
-    engine = Engine(config, tmp_path, "ana", clock=FakeClock(), executors={"local": executor})
+    executor = FakeExecutor("hpc")
+    # lee is not the owner: in personal mode lee's jobs go to a cluster (here a fake one), never this machine
+    limits = Limits(max_concurrent=1, user_max_concurrent=1)
+    config = Config(nodes=[ClusterNode(name="hpc", kind="slurm")], limits=limits, users={"lee": {"role": "lead"}})
+    engine = Engine(config, tmp_path, "ana", clock=FakeClock(), executors={"hpc": executor})
     await engine.start()
     try:
         service = JobService(engine)

@@ -191,10 +191,10 @@ def test_submit_file_on_serve_start(daemon_factory, tmp_path) -> None:
     assert daemon.cli("logs", "1").stdout == "from file\n"
 
 
-async def _events_until(client, since, stop, timeout=15.0) -> list[tuple[int, str, dict]]:
+async def _events_until(client, since, stop, timeout=15.0) -> list:
     import asyncio
 
-    got: list[tuple[int, str, dict]] = []
+    got: list = []
 
     async def read() -> None:
         async for event in client.events(since):
@@ -207,28 +207,29 @@ async def _events_until(client, since, stop, timeout=15.0) -> list[tuple[int, st
 
 
 async def test_event_stream_of_the_daemon_replays_and_says_when_to_resync(daemon: Daemon) -> None:
+    from engine.events import JobChanged, Resync
+
     client = daemon.client()
     try:
         snap = await client.snapshot()
         (job,) = await client.submit([{"command": ["echo", "x"]}])
         events = await _events_until(
-            client, snap["seq"], lambda evs: any(k == "job_changed" and d["status"] == "completed" for _, k, d in evs)
+            client,
+            snap["seq"],
+            lambda evs: any(isinstance(e, JobChanged) and e.record["status"] == "completed" for e in evs),
         )
-        hello = events[0]
-        assert hello[1] == "hello" and hello[2]["instance"] == snap["instance"]
-        seqs = [s for s, k, _ in events if k != "hello"]
+        assert not any(isinstance(e, Resync) for e in events)  # the stream's hello named the snapshot's engine
+        seqs = [e.seq for e in events]
         assert seqs[0] == snap["seq"] + 1 and seqs == sorted(seqs)
-        assert {d["id"] for _, k, d in events if k == "job_changed"} == {job["id"]}
-    finally:
-        await client.close()
+        assert {e.record["id"] for e in events if isinstance(e, JobChanged)} == {job["id"]}
 
-    daemon.kill9()
-    daemon.start()
-    client = daemon.client()
-    try:
-        (hello,) = await _events_until(client, seqs[-1], lambda evs: True)
-        assert hello[1] == "hello" and hello[2]["instance"] != snap["instance"]  # a new engine: take a snapshot
+        daemon.kill9()
+        daemon.start()
+        # the same client, whose last snapshot came from the engine that died: a new engine says resync
+        (first,) = await _events_until(client, seqs[-1], lambda evs: True)
+        assert isinstance(first, Resync)
         fresh = await client.snapshot()
+        assert fresh["instance"] != snap["instance"]
         assert [j["status"] for j in fresh["jobs"] if j["id"] == job["id"]] == ["completed"]
     finally:
         await client.close()

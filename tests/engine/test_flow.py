@@ -6,11 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import ClusterNode, LocalNode
 from engine.errors import Conflict, PermissionDenied, ValidationError
 from engine.events import JobChanged, JobRemoved
 from engine.models import JobStatus, Reason
 from tests.fixtures.engine import Rig, db_rows
 from tests.waiting import wait_for
+
+HPC = ClusterNode(name="hpc", kind="slurm", max_cores=1)  # never reached: jobs sent there wait for approval
+TWO_NODES = [LocalNode(name="local"), HPC]
 
 
 async def test_children_wait_for_their_parents(rig: Rig) -> None:
@@ -191,13 +195,45 @@ async def test_unplaceable_and_unknown_licence_are_refused(rig: Rig) -> None:
 
 
 async def test_viewer_cannot_submit_and_researcher_cannot_raise_priority(engine_factory, config_factory) -> None:
-    rig = await engine_factory(config_factory(users={"vic": {"role": "viewer"}, "ann": {"role": "researcher"}}))
+    users = {"vic": {"role": "viewer"}, "ann": {"role": "researcher"}}
+    rig = await engine_factory(config_factory(users=users, nodes=TWO_NODES))
     with pytest.raises(PermissionDenied, match="vic \\(viewer\\) may not submit"):
         await rig.submit_one(["true"], user="vic")
     with pytest.raises(PermissionDenied, match="may not set priority 25"):
-        await rig.submit_one(["true"], user="ann", priority=25)
-    job = await rig.submit_one(["true"], user="ann")
+        await rig.submit_one(["true"], user="ann", priority=25, node="hpc", requires_approval=True)
+    job = await rig.submit_one(["true"], user="ann", node="hpc", requires_approval=True)
     assert job.priority == 10 and job.user == "ann"
+
+
+async def test_in_personal_mode_others_jobs_never_run_on_this_machine(engine_factory, config_factory) -> None:
+    """The engine runs as its owner: another user's local job would run with the owner's rights."""
+    rig = await engine_factory(
+        config_factory(users={"ann": {"role": "researcher"}}, nodes=[LocalNode(name="local"), HPC])
+    )
+    token = rig.state_dir / "owner.token"
+    with pytest.raises(PermissionDenied, match="personal mode"):
+        await rig.submit_one(["cat", str(token)], user="ann")
+    with pytest.raises(PermissionDenied, match="personal mode"):
+        await rig.submit_one(["cat", str(token)], user="ann", node="loc*")
+    assert rig.engine.job_count == 0
+    remote = await rig.submit_one(["true"], user="ann", node="hpc", requires_approval=True)
+    assert remote.user == "ann"  # a cluster runs it as its own (remote) user
+    mine = await rig.submit_one(["true"], node="local")  # the owner's own jobs run here
+    assert (await rig.wait_terminal(mine.id)).status == JobStatus.COMPLETED
+
+
+async def test_requeue_does_not_bypass_approval(engine_factory, config_factory) -> None:
+    rig = await engine_factory(
+        config_factory(users={"ann": {"role": "researcher"}}, nodes=[LocalNode(name="local"), HPC])
+    )
+    held = await rig.submit_one(["true"], user="ann", node="hpc", requires_approval=True)
+    job = await rig.submit_one(["true"], user="ann", node="hpc", requires_approval=True, after=[held.id])
+    await rig.service.cancel(rig.actor("ann"), job.id)
+    await rig.service.requeue(rig.actor("ann"), job.id)
+    assert job.status == JobStatus.BLOCKED and "awaiting approval again" in job.message
+    await rig.service.cancel(rig.actor("ann"), job.id)
+    await rig.service.requeue(rig.actor(), job.id)  # an approver may requeue it straight to the queue
+    assert job.status == JobStatus.WAITING  # (waiting on `held`, which still awaits approval)
 
 
 async def test_priority_reorders_the_queue(engine_factory, config_factory) -> None:

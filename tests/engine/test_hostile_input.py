@@ -14,7 +14,7 @@ from engine.errors import ValidationError
 from engine.executors.base import Liveness
 from engine.executors.local import LocalExecutor, process_start_time
 from engine.models import Attempt, Job, JobStatus, Reason
-from engine.service.views import snapshot
+from engine.service.reads import snapshot
 from tests.fixtures.engine import OWNER, Rig, db_rows, pid_alive
 from tests.waiting import wait_for
 

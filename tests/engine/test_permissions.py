@@ -6,7 +6,11 @@ import pytest
 
 from tests.fixtures.engine import Daemon
 
+# Personal mode: jobs of users other than the owner go to SSH nodes or clusters, never this machine.
 CONFIG = """\
+nodes:
+  - {name: local, kind: local}
+  - {name: hpc, kind: slurm}
 users:
   ann: {role: researcher, team: fem}
   bob: {role: researcher, team: fem}
@@ -29,7 +33,9 @@ def team(tmp_path_factory: pytest.TempPathFactory):
 
 def submit(daemon: Daemon, token: str, **fields) -> dict:
     response = daemon.post(
-        "/api/queue/submit", token, json={"jobs": [{"command": ["true"], "requires_approval": True, **fields}]}
+        "/api/queue/submit",
+        token,
+        json={"jobs": [{"command": ["true"], "requires_approval": True, "node": "hpc", **fields}]},
     )
     assert response.status_code == 200, response.text
     return response.json()["jobs"][0]

@@ -1,15 +1,36 @@
 """An in-memory EngineClient for TUI tests, snapshots and the benchmark: deterministic jobs, optional
 event stream at a fixed rate, role checks shaped like the server's.
+
+mypy checks it against the client protocol (`EngineClient`, pyproject's [tool.mypy] files), and its answers
+are built with the engine's wire encoders where they can be, so it cannot drift from the real clients.
+It records every call that reaches it, refused or not, so a test can tell the TUI's own checks (nothing
+sent) from the server's (sent, then refused).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
+from engine.api.client import EngineClient
 from engine.errors import Conflict, PermissionDenied
-from engine.service.views import ROW_COLUMNS
+from engine.events import Event, JobChanged, JobRemoved
+from engine.models import TERMINAL_NAMES, Actor
+from engine.service.auth import capabilities
+from engine.wire import (
+    ROW_COLUMNS,
+    cleanup_result,
+    limits_result,
+    log_chunk_result,
+    position_result,
+    record_row,
+    wait_result,
+)
+
+if TYPE_CHECKING:
+    from tui.app import JobTuiApp
 
 T0 = 1_700_000_000.0  # fixed clock for snapshots
 STATUSES = ("running", "waiting", "completed", "failed", "blocked", "cancelled")
@@ -67,7 +88,7 @@ def make_job(i: int, status: str | None = None, **extra: Any) -> dict[str, Any]:
 
 
 class FakeClient:
-    """Implements the EngineClient calls the TUI uses; actions change the jobs and emit events."""
+    """Implements EngineClient in memory; actions change the jobs and emit events."""
 
     def __init__(
         self,
@@ -82,9 +103,11 @@ class FakeClient:
         self.rate = rate
         self._count = jobs if isinstance(jobs, int) else 0
         self.jobs: dict[int, dict[str, Any]] = {} if isinstance(jobs, int) else {j["id"]: j for j in jobs}
+        self.removed: set[int] = set()
         self.calls: list[tuple[str, Any]] = []
         self.seq = 0
-        self._queue: asyncio.Queue[tuple[int, str, dict[str, Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._limits = {"max_concurrent": 8, "user_max_concurrent": 4, "team_max_concurrent": 6, "fair_share": True}
         self.nodes_list = (
             nodes
             if nodes is not None
@@ -108,23 +131,27 @@ class FakeClient:
     def _job(self, i: int) -> dict[str, Any]:
         return self.jobs.get(i) or make_job(i)
 
+    def _all(self) -> list[dict[str, Any]]:
+        generated = (make_job(i) for i in range(1, self._count + 1) if i not in self.jobs and i not in self.removed)
+        return [*self.jobs.values(), *generated]
+
     async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]:
-        jobs = list(self.jobs.values()) + [make_job(i) for i in range(1, self._count + 1)]
+        jobs = self._all()
         total = len(jobs)
         jobs = jobs if limit is None else sorted(jobs, key=lambda j: j["id"])[:limit]
         records: dict[str, Any] = {"jobs": jobs}
         if view == "rows":
-            records = {"columns": list(ROW_COLUMNS), "rows": [_as_row(job) for job in jobs]}
+            records = {"columns": list(ROW_COLUMNS), "rows": [record_row(job) for job in jobs]}
         return {
             "instance": "fake",
             "seq": self.seq,
             "total": total,
             **records,
-            "limits": {"max_concurrent": 8, "user_max_concurrent": 4, "team_max_concurrent": 6, "fair_share": True},
+            "limits": limits_result(self._limits),
             "nodes": self.nodes_list,
         }
 
-    async def events(self, since: int | None = None):
+    async def events(self, since: int | None = None) -> AsyncIterator[Event]:
         rng = random.Random(7)
         if not self.rate:
             while True:
@@ -150,12 +177,21 @@ class FakeClient:
                         "updated_at": None,
                     },
                 )
-                yield self.seq, "job_changed", job
+                yield JobChanged(seq=self.seq, record=job)
 
     def emit(self, job: dict[str, Any]) -> None:
         self.jobs[job["id"]] = job
+        self.removed.discard(job["id"])
         self.seq += 1
-        self._queue.put_nowait((self.seq, "job_changed", dict(job)))
+        self._queue.put_nowait(JobChanged(seq=self.seq, record=dict(job)))
+
+    def remove(self, job_ids: list[int]) -> None:
+        """Delete jobs, as the engine's cleanup does, and say so on the event stream."""
+        for job_id in job_ids:
+            self.jobs.pop(job_id, None)
+            self.removed.add(job_id)
+        self.seq += 1
+        self._queue.put_nowait(JobRemoved(seq=self.seq, job_ids=list(job_ids)))
 
     async def job(self, job_id: int) -> dict[str, Any]:
         job = self._job(job_id)
@@ -179,18 +215,21 @@ class FakeClient:
             "position": None,
         }
 
-    async def logs(self, job_id, stream="stdout", offset=0, limit=65536, attempt=None) -> dict[str, Any]:
+    async def logs(
+        self, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = 65536, attempt: int | None = None
+    ) -> dict[str, Any]:
+        self.calls.append(("logs", (job_id, stream, offset, limit)))
         data = self.logs_text.get(job_id, "").encode() if stream == "stdout" else b""
         chunk = data[offset : offset + limit]
-        return {"data": chunk.decode(), "offset": offset + len(chunk), "done": True}
+        return log_chunk_result(job_id, 1, stream, offset, chunk, True, len(data))
 
-    def _need(self, verb: str, *roles: str) -> None:
-        if self.role not in roles:
-            raise PermissionDenied(f"{self.user} ({self.role}) may not {verb}: it needs the {' or '.join(roles)} role.")
+    def _need(self, capability: str, verb: str) -> None:
+        if not capabilities(Actor(self.user, self.role))[capability]:
+            raise PermissionDenied(f"{self.user} ({self.role}) may not {verb} (the fake server refused it).")
 
-    async def _act(self, verb: str, job_id: int, status: str | None, roles: tuple[str, ...], **fields: Any):
-        self._need(verb, *roles)
-        self.calls.append((verb, job_id))
+    async def _act(self, verb: str, job_id: int, status: str | None, capability: str, **fields: Any) -> dict[str, Any]:
+        self.calls.append((verb, job_id))  # it reached the client: the TUI sent it
+        self._need(capability, verb)
         job = dict(self._job(job_id), **fields)
         if status:
             job["status"] = status
@@ -200,29 +239,82 @@ class FakeClient:
     async def cancel(self, job_id: int) -> dict[str, Any]:
         if self._job(job_id)["status"] in ("completed", "failed", "cancelled"):
             raise Conflict(f"job {job_id} has already ended; nothing to cancel.")
-        return await self._act("cancel", job_id, "cancelled", ("admin", "lead", "researcher"))
+        return await self._act("cancel", job_id, "cancelled", "cancel_own")
 
     async def approve(self, job_id: int) -> dict[str, Any]:
-        return await self._act("approve", job_id, "waiting", ("admin",))
+        return await self._act("approve", job_id, "waiting", "approve")
 
     async def reject(self, job_id: int, reason: str) -> dict[str, Any]:
-        return await self._act("reject", job_id, "rejected", ("admin",), message=reason)
+        return await self._act("reject", job_id, "rejected", "reject", message=reason)
 
     async def requeue(self, job_id: int) -> dict[str, Any]:
-        return await self._act("requeue", job_id, "waiting", ("admin", "lead", "researcher"))
+        return await self._act("requeue", job_id, "waiting", "requeue")
 
     async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]:
-        return await self._act("priority", job_id, None, ("admin", "lead"), priority=priority)
+        return await self._act("priority", job_id, None, "priority", priority=priority)
 
     async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self.calls.append(("submit", specs))
+        self._need("submit", "submit jobs")
         new_id = max([*self.jobs, self._count]) + 1
         job = make_job(new_id, "waiting", name=specs[0].get("name") or specs[0]["command"][0])
         self.emit(job)
         return [job]
 
+    async def list_jobs(
+        self,
+        status: list[str] | None = None,
+        limit: int | None = 50,
+        include_completed: bool = False,
+        user: str | None = None,
+    ) -> list[dict[str, Any]]:
+        wanted = {s for value in status or [] for s in value.split(",")}
+        jobs = [
+            j
+            for j in sorted(self._all(), key=lambda j: j["id"])
+            if (not wanted or j["status"] in wanted)
+            and (user is None or j["user"] == user)
+            and (include_completed or wanted or j["status"] not in TERMINAL_NAMES)
+        ]
+        if limit is not None:
+            jobs = jobs[-limit:] if limit > 0 else []
+        return [dict(j) for j in jobs]
+
+    async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]:
+        jobs = {j["id"]: j for j in self._all()}
+        wanted = ids if ids is not None else [i for i, j in jobs.items() if j["status"] not in TERMINAL_NAMES]
+        pending = [i for i in wanted if i in jobs and jobs[i]["status"] not in TERMINAL_NAMES]
+        return wait_result(not pending, pending, {i: jobs[i]["status"] for i in wanted if i in jobs})
+
+    async def stats(self) -> dict[str, Any]:
+        by_status: dict[str, int] = {}
+        for job in self._all():
+            by_status[job["status"]] = by_status.get(job["status"], 0) + 1
+        return {"by_status": by_status, **self._limits}
+
     async def me(self) -> dict[str, Any]:
-        return {"user": self.user, "role": self.role}
+        actor = Actor(self.user, self.role)
+        return {"user": self.user, "role": self.role, "team": None, "capabilities": capabilities(actor)}
+
+    async def position(self, job_id: int) -> int | None:
+        return position_result(job_id, None)["position"]
+
+    async def limits(self) -> dict[str, Any]:
+        return limits_result(self._limits)
+
+    async def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(("set_limits", changes))
+        self._need("set_limits", "change concurrency limits")
+        self._limits.update({k: v for k, v in changes.items() if v is not None})
+        return limits_result(self._limits)
+
+    async def cleanup(self, days: float) -> int:
+        self.calls.append(("cleanup", days))
+        self._need("cleanup", "clean up old jobs")
+        ended = [j["id"] for j in self._all() if j["status"] in TERMINAL_NAMES]
+        if ended:
+            self.remove(ended)
+        return cleanup_result(len(ended))["deleted"]
 
     async def nodes(self) -> list[dict[str, Any]]:
         return self.nodes_list
@@ -231,7 +323,11 @@ class FakeClient:
         return None
 
 
-def fake_app(client: FakeClient, **kwargs: Any):
+if TYPE_CHECKING:
+    _checked: EngineClient = FakeClient()  # mypy checks the fake against the client protocol
+
+
+def fake_app(client: FakeClient, **kwargs: Any) -> JobTuiApp:
     """A deterministic app over `client`: fixed clock, no GPU sampling, no periodic timers."""
     from tui.app import JobTuiApp
 
@@ -247,29 +343,3 @@ async def loaded(pilot, count: int | None = None) -> None:
             break
         await pilot.pause(0.01)
     await pilot.pause()
-
-
-def _as_row(job: dict[str, Any]) -> list[Any]:
-    """A job dict as the engine's compact table row (engine.views.ROW_COLUMNS)."""
-    p = job.get("progress") or {}
-    return [
-        job["id"],
-        job["name"],
-        job["user"],
-        job.get("team"),
-        job["status"],
-        job["priority"],
-        job.get("node"),
-        p.get("percent"),
-        p.get("step"),
-        p.get("total"),
-        p.get("text") or "",
-        p.get("eta_seconds"),
-        job.get("attempts", 0),
-        job.get("exit_code"),
-        job.get("reason"),
-        job.get("created_at") or 0.0,
-        job.get("started_at"),
-        job.get("finished_at"),
-        job.get("tags") or [],
-    ]

@@ -85,12 +85,17 @@ async def test_role_refused_with_reason():
     app = fake_app(client)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        await pilot.pause(0.1)
+        for _ in range(100):  # the capabilities come from me(), asked at start
+            if app.capabilities is not None:
+                break
+            await pilot.pause(0.01)
+        assert app.capabilities is not None and not app.capabilities["approve"]
         await pilot.press("a", "plus")
         await pilot.pause(0.2)
-        messages = [n.message for n in app._notifications]
-        assert any("researcher" in m and "admin" in m for m in messages)
-        assert client.calls == []
+        refusals = [n.message for n in app._notifications if n.title == "Not allowed"]
+        assert any("researcher" in m and "approve" in m for m in refusals)
+        assert any("researcher" in m and "priority" in m for m in refusals)
+        assert client.calls == []  # the TUI refused: nothing reached the client (the fake records what does)
 
 
 async def test_server_error_is_shown():

@@ -1,16 +1,25 @@
 """`jobtui` entry point: the TUI, `--serve`, or a scriptable verb. Textual is imported only for the TUI.
 
-Exit codes: 0 success, 1 failure, 2 bad usage or config. The verbs are listed once, in `tui.cli.verbs.VERBS`.
+Exit codes: 0 success, 1 failure, 2 bad usage, config or input; 130 on Ctrl-C; 141 when whoever reads our
+output stopped reading (`jobtui logs 1 | head -1`), as if killed by SIGPIPE, and quietly. A verb never ends
+in a traceback: every error is one line on stderr (with `-v`, an unexpected one adds its traceback).
+The verbs are listed once, in `tui.cli.verbs.VERBS`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
-from engine.errors import JobTuiError
+import yaml
+
+from engine.errors import ConfigError, JobTuiError
+from tui.cli.sanitize import say
+
+EXIT_BROKEN_PIPE = 141
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -21,6 +30,13 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
         type=Path,
         default=default,
         help="state directory (default: $JOBTUI_HOME or the platform data dir)",
+    )
+    parser.add_argument(
+        "--token",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help="present the API token in FILE (default: $JOBTUI_TOKEN, else the owner's token in the state dir)",
     )
     parser.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="JSON output"
@@ -53,19 +69,68 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
-        if args.serve:
-            from tui.cli.serve import serve
-
-            return asyncio.run(serve(args))
-        if args.verb is None:
-            from tui.launch import open_tui
-
-            return open_tui(args)
-        from tui.cli.verbs import BY_NAME
-
-        return asyncio.run(BY_NAME[args.verb].run(args))
-    except JobTuiError as e:
-        print(f"jobtui: {e.title}: {e.message}", file=sys.stderr)
-        return e.exit_code
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then ours to handle
+        return code
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         return 130
+    except JobTuiError as e:
+        return _fail(f"{e.title}: {e.message}", e.exit_code)
+    except (UnicodeError, yaml.YAMLError, RecursionError) as e:  # unexpected input that got this far
+        return _fail(f"bad input: {_one_line(e)}", 2, args)
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        return _fail(f"{where}{e.strerror or _one_line(e)}", 1, args)
+    except Exception as e:
+        if args.verb is None:  # the TUI and `--serve`: their crashes keep their tracebacks
+            raise
+        return _fail(f"unexpected error: {_one_line(e)} (run `jobtui -v {args.verb} ...` for details)", 1, args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.verb is None and args.token is not None:
+        raise ConfigError(
+            "--token is for the verbs (`jobtui --token FILE list`); the TUI and --serve act as the owner."
+        )
+    if args.serve:
+        from tui.cli.serve import serve
+
+        return asyncio.run(serve(args))
+    if args.verb is None:
+        from tui.launch import open_tui
+
+        return open_tui(args)
+    from tui.cli.verbs import BY_NAME
+
+    return asyncio.run(BY_NAME[args.verb].run(args))
+
+
+def _fail(message: str, code: int, args: argparse.Namespace | None = None) -> int:
+    if args is not None and args.verbose:
+        import traceback
+
+        traceback.print_exc()
+    try:
+        say(f"jobtui: {message}", err=True)
+    except OSError:  # stderr is gone too: the exit code says it
+        pass
+    return code
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)

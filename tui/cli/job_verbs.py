@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import ValidationError
 from tui.cli.output import DEFAULT_FIELDS, as_json, describe_job, project, table
+from tui.cli.sanitize import LogFilter, say, visible
 from tui.jobfile import read_job_file
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ async def cmd_submit(client: EngineClient, args: argparse.Namespace) -> int:
         print(as_json({"ids": ids}))
     else:
         for job in jobs:
-            print(f"submitted job {job['id']} ({job['name']}) [{job['status']}]")
+            say(f"submitted job {job['id']} ({visible(job['name'])}) [{visible(job['status'])}]")
     return 0
 
 
@@ -71,7 +72,7 @@ async def cmd_wait(client: EngineClient, args: argparse.Namespace) -> int:
         if result["done"]:
             break
         if deadline is not None and loop.time() >= deadline:
-            print(f"jobtui: gave up after {args.timeout:g} s; still pending: {result['pending']}", file=sys.stderr)
+            say(f"jobtui: gave up after {args.timeout:g} s; still pending: {result['pending']}", err=True)
             return 1
     statuses = {int(k): v for k, v in result["statuses"].items()}
     if args.json:
@@ -85,31 +86,39 @@ async def cmd_list(client: EngineClient, args: argparse.Namespace) -> int:
     if args.json or args.format == "json":
         print(as_json(project(jobs, fields) if args.output else jobs))
     else:
-        print(table(jobs, fields))
+        say(table(jobs, fields))
     return 0
 
 
 async def cmd_show(client: EngineClient, args: argparse.Namespace) -> int:
     detail = await client.job(args.id)
-    print(as_json(detail) if args.json else describe_job(detail))
+    if args.json:
+        print(as_json(detail))
+    else:
+        say(describe_job(detail))
     return 0
 
 
 async def cmd_logs(client: EngineClient, args: argparse.Namespace) -> int:
+    """The output, terminal controls removed or made visible (`sanitize.LogFilter`); `--raw` as it is."""
     stream = "stderr" if args.stderr else "stdout"
     if args.json:  # one chunk, as the API gives it: {job_id, attempt, stream, offset, data, done}
         print(as_json(await client.logs(args.id, stream, 0, 1 << 20, args.attempt)))
         return 0
     offset = 0
     out = sys.stdout.buffer
+    safe = None if args.raw else LogFilter()
     while True:
         chunk = await client.logs(args.id, stream, offset, 1 << 20, args.attempt)
         if chunk["data"]:
-            out.write(chunk["data"].encode())
+            out.write((chunk["data"] if safe is None else safe.feed(chunk["data"])).encode())
             out.flush()
             offset = chunk["offset"]
             continue
         if chunk["done"] or not args.follow:
+            if safe is not None:
+                out.write(safe.flush().encode())
+                out.flush()
             return 0
         await asyncio.sleep(0.25)
 
@@ -117,7 +126,8 @@ async def cmd_logs(client: EngineClient, args: argparse.Namespace) -> int:
 async def cmd_run(args: argparse.Namespace) -> int:
     """`jobtui run FILE`: attaches to the running engine, or hosts one for as long as the jobs run."""
     from tui.cli.follow import run_and_follow
-    from tui.context import load_context
+    from tui.context import load_context, load_token
 
     config, state_dir = load_context(args)
-    return await run_and_follow(config, state_dir, read_job_file(args.file), args.json)
+    specs, token = read_job_file(args.file), load_token(args)
+    return await run_and_follow(config, state_dir, specs, args.json, token)

@@ -1,10 +1,16 @@
-"""Pure formatting for the CLI: field selection with dot notation, tables, JSON."""
+"""Pure formatting for the CLI: field selection with dot notation, tables, JSON.
+
+Tables and `show` are for people: every value goes through `sanitize.visible`, so user text never
+reaches the terminal as controls. JSON is exact (it escapes control characters itself).
+"""
 
 from __future__ import annotations
 
 import json
 import time
 from typing import Any
+
+from tui.cli.sanitize import visible
 
 DEFAULT_FIELDS = ["id", "name", "user", "status", "priority", "node", "progress.percent", "attempts", "elapsed"]
 
@@ -41,6 +47,7 @@ def as_json(value: Any) -> str:
 
 
 def cell(value: Any, field: str = "") -> str:
+    """One value as the text of a table cell or a `show` line, terminal controls made visible."""
     if value is None:
         return "-"
     if field in ("elapsed", "eta", "progress.eta_seconds") and isinstance(value, (int, float)):
@@ -48,15 +55,15 @@ def cell(value: Any, field: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
     if isinstance(value, list):
-        return " ".join(str(v) for v in value)
+        return " ".join(visible(v) for v in value)
     if isinstance(value, dict):
-        return ",".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
+        return ",".join(f"{visible(k)}={visible(v)}" for k, v in value.items())
+    return visible(value)
 
 
 def table(records: list[dict[str, Any]], fields: list[str]) -> str:
     rows = [[cell(pick(r, f), f) for f in fields] for r in records]
-    headers = [f.upper() for f in fields]
+    headers = [visible(f.upper()) for f in fields]
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -75,33 +82,37 @@ def duration(seconds: float) -> str:
 def describe_job(detail: dict[str, Any]) -> str:
     """`jobtui show`: every field, dependencies, attempts and history as readable text."""
     job = detail["job"]
-    lines = [f"Job {job['id']}: {job['name']}  [{job['status']}]"]
+    lines = [f"Job {job['id']}: {cell(job['name'])}  [{cell(job['status'])}]"]
     for key in ("user", "team", "priority", "node", "command", "workdir", "attempts", "exit_code", "reason", "message"):
         value = job.get(key)
         if value not in (None, "", []):
             lines.append(f"  {key:<12} {cell(value)}")
     scheduler = (job.get("extra") or {}).get("scheduler")
     if scheduler:  # a cluster job: the scheduler's own id and state
-        lines.append(f"  {'scheduler':<12} job {scheduler.get('id') or '-'}, state {scheduler.get('state')}")
+        lines.append(
+            f"  {'scheduler':<12} job {cell(scheduler.get('id') or '-')}, state {cell(scheduler.get('state'))}"
+        )
     res = job["resources"]
-    lines.append(f"  {'resources':<12} cpus={res['cpus']} mem_mb={res['mem_mb']} gpus={res['gpus']}")
+    lines.append(f"  {'resources':<12} cpus={cell(res['cpus'])} mem_mb={cell(res['mem_mb'])} gpus={cell(res['gpus'])}")
     prog = job.get("progress") or {}
     if prog.get("percent") is not None:
         eta = f", ETA {duration(prog['eta_seconds'])}" if prog.get("eta_seconds") is not None else ""
-        lines.append(f"  {'progress':<12} {prog['percent']:.1f}% {prog.get('text', '')}{eta}")
+        lines.append(f"  {'progress':<12} {prog['percent']:.1f}% {cell(prog.get('text') or '')}{eta}")
     if detail.get("position"):
-        lines.append(f"  {'position':<12} {detail['position']}")
+        lines.append(f"  {'position':<12} {cell(detail['position'])}")
     if detail["dependencies"]:
         lines.append("  dependencies:")
-        lines += [f"    {d['id']} {d['name'] or ''} [{d['status']}]" for d in detail["dependencies"]]
+        lines += [f"    {d['id']} {cell(d['name'] or '')} [{cell(d['status'])}]" for d in detail["dependencies"]]
     if detail["attempts"]:
         lines.append("  attempts:")
         for a in detail["attempts"]:
-            outcome = f"exit={cell(a['exit_code'])} {a['reason'] or ''} {a['message']}"
-            lines.append(f"    #{a['number']} on {a['node']} {outcome}".rstrip())
+            outcome = f"exit={cell(a['exit_code'])} {cell(a['reason'] or '')} {cell(a['message'])}"
+            lines.append(f"    #{a['number']} on {cell(a['node'])} {outcome}".rstrip())
     lines.append("  history:")
     for e in detail["events"]:
         at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["at"]))
-        change = f"{e['from_status'] or '-'} -> {e['to_status']}"
-        lines.append(f"    {at}  {e['kind']:<16} {change:<22} by {e['actor']}  {e['message']}".rstrip())
+        change = f"{cell(e['from_status'] or '-')} -> {cell(e['to_status'])}"
+        lines.append(
+            f"    {at}  {cell(e['kind']):<16} {change:<22} by {cell(e['actor'])}  {cell(e['message'])}".rstrip()
+        )
     return "\n".join(lines)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import EngineUnavailable
 from tui.cli.output import as_json
+from tui.cli.sanitize import say, visible
 
 if TYPE_CHECKING:
     from engine.api.client import EngineClient, HttpClient
@@ -27,10 +27,10 @@ async def _each(args: argparse.Namespace, action: Callable[[int], Awaitable[dict
             failed += 1
             results.append({"id": job_id, "ok": False, "error": str(e)})
     for r in results if not args.json else []:
-        print(
-            f"job {r['id']}: {r['status']} {r['message']}".rstrip() if r["ok"] else f"job {r['id']}: {r['error']}",
-            file=sys.stdout if r["ok"] else sys.stderr,
-        )
+        if r["ok"]:
+            say(f"job {r['id']}: {visible(r['status'])} {visible(r['message'])}".rstrip())
+        else:
+            say(f"job {r['id']}: {visible(r['error'])}", err=True)
     if args.json:
         print(as_json(results))
     return 1 if failed else 0
@@ -59,7 +59,7 @@ def _report(result: Any, args: argparse.Namespace) -> int:
     else:
         width = max(map(len, result)) if result else 0
         for key, value in result.items():
-            print(f"{key:<{width}}  {value if not isinstance(value, (dict, list)) else as_json(value)}")
+            say(f"{visible(key):<{width}}  {visible(value) if not isinstance(value, (dict, list)) else as_json(value)}")
     return 0
 
 
@@ -96,5 +96,8 @@ async def cmd_concurrency(client: EngineClient, args: argparse.Namespace) -> int
 
 async def cmd_token(client: HttpClient, args: argparse.Namespace) -> int:
     result = await client._call("POST", "/api/tokens", json={"user": args.user})  # HTTP only: tokens are for remote use
-    print(as_json(result) if args.json else result["token"])
+    if args.json:
+        print(as_json(result))
+    else:
+        say(visible(result["token"]))
     return 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 
 from engine.api.daemon import EngineHost
 from engine.errors import ConfigError
+from tui.cli.sanitize import say
 from tui.context import load_context
 from tui.jobfile import read_job_file
 
@@ -28,10 +28,9 @@ async def serve(args: argparse.Namespace) -> int:
     await host.start()
     if args.submit_file:
         await host.client().submit(read_job_file(args.submit_file))
-    print(
+    say(
         f"jobtui engine serving on {host.socket_path} (pid {_pid()}); Ctrl-C or SIGTERM stops it, jobs keep running",
-        file=sys.stderr,
-        flush=True,
+        err=True,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

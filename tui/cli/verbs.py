@@ -21,7 +21,7 @@ ClientHandler = Callable[["HttpClient", argparse.Namespace], Awaitable[int]]
 class Verb:
     name: str
     help: str  # the sub-command's line in `jobtui --help`, and its description
-    add_arguments: Callable[[argparse.ArgumentParser], None]  # its own arguments; --config/--state-dir/--json come free
+    add_arguments: Callable[[argparse.ArgumentParser], None]  # its own; --config/--state-dir/--token/--json come free
     run: Handler
 
 
@@ -30,10 +30,10 @@ def attached(handler: ClientHandler) -> Handler:
 
     async def run(args: argparse.Namespace) -> int:
         from engine.api.discovery import attach
-        from tui.context import load_context
+        from tui.context import load_context, load_token
 
         _, state_dir = load_context(args)
-        client = attach(state_dir)
+        client = attach(state_dir, token=load_token(args))
         try:
             return await handler(client, args)
         finally:
@@ -88,6 +88,7 @@ def _logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--follow", action="store_true")
     p.add_argument("--stderr", action="store_true")
     p.add_argument("--attempt", type=int)
+    p.add_argument("--raw", action="store_true", help="the output exactly as written, terminal controls and all")
 
 
 def _ids(p: argparse.ArgumentParser) -> None:

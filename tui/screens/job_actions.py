@@ -1,6 +1,7 @@
 """The job verbs of the main screen: cancel (confirmed), approve, reject (with a reason), requeue,
 priority, submit. Each acts on the marked jobs or the one under the cursor. A role that may not act is
-told why before anything is sent; the server checks again and its message is shown as is.
+told why before anything is sent, from the capabilities the engine reported for it (`me()`); the server
+checks again, ownership too, and its message is shown as is.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from tui.app_base import JobAppBase
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen, ReasonScreen
 from tui.screens.submit import SubmitScreen
 
-ROLE_NEEDED = {
-    "approve": ("admin",),
-    "reject": ("admin",),
-    "priority": ("admin", "lead"),
-    "cancel": ("admin", "lead", "researcher"),
-    "requeue": ("admin", "lead", "researcher"),
-    "submit": ("admin", "lead", "researcher"),
+# The capability (engine.wire.CAPABILITIES) each verb needs: a role without it may not use it on any job.
+CAPABILITY_FOR = {
+    "approve": "approve",
+    "reject": "reject",
+    "priority": "priority",
+    "cancel": "cancel_own",
+    "requeue": "requeue",
+    "submit": "submit",
 }
 
 
@@ -40,12 +42,11 @@ class JobActions(Screen[None]):
         raise NotImplementedError
 
     def _allowed(self, verb: str) -> bool:
-        role = getattr(self.app, "role", None)
-        needed = ROLE_NEEDED[verb]
-        if role is None or role in needed:
-            return True
+        capabilities = self.app.capabilities
+        if capabilities is None or capabilities.get(CAPABILITY_FOR[verb], True):
+            return True  # unknown (the engine has not said): the server decides
         self.notify(
-            f"you are {self.app.client.user} ({role}); to {verb} jobs you need the {' or '.join(needed)} role.",
+            f"you are {self.app.client.user} ({self.app.role}); your role may not {verb} jobs.",
             title="Not allowed",
             severity="error",
         )

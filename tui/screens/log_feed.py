@@ -8,24 +8,6 @@ TAIL_BYTES = 256 * 1024
 CHUNK = 256 * 1024
 
 
-async def output_size(client: EngineClient, job_id: int, stream: str, attempt: int | None = None) -> int:
-    """The size of a stream in bytes, found with one-byte reads (the API has no stat call)."""
-
-    async def has_byte(offset: int) -> bool:
-        return bool((await client.logs(job_id, stream, offset, 1, attempt))["data"])
-
-    low, high = 0, TAIL_BYTES
-    while await has_byte(high):
-        low, high = high, high * 4
-    while low < high:
-        mid = (low + high) // 2
-        if await has_byte(mid):
-            low = mid + 1
-        else:
-            high = mid
-    return low
-
-
 class LogFeed:
     """The read position in one job's stream; `first()` tails from the end, `more()` reads what came since."""
 
@@ -35,12 +17,13 @@ class LogFeed:
         self.done = False
 
     async def first(self) -> str:
+        """The last TAIL_BYTES of the stream: the first read tells the stream's `size`, so a long log's end
+        is one more read away."""
         chunk = await self.client.logs(self.job_id, self.stream, 0, TAIL_BYTES)
-        if chunk["offset"] < TAIL_BYTES:
-            self.offset, self.done = chunk["offset"], chunk["done"]
+        self.offset, self.done = chunk["offset"], chunk["done"]
+        if chunk["size"] <= self.offset:  # that was all of it
             return chunk["data"]
-        start = max(0, await output_size(self.client, self.job_id, self.stream) - TAIL_BYTES)
-        self.offset = start
+        self.offset = chunk["size"] - TAIL_BYTES
         text = await self.more()
         return "[… earlier output not shown …]\n" + text.split("\n", 1)[-1]
 

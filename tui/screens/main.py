@@ -17,11 +17,12 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Input, Label
 
 from engine.errors import JobTuiError
-from tui import view
+from engine.wire import JobRow
+from tui import formatting
+from tui.formatting import SORTABLE
 from tui.keys import bindings
 from tui.screens.job_actions import JobActions
 from tui.screens.log_feed import LogFeed
-from tui.view import SORTABLE, JobRow
 from tui.widgets.job_table import JobTable
 from tui.widgets.log_view import LogView
 from tui.widgets.panels import DetailPane, GpuPanel, NodesPanel, StatsBar
@@ -91,8 +92,10 @@ class MainScreen(JobActions):
         self.update_stats()
         self._refresh_pane()
 
-    def apply_changes(self, rows: list[JobRow], order_changed: bool) -> None:
+    def apply_changes(self, rows: list[JobRow], order_changed: bool, removed: list[int] | None = None) -> None:
         changed = {r.id for r in rows}
+        if removed:
+            self.table.marked.difference_update(removed)
         self.table.data_changed(order_changed, changed)
         self.update_stats()
         if self.table.cursor_id in changed and self.pane == "detail":
@@ -100,11 +103,11 @@ class MainScreen(JobActions):
 
     def update_stats(self) -> None:
         index = self.app.index
-        text = view.stats_text(index.counts, self.limits, index.average_wait, len(index), len(index.rows))
+        text = formatting.stats_text(index.counts, self.limits, index.average_wait, len(index), len(index.rows))
         if self.loading_jobs:
             text = f"loading {self.loading_jobs:,} jobs…"
         if index.filter.active:
-            text += f"  filter: {view.markup_escape(index.filter.text)}"
+            text += f"  filter: {formatting.markup_escape(index.filter.text)}"
         self.query_one(StatsBar).show_stats(text, self.engine_note)
 
     def set_engine_note(self, note: str) -> None:

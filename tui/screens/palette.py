@@ -7,7 +7,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui.view import SORTABLE, STATUS_ORDER
+from tui.formatting import SORTABLE, STATUS_ORDER
 
 
 class JobCommands(Provider):

@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from tui.view import STATUS_ORDER, JobRow, sort_key_for
+from engine.wire import JobRow
+from tui.formatting import STATUS_ORDER, sort_key_for
 
 REBUILD_AFTER = 2000  # more moved rows than this in one batch: one sort is cheaper than many inserts
 
@@ -140,6 +141,21 @@ class JobIndex:
         for job_id, old_key, new_key in moves:
             self._move(job_id, old_key, new_key)
         return bool(moves)
+
+    def remove(self, job_ids: Iterable[int]) -> bool:
+        """Drop deleted jobs; True when a shown row went."""
+        shown = False
+        for job_id in job_ids:
+            old = self.rows.pop(job_id, None)
+            if old is None:
+                continue
+            self.counts[old.status] -= 1
+            self._wait_sum -= self._waits.pop(job_id, 0.0)
+            key = self._key_of.get(job_id)
+            if key is not None:
+                self._move(job_id, key, None)
+                shown = True
+        return shown
 
     def set_sort(self, column: str, reverse: bool = False) -> None:
         self.sort_column, self.reverse = column, reverse

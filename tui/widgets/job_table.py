@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.view import STATUS_ORDER, Column, cell_text, header_text, layout_columns
+from tui.formatting import STATUS_ORDER, Column, cell_text, header_text, layout_columns
 from tui.widgets.job_index import JobIndex
 
 

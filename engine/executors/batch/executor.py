@@ -17,7 +17,7 @@ from typing import Protocol
 from engine.clock import Clock, SystemClock
 from engine.config import ClusterNode
 from engine.errors import JobTuiError
-from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome
+from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome, Output
 from engine.executors.batch.poller import QueuePoller, Snapshot
 from engine.executors.batch.records import FinishedRecord, QueueEntry, make_tag, slurm_reason
 from engine.executors.batch.run_files import LocalFiles, RemoteFiles, RunFiles
@@ -142,6 +142,9 @@ class ClusterExecutor:
 
     async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
         return await self.files.read(os.path.join(attempt.run_dir, stream), offset, limit)
+
+    async def read_sized(self, attempt: Attempt, stream: str, offset: int, limit: int) -> Output:
+        return await self.files.read_sized(os.path.join(attempt.run_dir, stream), offset, limit)
 
     async def cancel(self, attempt: Attempt, grace: float) -> None:
         job_id = attempt.external_id

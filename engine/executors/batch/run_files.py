@@ -13,6 +13,7 @@ import shlex
 from typing import Protocol
 
 from engine.errors import JobTuiError
+from engine.executors.base import Output, read_file
 from engine.executors.batch.script import sh_path
 from engine.executors.wrapper import EXIT, PID, STDERR, STDOUT
 from engine.remote.commands import CommandRunner, run_command
@@ -27,6 +28,10 @@ class RunFiles(Protocol):
 
     async def read(self, path: str, offset: int, limit: int) -> bytes:
         """Up to `limit` bytes of `path` from `offset`; empty when it does not exist (yet)."""
+        ...
+
+    async def read_sized(self, path: str, offset: int, limit: int) -> Output:
+        """`read`, with the file's size as of the read (0 when it does not exist), in the same operation."""
         ...
 
 
@@ -44,6 +49,9 @@ class LocalFiles:
                 return f.read(limit)
         except FileNotFoundError:
             return b""
+
+    async def read_sized(self, path: str, offset: int, limit: int) -> Output:
+        return read_file(path, offset, limit)
 
 
 class RemoteFiles:
@@ -65,3 +73,18 @@ class RemoteFiles:
         if not result.ok:
             raise JobTuiError(f"{self.runner.where}: cannot read {shlex.quote(path)}: {result.stderr.strip()[:200]}")
         return base64.b64decode(result.stdout)
+
+    async def read_sized(self, path: str, offset: int, limit: int) -> Output:
+        # one command: the size on a first line, then the bytes in base64
+        f = sh_path(path)
+        script = (
+            f"[ -f {f} ] || {{ echo 0; exit 0; }}; stat -c %s {f} && "
+            f"tail -c +{int(offset) + 1} {f} | head -c {int(limit)} | base64"
+        )
+        result = await run_command(["sh", "-c", script], self.runner)
+        if not result.ok:
+            raise JobTuiError(f"{self.runner.where}: cannot read {shlex.quote(path)}: {result.stderr.strip()[:200]}")
+        first, _, encoded = result.stdout.partition("\n")
+        data = base64.b64decode(encoded)
+        size = int(first.strip() or 0)
+        return Output(data, max(size, offset + len(data)) if data else size)

@@ -1,4 +1,4 @@
-"""Read-only views over the engine's jobs: lists, stats, a user's queue. Pure functions."""
+"""Pure filters and counts over jobs: the job list a caller asked for, queue statistics."""
 
 from __future__ import annotations
 

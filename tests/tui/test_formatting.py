@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 import random
 
+from engine.wire import JobRow, row_from_record
 from tests.tui.fakes import T0, make_job
-from tui import themes, view
+from tui import formatting as view
+from tui import themes
 from tui.keys import KEYS, check_keymap
 from tui.screens.submit import build_spec
 from tui.widgets.job_index import JobIndex
 
 
-def rows(n: int) -> list[view.JobRow]:
-    return [view.row_from_job(make_job(i)) for i in range(1, n + 1)]
+def rows(n: int) -> list[JobRow]:
+    return [row_from_record(make_job(i)) for i in range(1, n + 1)]
 
 
 def test_durations_and_bars():
@@ -24,7 +26,7 @@ def test_durations_and_bars():
 
 
 def test_row_cells_fit_every_width():
-    row = view.row_from_job(make_job(1, "running"))
+    row = row_from_record(make_job(1, "running"))
     for width in (60, 80, 120, 200):
         columns = view.layout_columns(width)
         line = " ".join(view.cell_text(row, c, w, T0) for c, w in columns)
@@ -100,7 +102,7 @@ def test_submit_form_validation():
 
 
 def test_detail_shows_a_cluster_jobs_scheduler_id_and_state() -> None:
-    from tui.view import detail_text
+    from tui.formatting import detail_text
 
     job = {
         "id": 3,
@@ -113,3 +115,11 @@ def test_detail_shows_a_cluster_jobs_scheduler_id_and_state() -> None:
     }
     text = detail_text(job, None, now=0.0)
     assert "job 881" in text and "state RUNNING" in text
+
+
+def test_every_status_has_a_place_and_a_glyph():
+    """The display order and glyphs are the TUI's own; the status names come from the engine."""
+    from engine.models import ACTIVE_NAMES, QUEUED_NAMES, TERMINAL_NAMES, JobStatus
+
+    names = {s.value for s in JobStatus}
+    assert set(view.STATUS_ORDER) == set(view.STATUS_GLYPH) == names == QUEUED_NAMES | ACTIVE_NAMES | TERMINAL_NAMES

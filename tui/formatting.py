@@ -1,15 +1,17 @@
 """Pure formatting for the TUI: job rows, durations, progress, panels. No Textual import here.
 
-Everything takes plain data (a `JobRow` or the client's JSON dicts) and a `now` time, so it can be
-tested without a terminal and rendered deterministically in snapshots.
+Everything takes plain data (a `JobRow`, engine.wire's compact job row, or the client's JSON dicts) and a
+`now` time, so it can be tested without a terminal and rendered deterministically in snapshots.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from engine.models import ACTIVE_NAMES
+from engine.wire import JobRow
 
 # Lifecycle order: sorting by status groups jobs the way they move through the queue.
 STATUS_ORDER = (
@@ -25,9 +27,6 @@ STATUS_ORDER = (
     "rejected",
 )
 STATUS_RANK = {name: rank for rank, name in enumerate(STATUS_ORDER)}
-QUEUED = frozenset({"blocked", "waiting"})
-ACTIVE = frozenset({"starting", "running"})
-TERMINAL = frozenset({"completed", "failed", "missing", "cancelled", "skipped", "rejected"})
 
 # A glyph per status, so the state reads the same in 16 colours, in monochrome, and to colour-blind users.
 STATUS_GLYPH = {
@@ -42,70 +41,6 @@ STATUS_GLYPH = {
     "skipped": "»",
     "rejected": "⊗",
 }
-
-
-@dataclass(slots=True)
-class JobRow:
-    """The compact record the table keeps per job (a full job dict is ~10x larger)."""
-
-    id: int
-    name: str
-    user: str
-    team: str | None
-    status: str
-    priority: int
-    node: str | None
-    percent: float | None
-    step: int | None
-    total: int | None
-    progress_text: str
-    eta: float | None
-    attempts: int
-    exit_code: int | None
-    reason: str | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    tags: tuple[str, ...]
-
-
-ROW_FIELDS = tuple(f.name for f in fields(JobRow))
-
-
-def row_from_values(values: list[Any], _intern: Callable[[str], str] = sys.intern) -> JobRow:
-    """A `JobRow` from one row of the engine's compact snapshot (columns in `JobRow` field order)."""
-    node = values[6]
-    values[2], values[4] = _intern(values[2]), _intern(values[4])
-    values[6] = _intern(node) if node else None
-    values[18] = tuple(values[18])
-    return JobRow(*values)
-
-
-def row_from_job(job: dict[str, Any], _intern: Callable[[str], str] = sys.intern) -> JobRow:
-    """A `JobRow` from the client's job dict; repeated strings are interned to save memory."""
-    progress = job.get("progress") or {}
-    node = job.get("node")
-    return JobRow(
-        job["id"],
-        job.get("name") or "",
-        _intern(job.get("user") or ""),
-        job.get("team"),
-        _intern(job["status"]),
-        job.get("priority", 0),
-        _intern(node) if node else None,
-        progress.get("percent"),
-        progress.get("step"),
-        progress.get("total"),
-        progress.get("text") or "",
-        progress.get("eta_seconds"),
-        job.get("attempts", 0),
-        job.get("exit_code"),
-        job.get("reason"),
-        job.get("created_at") or 0.0,
-        job.get("started_at"),
-        job.get("finished_at"),
-        tuple(job.get("tags") or ()),
-    )
 
 
 # -- durations and progress ----------------------------------------------------------------------------
@@ -210,7 +145,7 @@ def cell_text(row: JobRow, column: Column, width: int, now: float) -> str:
     elif key == "elapsed":
         text = duration(elapsed(row, now)) if row.started_at is not None else "-"
     elif key == "eta":
-        text = duration(row.eta) if row.eta is not None and row.status in ACTIVE else "-"
+        text = duration(row.eta) if row.eta is not None and row.status in ACTIVE_NAMES else "-"
     elif key == "attempts":
         text = str(row.attempts)
     else:
@@ -362,15 +297,16 @@ def nodes_text(nodes: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def gpus_text(gpus: Sequence[Any] | None, holders: dict[Any, Any]) -> str:
-    """Per device: name, memory, utilisation and the job holding it; an honest line where there is none."""
+def gpus_text(gpus: Sequence[Any] | None, holders: Mapping[int, int]) -> str:
+    """Per device: name, memory, utilisation and the job holding it (`holders`: GPU index -> job id, read from
+    the node record with `engine.wire.gpu_holders_of`); an honest line where there is none."""
     if gpus is None:
         return "[dim]sampling GPUs…[/dim]"
     if not gpus:
         return "[dim]no GPUs (NVML found none on this machine)[/dim]"
     lines = []
     for g in gpus:
-        job = holders.get(g.index, holders.get(str(g.index)))
+        job = holders.get(g.index)
         owner = f"job {job}" if job is not None else "free"
         lines.append(f"[b]{g.index}[/b] {markup_escape(g.name)[:22]}")
         lines.append(f"  {g.memory_used_mb}/{g.memory_total_mb} MB  {g.utilization_pct:3d}%  {owner}")

@@ -1,4 +1,8 @@
-"""JSON-shaped views shared by the HTTP API and the in-process client: job detail and log chunks."""
+"""The read verbs shared by the HTTP API and the in-process client: snapshot, job detail, log chunks, waiting
+for jobs to end, and the status filter of a listing.
+
+Each answer is built by its engine.wire encoder, so both clients get the same shape.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +16,7 @@ from engine.events import JobRemoved, Resync
 from engine.executors.wrapper import STDERR, STDOUT
 from engine.models import Job, JobStatus
 from engine.service.verbs import JobService
-
-# The compact per-job record a job table needs, in this order (`GET /api/snapshot?view=rows`):
-# a 100,000-job snapshot is ~5x smaller and faster to encode and decode than full job records.
-ROW_COLUMNS = (
-    "id", "name", "user", "team", "status", "priority", "node", "percent", "step", "total", "progress_text",
-    "eta", "attempts", "exit_code", "reason", "created_at", "started_at", "finished_at", "tags",
-)  # fmt: skip
-
-
-def table_row(job: Job) -> list[Any]:
-    p = job.progress
-    return [
-        job.id, job.name, job.user, job.team, job.status.value, job.priority, job.node, p.percent, p.step,
-        p.total, p.text, p.eta_seconds, job.attempts, job.exit_code, job.reason.value if job.reason else None,
-        job.created_at, job.started_at, job.finished_at, job.tags,
-    ]  # fmt: skip
+from engine.wire import dependency_record, detail_result, log_chunk_result, snapshot_result, wait_result
 
 
 def snapshot(service: JobService, view: str = "full", limit: int | None = None) -> dict[str, Any]:
@@ -37,43 +26,29 @@ def snapshot(service: JobService, view: str = "full", limit: int | None = None) 
     """
     engine = service.engine
     jobs = engine.jobs() if limit is None else islice(engine.jobs(), max(0, limit))
-    data: dict[str, Any] = {"instance": engine.instance, "seq": engine.event_seq, "total": engine.job_count}
-    if view == "rows":
-        data["columns"] = list(ROW_COLUMNS)
-        data["rows"] = [table_row(job) for job in jobs]
-    elif view == "full":
-        data["jobs"] = [job.to_dict() for job in jobs]
-    else:
-        raise ValidationError(f"unknown snapshot view {view!r}; use full or rows.")
-    data["limits"] = service.limits()
-    data["nodes"] = service.nodes()
-    return data
+    return snapshot_result(
+        instance=engine.instance,
+        seq=engine.event_seq,
+        total=engine.job_count,
+        jobs=jobs,
+        view=view,
+        limits=service.limits(),
+        nodes=service.nodes(),
+    )
 
 
 async def job_detail(service: JobService, job_id: int) -> dict[str, Any]:
     engine = service.engine
     job = engine.get(job_id)
     attempts, events = await engine.history(job_id)
-    parents = []
-    for parent_id in job.after:
-        parent = engine.find(parent_id)
-        if parent is None:
-            parents.append({"id": parent_id, "name": None, "status": "cleaned up"})
-        else:
-            parents.append({"id": parent_id, "name": parent.name, "status": parent.status.value})
-    return {
-        "job": job.to_dict(),
-        "attempts": [a.to_dict() for a in attempts],
-        "events": [e.to_dict() for e in events],
-        "dependencies": parents,
-        "position": engine.queue_position(job_id),
-    }
+    parents = [dependency_record(parent_id, engine.find(parent_id)) for parent_id in job.after]
+    return detail_result(job, attempts, events, parents, engine.queue_position(job_id))
 
 
 async def log_chunk(
     service: JobService, job_id: int, stream: str, offset: int, limit: int, attempt_number: int | None
 ) -> dict[str, Any]:
-    """Up to `limit` bytes of a job's output from `offset`; `done` once no more can come."""
+    """Up to `limit` bytes of a job's output from `offset`, and the stream's `size`; `done` once no more can come."""
     if stream not in (STDOUT, STDERR):
         raise ValidationError(f"unknown stream {stream!r}; use stdout or stderr.")
     if offset < 0 or limit <= 0:
@@ -82,26 +57,15 @@ async def log_chunk(
     job = engine.get(job_id)
     attempt = await engine.attempt_of(job_id, attempt_number)
     if attempt is None:
-        return {
-            "job_id": job_id,
-            "attempt": None,
-            "stream": stream,
-            "offset": offset,
-            "data": "",
-            "done": job.is_terminal,
-        }
+        return log_chunk_result(job_id, None, stream, offset, b"", job.is_terminal, 0)
     executor = engine.executor_for(attempt.node)
+    if executor is None:
+        return log_chunk_result(job_id, attempt.number, stream, offset, b"", not engine.is_live(attempt), 0)
     want = min(limit, 1 << 20)
-    data = await executor.read(attempt, stream, offset, want) if executor else b""
-    live = engine.is_live(attempt)
-    return {
-        "job_id": job_id,
-        "attempt": attempt.number,
-        "stream": stream,
-        "offset": offset + len(data),
-        "data": data.decode("utf-8", "replace"),
-        "done": not live and len(data) < want,  # the attempt has ended and this is the end of its output
-    }
+    # the size comes with the bytes, in the same operation (a stat here, the same round trip on a remote node)
+    out = await executor.read_sized(attempt, stream, offset, want)
+    done = not engine.is_live(attempt) and len(out.data) < want  # the attempt has ended and this is its end
+    return log_chunk_result(job_id, attempt.number, stream, offset, out.data, done, out.size)
 
 
 async def wait_for_jobs(engine: Engine, ids: list[int] | None, timeout: float) -> dict[str, Any]:
@@ -131,7 +95,7 @@ async def wait_for_jobs(engine: Engine, ids: list[int] | None, timeout: float) -
     finally:
         engine.unsubscribe(sub)
     statuses = {i: job.status.value for i in sorted(wanted) if (job := engine.find(i)) is not None}
-    return {"done": not pending, "pending": sorted(pending), "statuses": statuses}
+    return wait_result(not pending, pending, statuses)
 
 
 def _ended(job: Job | None) -> bool:
