@@ -14,6 +14,7 @@ import errno
 import functools
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable
 from itertools import groupby
 from pathlib import Path
@@ -124,7 +125,9 @@ class Store:
             except sqlite3.Error as e:
                 raise StoreError(_unreadable_message(self.path, e)) from e
         try:
-            self._db = db = await aiosqlite.connect(self.path, isolation_level=None)
+            connection = aiosqlite.connect(self.path, isolation_level=None)
+            _never_keeps_the_process_alive(connection)
+            self._db = db = await connection
             version: int = await self._scalar("PRAGMA user_version")
             if version > SCHEMA_VERSION:  # checked read-only already, but the file may have changed since
                 raise StoreError(_newer_message(self.path, version))
@@ -159,13 +162,22 @@ class Store:
             finally:
                 self._db = None
 
+    async def close_unflushed(self) -> None:
+        """Close without writing what is queued (a start that failed has nothing worth writing)."""
+        if self._flusher:
+            self._flusher.cancel()
+            self._flusher = None
+        await self._close_quietly()
+
     async def close(self) -> None:
         if self._flusher:
             self._flusher.cancel()
             self._flusher = None
         if self._db is not None:
-            await self.flush()
-            await self._close_quietly()
+            try:
+                await self.flush()
+            finally:
+                await self._close_quietly()
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -483,3 +495,15 @@ def _write_error_message(path: Path, error: sqlite3.Error) -> str:
             "saved. Free space there, then retry the action."
         )
     return f"{path}: could not save to the state database ({text}); retry, and check the disk if it persists."
+
+
+def _never_keeps_the_process_alive(connection: aiosqlite.Connection) -> None:
+    """A store that was never closed (a caller that crashed) must not hang the interpreter's exit.
+
+    aiosqlite runs each connection in a non-daemon thread (`_thread` since 0.21; the connection itself is the
+    thread before). Marked daemon before it starts, a forgotten connection ends with the process; SQLite's
+    journal keeps the file whole whatever was in flight.
+    """
+    worker = getattr(connection, "_thread", None) or connection
+    if isinstance(worker, threading.Thread):
+        worker.daemon = True

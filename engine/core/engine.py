@@ -116,6 +116,16 @@ class Engine:
         # Whatever it was made with: the store, run directories, outputs and exit files are the owner's alone.
         self.state_dir.chmod(0o700)
         await self._store.open()
+        try:
+            await self._take_back_state()
+        except BaseException:
+            await self._store.close_unflushed()  # a start that fails leaves nothing open
+            raise
+        self._loop_task = asyncio.get_running_loop().create_task(self._loop())
+        self._launcher_task = asyncio.get_running_loop().create_task(self._launcher())
+
+    async def _take_back_state(self) -> None:
+        """Settings, executors, jobs: waiting ones queued again, active ones re-attached."""
         self._limits.update((await self._store.load_settings()).get("limits", {}))
         self._event_seq = await self._store.max_event_seq()
         if self._executors is None:
@@ -132,8 +142,6 @@ class Engine:
                 self._enqueue(job)
             elif job.status in ACTIVE:
                 await reattach(self, job, active.get(job.id))
-        self._loop_task = asyncio.get_running_loop().create_task(self._loop())
-        self._launcher_task = asyncio.get_running_loop().create_task(self._launcher())
 
     async def stop(self) -> None:
         """Stop supervising; running jobs keep running and are re-attached by the next engine."""
