@@ -25,19 +25,23 @@ def parse_listen(value: str | None) -> tuple[str, int] | None:
 async def serve(args: argparse.Namespace) -> int:
     config, state_dir = load_context(args)
     host = EngineHost(config, state_dir, tcp=parse_listen(args.listen))
-    await host.start()
-    if args.submit_file:
-        await host.client().submit(read_job_file(args.submit_file))
-    say(
-        f"jobtui engine serving on {host.socket_path} (pid {_pid()}); Ctrl-C or SIGTERM stops it, jobs keep running",
-        err=True,
-    )
+    # Before the socket exists: a SIGTERM the moment a client can see the engine is an orderly stop too.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await host.stop()
+    await host.start()
+    try:
+        if args.submit_file:
+            await host.client().submit(read_job_file(args.submit_file))
+        say(
+            f"jobtui engine serving on {host.socket_path} (pid {_pid()}); Ctrl-C or SIGTERM stops it, "
+            "jobs keep running",
+            err=True,
+        )
+        await stop.wait()
+    finally:
+        await host.stop()
     return 0
 
 
