@@ -14,7 +14,7 @@ import signal
 from pathlib import Path
 
 from engine.executors.base import LaunchSpec, Liveness, Outcome, Output, read_file
-from engine.executors.wrapper import EXIT, PID, parse_exit_file, wrapper_argv
+from engine.executors.wrapper import EXIT, PID, is_wrapper_of, parse_exit_file, wrapper_argv
 from engine.models import Attempt, Reason
 
 _DEVNULL_STDIN = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
@@ -162,7 +162,7 @@ def _runs_wrapper_of(pid: int, run_dir: str) -> bool:
             argv = f.read().split(b"\0")
     except OSError:
         return False
-    return len(argv) > 4 and argv[3] == b"jobtui-wrapper" and argv[4] == os.fsencode(run_dir)
+    return is_wrapper_of(argv, run_dir)
 
 
 async def _readable(fd: int, timeout: float | None) -> bool:

@@ -10,6 +10,8 @@ working directory, the rest the job's argv (passed as data, never re-parsed by t
 
 from __future__ import annotations
 
+import os
+
 WRAPPER = r"""d=$1; w=$2; shift 2
 echo $$ >"$d/pid"
 exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
@@ -32,6 +34,14 @@ def parse_exit_file(data: bytes) -> int | None:
         return None
 
 
+WRAPPER_NAME = "jobtui-wrapper"  # the wrapper's $0: its argv reads [sh, -c, SCRIPT, WRAPPER_NAME, RUN_DIR, ...]
+
+
+def is_wrapper_of(argv: list[bytes], run_dir: str) -> bool:
+    """Is `argv` (a process's, as bytes) the wrapper of the attempt whose run directory is `run_dir`?"""
+    return len(argv) > 4 and argv[3] == WRAPPER_NAME.encode() and argv[4] == os.fsencode(run_dir)
+
+
 def wrapper_argv(run_dir: str, workdir: str, command: list[str]) -> list[str]:
     """argv that runs `command` under the wrapper (`sh -c SCRIPT jobtui-wrapper RUN_DIR WORKDIR CMD...`)."""
-    return ["/bin/sh", "-c", WRAPPER, "jobtui-wrapper", run_dir, workdir, *command]
+    return ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, run_dir, workdir, *command]
