@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from engine.accounts import DEFAULT_SHARED_SOCKET
 from engine.errors import ConfigError
 
 Role = Literal["admin", "lead", "researcher", "viewer"]
@@ -87,13 +88,16 @@ class UserConfig(Strict):
     team: str | None = None
 
 
+MAX_LIMIT = 1_000_000  # jobs at once: more than any queue runs, and a number every JSON reader takes
+
+
 class Limits(Strict):
-    max_concurrent: int = Field(default=5, ge=1)
-    user_max_concurrent: int = Field(default=2, ge=1)
-    team_max_concurrent: int = Field(default=10, ge=1)
+    max_concurrent: int = Field(default=5, ge=1, le=MAX_LIMIT)
+    user_max_concurrent: int = Field(default=2, ge=1, le=MAX_LIMIT)
+    team_max_concurrent: int = Field(default=10, ge=1, le=MAX_LIMIT)
     fair_share: bool = False
-    starvation_minutes: float = Field(default=60.0, gt=0)
-    starvation_boost: int = Field(default=10, ge=0)
+    starvation_minutes: float = Field(default=60.0, gt=0, le=525_600)  # a year
+    starvation_boost: int = Field(default=10, ge=0, le=100)
 
 
 class LicensePool(Strict):
@@ -136,8 +140,31 @@ def _default_nodes() -> list[Node]:
     return [LocalNode(name="local")]
 
 
+class SharedMode(Strict):
+    """Shared mode: one engine (run as root) for every user of this machine.
+
+    Its socket is open to every local user, who is known by the kernel's peer credentials (SO_PEERCRED);
+    each local job runs as its submitter's Unix user.
+    """
+
+    socket: Path = Field(default=DEFAULT_SHARED_SOCKET, description="the socket every local user connects to")
+
+
+class HttpJobs(Strict):
+    """Http jobs: requests the engine makes itself."""
+
+    allow_engine_api: bool = Field(
+        default=False, description="may an http job call this engine's own API (its --listen address)?"
+    )
+
+
 class Config(Strict):
     state_dir: Path | None = None
+    mode: Literal["personal", "shared"] = Field(
+        default="personal",
+        description="personal: the engine is its owner's alone; shared: run as root, jobs run as their submitter",
+    )
+    shared: SharedMode = Field(default_factory=SharedMode)
     nodes: list[Node] = Field(default_factory=_default_nodes)
     users: dict[str, UserConfig] = Field(default_factory=dict)
     owner_role: Role = "admin"
@@ -146,6 +173,10 @@ class Config(Strict):
     licenses: dict[str, LicensePool] = Field(default_factory=dict)
     progress_patterns: list[ProgressPattern] = Field(default_factory=list)
     tui: TuiConfig = Field(default_factory=TuiConfig)
+    python_interpreter: str = Field(
+        default="python3", min_length=1, description="runs python jobs' code unless a job names another"
+    )
+    http_jobs: HttpJobs = Field(default_factory=HttpJobs)
 
     @field_validator("nodes")
     @classmethod
@@ -193,6 +224,10 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         where = f"{source}:{mark.line + 1}" if mark else source
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigError(f"{where}: malformed YAML: {problem}. Fix the syntax at that line.") from e
+    except RecursionError as e:
+        raise ConfigError(f"{source}: nested too deeply to be a config; a config is a few levels of keys.") from e
+    except (ValueError, OverflowError) as e:  # `\U00110000`: an escape beyond Unicode, raised without a line
+        raise ConfigError(f"{source}: invalid character escape ({e}); a \\U escape goes up to \\U0010FFFF.") from e
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -1,5 +1,5 @@
-"""The records everything else speaks of: jobs, attempts, history events, actors, GPU samples; job states
-and the one legal-transition function."""
+"""The records everything else speaks of: jobs, attempts, history events, keyed submissions, workflow records,
+actors, GPU samples; job states and the one legal-transition function."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ class Reason(StrEnum):
     TRANSFER_ERROR = "transfer_error"
     LAUNCH_ERROR = "launch_error"
     DEPENDENCY_FAILED = "dependency_failed"
+    CONDITION_NOT_MET = "condition_not_met"  # skipped by an edge's condition (`failure` after a completed parent)
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     RESULTS_MISSING = "results_missing"
@@ -144,6 +145,8 @@ class Job:
     finished_at: float | None = None
     not_before: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    after_when: dict[int, str] = field(default_factory=dict)  # parent id -> "failure" | "any" (absent: "success")
+    workflow_id: int | None = None  # the workflow record it was submitted with
 
     @property
     def is_terminal(self) -> bool:
@@ -171,6 +174,7 @@ class Job:
                 "max_delay": t.max_delay,
             },
             "after": list(self.after),
+            "after_when": {str(p): when for p, when in self.after_when.items()},  # JSON keys are strings
             "tags": list(self.tags),
             "env": dict(self.env),
             "workdir": self.workdir,
@@ -196,6 +200,7 @@ class Job:
             "finished_at": self.finished_at,
             "not_before": self.not_before,
             "extra": dict(self.extra),
+            "workflow_id": self.workflow_id,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -221,6 +226,7 @@ class Job:
         data["resources"] = Resources(**data.get("resources") or {})
         data["retry"] = RetryPolicy(**data.get("retry") or {})
         data["progress"] = Progress(**data.get("progress") or {})
+        data["after_when"] = {int(p): when for p, when in (data.get("after_when") or {}).items()}
         return cls(**data)
 
 
@@ -274,6 +280,42 @@ class JobEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(slots=True, frozen=True)
+class Submission:
+    """A batch submitted with an idempotency key: a retry with the same key and jobs gets these `ids` again."""
+
+    user: str
+    key: str
+    digest: str  # of the batch's validated specs (`jobspec.batch_digest`)
+    ids: tuple[int, ...]
+    created_at: float
+
+
+@dataclass(slots=True, frozen=True)
+class WorkflowRecord:
+    """A batch submitted from a workflow file: who it is (its jobs carry its `id` as `workflow_id`). Its status
+    is never stored: it is derived from its jobs (`wire.workflow_status`)."""
+
+    id: int
+    name: str
+    version: str | None
+    description: str
+    digest: str  # sha256 of the workflow file, hex ("" when the client did not say)
+    submitter: str
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "digest": self.digest,
+            "submitter": self.submitter,
+            "created_at": self.created_at,
+        }
 
 
 @dataclass(slots=True, frozen=True)

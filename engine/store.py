@@ -13,6 +13,7 @@ import asyncio
 import errno
 import functools
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ import aiosqlite
 import orjson
 
 from engine.errors import StoreError
-from engine.models import Attempt, Job, JobEvent, JobStatus
+from engine.models import Attempt, Job, JobEvent, JobStatus, Submission, WorkflowRecord
 
 MIGRATIONS: list[str] = [
     # 1: the first schema.
@@ -63,6 +64,30 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN state TEXT;
     """,
+    # 3: idempotency keys of submissions, each with its batch's digest and job ids (a JSON list).
+    """
+    CREATE TABLE submissions (
+        user TEXT NOT NULL,
+        key TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        ids TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (user, key)
+    );
+    """,
+    # 4: workflow records (a batch submitted from a workflow file); its jobs carry `workflow_id` in their data,
+    # with their edges' conditions (`after_when`): a job row of before loads with neither.
+    """
+    CREATE TABLE workflows (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        digest TEXT NOT NULL DEFAULT '',
+        submitter TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -75,6 +100,10 @@ _UPDATE_JOB_STATE = "UPDATE jobs SET status=?, updated_at=?, finished_at=?, stat
 _UPSERT_ATTEMPT = (
     "INSERT INTO attempts(job_id, number, data) VALUES (?,?,?) "
     "ON CONFLICT(job_id, number) DO UPDATE SET data=excluded.data"
+)
+_INSERT_SUBMISSION = "INSERT INTO submissions(user, key, digest, ids, created_at) VALUES (?,?,?,?,?)"
+_INSERT_WORKFLOW = (
+    "INSERT INTO workflows(id, name, version, description, digest, submitter, created_at) VALUES (?,?,?,?,?,?,?)"
 )
 _INSERT_EVENT = (
     "INSERT INTO events(seq, job_id, at, actor, kind, from_status, to_status, reason, message) "
@@ -124,6 +153,8 @@ class Store:
                 await asyncio.to_thread(_inspect, self.path)
             except sqlite3.Error as e:
                 raise StoreError(_unreadable_message(self.path, e)) from e
+        else:  # made 0600 whatever the umask; SQLite gives its -wal and -shm files the database's mode
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         try:
             connection = aiosqlite.connect(self.path, isolation_level=None)
             _never_keeps_the_process_alive(connection)
@@ -269,6 +300,28 @@ class Store:
         return "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, json.dumps(value))
 
     @staticmethod
+    def save_submission(submission: Submission) -> Statement:
+        """Record a keyed submission (in the commit of its jobs)."""
+        s = submission
+        return _INSERT_SUBMISSION, (s.user, s.key, s.digest, _dumps(list(s.ids)), s.created_at)
+
+    @staticmethod
+    def delete_submissions(keys: list[tuple[str, str]]) -> list[Statement]:
+        """Forget the keys (user, key) of submissions whose jobs are being deleted."""
+        return [("DELETE FROM submissions WHERE user = ? AND key = ?", key) for key in keys]
+
+    @staticmethod
+    def save_workflow(workflow: WorkflowRecord) -> Statement:
+        """Record a workflow (in the commit of its jobs)."""
+        w = workflow
+        return _INSERT_WORKFLOW, (w.id, w.name, w.version, w.description, w.digest, w.submitter, w.created_at)
+
+    @staticmethod
+    def delete_workflows(ids: list[int]) -> list[Statement]:
+        """Forget workflows whose last jobs are being deleted."""
+        return [("DELETE FROM workflows WHERE id = ?", (i,)) for i in ids]
+
+    @staticmethod
     def delete_jobs(ids: list[int]) -> list[Statement]:
         marks = ",".join("?" * len(ids))
         return [
@@ -348,6 +401,37 @@ class Store:
         rows = await self._rows("SELECT COALESCE(MAX(seq), 0) FROM events")
         seq: int = rows[0][0]
         return seq
+
+    async def load_submissions(self) -> list[Submission]:
+        rows = await self._rows("SELECT user, key, digest, ids, created_at FROM submissions")
+        return [self._submission(*row) for row in rows]
+
+    def _submission(self, user: Any, key: Any, digest: Any, ids: Any, created_at: Any) -> Submission:
+        """The submission of one row, or a StoreError saying the row is damaged."""
+        try:
+            numbers = json.loads(ids)
+            if not (isinstance(numbers, list) and numbers and all(type(i) is int for i in numbers)):
+                raise _Damage("its job ids are not a list of numbers")
+            return Submission(str(user), str(key), str(digest), tuple(numbers), float(created_at))
+        except (ValueError, TypeError) as e:
+            what = f"the submission with key {key!r} of {user!r} cannot be read: {_why(e)}"
+            raise StoreError(_damaged_message(self.path, what)) from e
+
+    async def load_workflows(self) -> list[WorkflowRecord]:
+        sql = "SELECT id, name, version, description, digest, submitter, created_at FROM workflows ORDER BY id"
+        return [self._workflow(*row) for row in await self._rows(sql)]
+
+    def _workflow(self, workflow_id: Any, name: Any, version: Any, *rest: Any) -> WorkflowRecord:
+        """The workflow of one row, or a StoreError saying the row is damaged."""
+        description, digest, submitter, created_at = rest
+        try:
+            if not isinstance(workflow_id, int) or not isinstance(name, str) or not isinstance(submitter, str):
+                raise _Damage("its id, name or submitter is not what it should be")
+            text = None if version is None else str(version)
+            return WorkflowRecord(workflow_id, name, text, str(description), str(digest), submitter, float(created_at))
+        except (ValueError, TypeError) as e:
+            what = f"workflow {workflow_id!r} cannot be read: {_why(e)}"
+            raise StoreError(_damaged_message(self.path, what)) from e
 
     async def load_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {}

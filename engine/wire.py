@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from engine.errors import ValidationError
-from engine.models import Actor, Attempt, Job, JobEvent
+from engine.models import ACTIVE_NAMES, QUEUED_NAMES, Actor, Attempt, Job, JobEvent, WorkflowRecord
 
 # -- the compact job row ----------------------------------------------------------------------------------
 
@@ -48,6 +48,7 @@ class JobRow:
     started_at: float | None
     finished_at: float | None
     tags: tuple[str, ...]
+    workflow_id: int | None
 
 
 # The columns of `GET /api/snapshot?view=rows`, in this order: a 100,000-job snapshot is ~5x smaller and
@@ -61,7 +62,7 @@ def table_row(job: Job) -> list[Any]:
     return [
         job.id, job.name, job.user, job.team, job.status.value, job.priority, job.node, p.percent, p.step,
         p.total, p.text, p.eta_seconds, job.attempts, job.exit_code, job.reason.value if job.reason else None,
-        job.created_at, job.started_at, job.finished_at, list(job.tags),
+        job.created_at, job.started_at, job.finished_at, list(job.tags), job.workflow_id,
     ]  # fmt: skip
 
 
@@ -73,7 +74,7 @@ def record_row(record: Mapping[str, Any]) -> list[Any]:
         record.get("priority", 0), record.get("node"), p.get("percent"), p.get("step"), p.get("total"),
         p.get("text") or "", p.get("eta_seconds"), record.get("attempts", 0), record.get("exit_code"),
         record.get("reason"), record.get("created_at") or 0.0, record.get("started_at"), record.get("finished_at"),
-        list(record.get("tags") or ()),
+        list(record.get("tags") or ()), record.get("workflow_id"),
     ]  # fmt: skip
 
 
@@ -118,11 +119,11 @@ def list_result(jobs: Sequence[Job]) -> dict[str, Any]:
     return {"jobs": [j.to_dict() for j in jobs], "count": len(jobs)}
 
 
-def dependency_record(job_id: int, parent: Job | None) -> dict[str, Any]:
-    """A job this one runs after; a deleted one shows as "cleaned up"."""
+def dependency_record(job_id: int, parent: Job | None, when: str = "success") -> dict[str, Any]:
+    """A job this one runs after, and the edge's condition (`when`); a deleted one shows as "cleaned up"."""
     if parent is None:
-        return {"id": job_id, "name": None, "status": "cleaned up"}
-    return {"id": job_id, "name": parent.name, "status": parent.status.value}
+        return {"id": job_id, "name": None, "status": "cleaned up", "when": when}
+    return {"id": job_id, "name": parent.name, "status": parent.status.value, "when": when}
 
 
 def detail_result(
@@ -174,6 +175,91 @@ def wait_result(done: bool, pending: Iterable[int], statuses: Mapping[int, str])
 def cleanup_result(deleted: int) -> dict[str, Any]:
     """`POST /api/queue/cleanup`; clients return its `deleted`."""
     return {"deleted": deleted}
+
+
+# -- workflows ------------------------------------------------------------------------------------------------
+
+
+def workflow_status(jobs: Iterable[tuple[str | None, str | None]]) -> str:
+    """A workflow's status from its jobs' (status, reason): never stored, always derived.
+
+    `running` while a job is starting or running; else `waiting` while one is queued (waiting, blocked); once
+    every job has ended: `failed` when one failed, went missing or was rejected, else `cancelled` when one was
+    cancelled, else `completed` when each completed or was skipped by a condition alone (`condition_not_met`:
+    a `failure` edge after a completed parent), else `failed` (skipped by a parent outside the workflow).
+    """
+    seen: set[str | None] = set()
+    unneeded = True
+    for status, reason in jobs:
+        seen.add(status)
+        if status == "skipped" and reason != "condition_not_met":
+            unneeded = False
+    if seen & ACTIVE_NAMES:
+        return "running"
+    if seen & QUEUED_NAMES:
+        return "waiting"
+    if seen & {"failed", "missing", "rejected"}:
+        return "failed"
+    if "cancelled" in seen:
+        return "cancelled"
+    return "completed" if unneeded else "failed"
+
+
+def workflow_summary(workflow: WorkflowRecord, jobs: Sequence[Job]) -> dict[str, Any]:
+    """One workflow: its record, its derived `status`, its job count, `counts` by job status and `job_ids`."""
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.status.value] = counts.get(job.status.value, 0) + 1
+    status = workflow_status((j.status.value, j.reason.value if j.reason else None) for j in jobs)
+    return {
+        **workflow.to_dict(),
+        "status": status,
+        "jobs": len(jobs),
+        "counts": dict(sorted(counts.items())),
+        "job_ids": [j.id for j in jobs],
+    }
+
+
+def workflows_result(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """`GET /api/workflows`; clients return its `workflows` (each a `workflow_summary`)."""
+    return {"workflows": list(summaries)}
+
+
+def workflow_job(job: Job, level: int | None) -> dict[str, Any]:
+    """One job of a workflow's detail: what a graph of it shows, with its edges and their conditions."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "status": job.status.value,
+        "reason": job.reason.value if job.reason else None,
+        "message": job.message,
+        "attempts": job.attempts,
+        "timeout": job.timeout,
+        "level": level,
+        "after": [{"id": p, "when": job.after_when.get(p, "success")} for p in job.after],
+    }
+
+
+def workflow_detail_result(
+    summary: dict[str, Any],
+    jobs: Sequence[dict[str, Any]],
+    levels: Sequence[Sequence[int]],
+    critical_path: Sequence[int],
+    critical_seconds: float,
+) -> dict[str, Any]:
+    """`GET /api/workflows/{id}`: the workflow (`workflow_summary`), its jobs (`workflow_job`), the execution
+    levels (job ids) and the critical path, its jobs' timeouts as weights."""
+    return {
+        "workflow": summary,
+        "jobs": list(jobs),
+        "levels": [list(level) for level in levels],
+        "critical_path": {"jobs": list(critical_path), "seconds": critical_seconds},
+    }
+
+
+def workflow_action_result(summary: dict[str, Any], jobs: Sequence[Job]) -> dict[str, Any]:
+    """`POST /api/workflows/{id}/cancel|requeue`: the workflow after it, and the jobs it changed (whole)."""
+    return {"workflow": summary, "jobs": [j.to_dict() for j in jobs]}
 
 
 # -- the queue ------------------------------------------------------------------------------------------------

@@ -6,5 +6,6 @@ pytest_plugins = [
     "tests.fixtures.leftovers",
     "tests.fixtures.engine",
     "tests.fixtures.sshd",
+    "tests.fixtures.accounts",
     "tests.fixtures.clusters",
 ]

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +17,6 @@ from typing import Any
 from textual.app import App
 
 from engine.api.client import EngineClient
-from engine.api.discovery import SOCKET_NAME, engine_running
 from engine.config import Config
 from engine.errors import JobTuiError
 from engine.models import ACTIVE_NAMES, QUEUED_NAMES
@@ -28,11 +25,13 @@ from engine.wire import gpu_holders_of
 from tui import themes as theme_files
 from tui.app_base import JobAppBase
 from tui.bridge import EngineStatus, EventBridge, JobsChanged, SettingsChanged, SnapshotLoaded
+from tui.context import start_daemon
 from tui.keys import bindings, check_keymap
 from tui.screens.dialogs import QuitScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.palette import JobCommands
+from tui.screens.workflow import WorkflowScreen
 from tui.widgets.job_index import JobIndex
 from tui.widgets.panels import GpuPanel, NodesPanel
 
@@ -68,6 +67,7 @@ class JobTuiApp(JobAppBase):
         self.live = live
         self.gpu_sampler = gpu_sampler
         self.index = JobIndex()
+        self.user: str | None = None
         self.role: str | None = None
         self.capabilities: dict[str, bool] | None = None
         self.keymap, self._problems = check_keymap(keymap or {})
@@ -104,6 +104,7 @@ class JobTuiApp(JobAppBase):
     async def _who_am_i(self) -> None:
         with contextlib.suppress(JobTuiError):
             me = await self.client.me()
+            self.user = me.get("user")
             self.role = me.get("role")
             self.capabilities = me.get("capabilities")
 
@@ -117,11 +118,19 @@ class JobTuiApp(JobAppBase):
         self.nodes = message.nodes
         self._show_side()
         self.main.apply_snapshot()
+        for graph in self._graphs():
+            graph.reload(0.0)
 
     def on_jobs_changed(self, message: JobsChanged) -> None:
         order_changed = self.index.remove(message.removed)
         order_changed = self.index.update(message.rows) or order_changed
         self.main.apply_changes(message.rows, order_changed, message.removed)
+        for graph in self._graphs():
+            graph.apply_changes(message.rows, message.removed)
+
+    def _graphs(self) -> list[WorkflowScreen]:
+        """Open workflow screens: they follow their jobs' changes too."""
+        return [screen for screen in self.screen_stack if isinstance(screen, WorkflowScreen)]
 
     def on_settings_changed(self, message: SettingsChanged) -> None:
         if message.limits is not None:
@@ -194,19 +203,23 @@ class JobTuiApp(JobAppBase):
 # -- running it ------------------------------------------------------------------------------------------
 
 
-def run_app(config: Config, state_dir: Path, args: argparse.Namespace) -> int:
-    """`jobtui` with no verb: attach to the engine on `state_dir`, or host one for as long as the TUI runs."""
-    return asyncio.run(_run(config, state_dir, args))
+def run_app(config: Config, state_dir: Path, args: argparse.Namespace, token: str | None = None) -> int:
+    """`jobtui` with no verb: attach to the engine on `state_dir`, or host one for as long as the TUI runs.
+
+    With a `token` (`--token FILE`, `$JOBTUI_TOKEN`), attach as its user; never host.
+    """
+    return asyncio.run(_run(config, state_dir, args, token))
 
 
-async def _run(config: Config, state_dir: Path, args: argparse.Namespace) -> int:
+async def _run(config: Config, state_dir: Path, args: argparse.Namespace, token: str | None) -> int:
     from tui.context import host_or_attach
-    from tui.jobfile import read_job_file
+    from tui.jobfile import read_jobs
 
-    client, host = await host_or_attach(config, state_dir)
+    client, host = await host_or_attach(config, state_dir, token=token)
     try:
         if getattr(args, "submit_file", None):
-            await client.submit(read_job_file(args.submit_file))
+            found = read_jobs(args.submit_file)
+            await client.submit(found.jobs, workflow=found.workflow_info)
         app = JobTuiApp(
             client,
             hosting=host is not None,
@@ -233,21 +246,6 @@ def _after_quit(choice: str | None, counts: Any, state_dir: Path, args: argparse
     elif queued and choice == "leave":
         print(f"jobtui: {queued} job(s) stay queued until an engine runs (`jobtui` or `jobtui --serve`).")
     return 0
-
-
-def start_daemon(state_dir: Path, config_path: Path | None, wait: float = 10.0) -> bool:
-    """Start `jobtui --serve` detached on `state_dir` (its own session, output to serve.log)."""
-    argv = [sys.executable, "-m", "tui.cli", "--serve", "--state-dir", str(state_dir)]
-    if config_path:
-        argv += ["--config", str(config_path)]
-    with open(state_dir / "serve.log", "ab") as log:
-        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if engine_running(state_dir) and (state_dir / SOCKET_NAME).exists():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 __all__ = ["JobTuiApp", "run_app", "start_daemon"]

@@ -21,6 +21,7 @@ class JobAppBase(App[str | None]):
     client: EngineClient
     index: JobIndex
     clock: Callable[[], float]
+    user: str | None  # who the engine knows this app as (its token's user); None until the engine said
     role: str | None  # the user's role on the engine; None until the engine said (or if it never does)
     capabilities: dict[str, bool] | None  # what that role may do (`me()`, engine.wire.CAPABILITIES); None: unknown
 

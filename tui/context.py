@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from engine.api.client import EngineClient
-from engine.api.discovery import attach, engine_running
+from engine.api.discovery import SOCKET_NAME, attach, engine_running, shared_engine_reachable
 from engine.config import Config, load_config, resolve_state_dir
 from engine.errors import ConfigError
 
@@ -64,12 +67,31 @@ def load_token(args: argparse.Namespace) -> str | None:
 async def host_or_attach(config: Config, state_dir: Path, token: str | None = None) -> tuple[EngineClient, Any]:
     """Attach to the engine running on `state_dir`, or host one in this process (returned second).
 
-    With a `token` (another user's), only attach: an engine hosted here would be this user's own.
+    With a `token` (another user's), or where a shared engine serves this machine, only attach: an engine
+    hosted here would be this user's own.
     """
-    if token is not None or engine_running(state_dir):
+    if token is not None or engine_running(state_dir) or shared_engine_reachable():
         return attach(state_dir, token=token), None
     from engine.api.daemon import EngineHost
 
     host = EngineHost(config, state_dir)
     await host.start()
     return host.client(), host
+
+
+def start_daemon(state_dir: Path, config_path: Path | None, wait: float = 10.0) -> int | None:
+    """Start `jobtui --serve` detached on `state_dir` (its own session, output to serve.log); its pid once it
+    serves, else None (`wait` seconds passed: the log says why)."""
+    argv = [sys.executable, "-m", "tui.cli", "--serve", "--state-dir", str(state_dir)]
+    if config_path:
+        argv += ["--config", str(config_path)]
+    with open(state_dir / "serve.log", "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None
+        if engine_running(state_dir) and (state_dir / SOCKET_NAME).exists():
+            return proc.pid
+        time.sleep(0.1)
+    return None

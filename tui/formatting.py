@@ -112,13 +112,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("elapsed", "ELAPSED", 7, 7, right=True),
     Column("eta", "ETA", 6, 3, right=True),
     Column("attempts", "TRY", 3, 2, right=True),
+    Column("workflow", "WF", 4, 3, right=True),  # the first to go when narrow: the detail pane names it too
 )
 SORTABLE = tuple(c.key for c in COLUMNS if c.key not in ("mark",))
 
 
-def layout_columns(width: int) -> list[tuple[Column, int]]:
-    """The columns that fit `width` cells (one space between them), with the name column widened."""
-    chosen = list(COLUMNS)
+def layout_columns(width: int, workflows: bool = True) -> list[tuple[Column, int]]:
+    """The columns that fit `width` cells (one space between them), with the name column widened; the WF
+    column only where a job belongs to a workflow (`workflows`)."""
+    chosen = [c for c in COLUMNS if workflows or c.key != "workflow"]
     while sum(c.width + 1 for c in chosen) - 1 > width and len(chosen) > 3:
         chosen.remove(min(chosen, key=lambda c: (c.keep, -COLUMNS.index(c))))
     spare = max(0, width - (sum(c.width + 1 for c in chosen) - 1))
@@ -148,6 +150,8 @@ def cell_text(row: JobRow, column: Column, width: int, now: float) -> str:
         text = duration(row.eta) if row.eta is not None and row.status in ACTIVE_NAMES else "-"
     elif key == "attempts":
         text = str(row.attempts)
+    elif key == "workflow":
+        text = str(row.workflow_id) if row.workflow_id is not None else "-"
     else:
         text = ""
     return fit(text, width, column.right)
@@ -178,6 +182,8 @@ def sort_key_for(column: str) -> Callable[[JobRow], Any]:
         "elapsed": lambda r: (r.started_at or 0.0, r.id),
         "eta": lambda r: (r.eta if r.eta is not None else float("inf"), r.id),
         "attempts": lambda r: (r.attempts, r.id),
+        # grouped by workflow, jobs of none last
+        "workflow": lambda r: (r.workflow_id is None, r.workflow_id or 0, r.id),
     }
     return keys.get(column, keys["id"])
 
@@ -225,6 +231,8 @@ def detail_text(job: dict[str, Any], detail: dict[str, Any] | None, now: float) 
         f"  tags {e(', '.join(job.get('tags') or []) or '-')}"
         f"  approval {'yes' if job.get('requires_approval') else 'no'}",
     ]
+    if job.get("workflow_id") is not None:
+        lines.append(f"[b]workflow[/b]  #{markup_escape(str(job['workflow_id']))}")
     if job.get("reason") or job.get("message"):
         lines.append(f"[b]reason[/b]    {e(job.get('reason') or '-')}: {e(job.get('message') or '')}")
     scheduler = (job.get("extra") or {}).get("scheduler")

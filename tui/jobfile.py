@@ -15,39 +15,125 @@ or a mapping with that list under `jobs:`. Every problem is one `ValidationError
 and, where it has one, the line: text that is not UTF-8, a YAML syntax or escape error, nesting too deep,
 a number that is not finite (`.inf`, `.nan`), a job that is not a mapping, a `workdir` that is not a path.
 A relative `workdir` is taken from the current directory.
+
+A YAML mapping whose `jobs:` entries have an `id` (or that has `global_config:`) is a workflow instead
+(`engine.workflows.schema`): it is validated whole (every problem with its line), and its jobs become specs
+keyed by their ids, expanded from this process's environment. `read_jobs` also returns the `Workflow`.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shlex
+import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from engine.errors import ValidationError
+from engine.workflows import yamlnodes
+from engine.workflows.schema import Workflow, WorkflowError, is_workflow, workflow_from_node
 
 _YAML_START = re.compile(r"(-(\s|$)|[\[{]|---|%|[\w.-]+\s*:(\s|$))")
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-MAX_DEPTH = 64  # no job needs more; a deeper file is a mistake (or an attack on the parser)
+MAX_DEPTH = yamlnodes.MAX_DEPTH
 
 
 class JobFileError(ValidationError):
     title = "Bad job file"
 
 
+@dataclass(frozen=True)
+class JobFile:
+    jobs: list[dict[str, Any]]  # submission specs, as `EngineClient.submit` takes them
+    workflow: Workflow | None = None  # when the file is a workflow: its name, version, digest, settings, jobs
+
+    @property
+    def workflow_info(self) -> dict[str, Any] | None:
+        """What a submission says of its workflow (`EngineClient.submit(..., workflow=)`): the engine keeps a
+        record of it with the jobs. None when the file is a job list."""
+        w = self.workflow
+        if w is None:
+            return None
+        return {"name": w.name, "version": w.version, "description": w.description, "digest": w.digest}
+
+
 def read_job_file(name: str) -> list[dict[str, Any]]:
-    """The jobs of file `name` (`-`: stdin) as submission specs; see the module's rule for the two formats."""
+    """The jobs of file `name` (`-`: stdin) as submission specs; see the module's rule for the formats."""
+    return read_jobs(name).jobs
+
+
+def read_jobs(name: str, env: Mapping[str, str] | None = None) -> JobFile:
+    """The jobs of file `name` (`-`: stdin), and its workflow when it is one (expanded from `env`, default
+    this process's environment)."""
     where = "<stdin>" if name == "-" else name
-    text = _read_text(name, where)
-    jobs = _yaml_jobs(text, where) if is_yaml(text) else _command_lines(text, where)
+    raw = _read_bytes(name, where)
+    text = yamlnodes.decode(raw, where, JobFileError)
+    if is_yaml(text):
+        root = _compose(text, where)
+        if root is not None and is_workflow(root):
+            workflow = _workflow(root, raw, name, where, env, allow_cycles=False)
+            specs = workflow.to_job_specs()
+            if not specs:
+                raise WorkflowError(f"{where}: every job is skipped by its conditions: {workflow.skipped}")
+            return JobFile([s.model_dump(mode="json", exclude_defaults=True) for s in specs], workflow)
+        jobs = _yaml_jobs(root, where)
+    else:
+        jobs = _command_lines(text, where)
     if not jobs:
         raise JobFileError(f"{where}: holds no jobs; write a YAML list of jobs or one command per line.")
-    return jobs
+    return JobFile(jobs)
+
+
+def read_workflow_file(name: str, *, allow_cycles: bool = False, env: Mapping[str, str] | None = None) -> Workflow:
+    """The workflow in file `name` (`-`: stdin); a file that is no workflow is an error saying so.
+    `allow_cycles` (for `analyze`) reads a cyclic one: its `cycle` says where, and it must not be queued."""
+    where = "<stdin>" if name == "-" else name
+    raw = _read_bytes(name, where)
+    text = yamlnodes.decode(raw, where, WorkflowError)
+    root = _compose(text, where) if is_yaml(text) else None
+    if root is None or not is_workflow(root):
+        raise WorkflowError(
+            f"{where}: not a workflow; a workflow is a mapping with `jobs:`, each job with an `id:` "
+            "(see `jobtui create`)."
+        )
+    return _workflow(root, raw, name, where, env, allow_cycles=allow_cycles)
+
+
+def _workflow(
+    root: yaml.Node, raw: bytes, name: str, where: str, env: Mapping[str, str] | None, allow_cycles: bool
+) -> Workflow:
+    base_dir = os.getcwd() if name == "-" else os.path.dirname(os.path.abspath(name))
+    environment = os.environ if env is None else env
+    return workflow_from_node(
+        root,
+        raw,
+        where,
+        base_dir=base_dir,
+        env=environment,
+        branch=lambda: environment.get("JOBTUI_BRANCH") or _git_branch(base_dir),
+        allow_cycles=allow_cycles,
+    )
+
+
+def _git_branch(directory: str) -> str | None:
+    """The branch checked out where the workflow lies (for `only_if_branch`); None outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", directory, "rev-parse", "--abbrev-ref", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    branch = done.stdout.strip()
+    return branch if done.returncode == 0 and branch and branch != "HEAD" else None
 
 
 def is_yaml(text: str) -> bool:
@@ -56,18 +142,11 @@ def is_yaml(text: str) -> bool:
     return bool(_YAML_START.match(first))
 
 
-def _read_text(name: str, where: str) -> str:
+def _read_bytes(name: str, where: str) -> bytes:
     try:
-        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        return sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as e:
         raise JobFileError(f"{where}: cannot read the job file ({e.strerror or e}); check the path.") from e
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise JobFileError(
-            f"{where}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the file as UTF-8."
-        ) from e
 
 
 def _command_lines(text: str, where: str) -> list[dict[str, Any]]:
@@ -83,100 +162,58 @@ def _command_lines(text: str, where: str) -> list[dict[str, Any]]:
     return jobs
 
 
-def _yaml_jobs(text: str, where: str) -> list[dict[str, Any]]:
-    root = _compose(text, where)
+def _compose(text: str, where: str) -> yaml.Node | None:
+    root = yamlnodes.compose(text, where, JobFileError)
+    if root is not None:
+        yamlnodes.check_nodes(root, where, JobFileError)
+    return root
+
+
+def _yaml_jobs(root: yaml.Node | None, where: str) -> list[dict[str, Any]]:
     if root is None:
         return []
-    _check_nodes(root, where)
     items: yaml.Node = root
     if isinstance(root, yaml.MappingNode):
         found = next((value for key, value in root.value if key.value == "jobs"), None)
         if found is None:
             raise JobFileError(
-                f"{where}:{_line(root)}: a mapping without `jobs:`; a job file is a list of jobs, "
+                f"{where}:{yamlnodes.line_of(root)}: a mapping without `jobs:`; a job file is a list of jobs, "
                 "or a mapping with the list under `jobs:`."
             )
         items = found
     if not isinstance(items, yaml.SequenceNode):
-        raise JobFileError(f"{where}:{_line(items)}: expected a list of jobs (`- name: ...` items).")
+        raise JobFileError(f"{where}:{yamlnodes.line_of(items)}: expected a list of jobs (`- name: ...` items).")
     loader = yaml.SafeLoader("")
     jobs = []
     for number, node in enumerate(items.value, 1):
         try:
             item = loader.construct_document(node)
         except yaml.MarkedYAMLError as e:
-            raise _marked(e, where) from e
+            raise yamlnodes.marked(e, where, JobFileError) from e
         except (ValueError, OverflowError) as e:  # a date like 2024-13-45, raised unmarked
-            raise JobFileError(f"{where}:{_line(node)}: job {number}: {e}; quote the value to keep it as text.") from e
+            raise JobFileError(
+                f"{where}:{yamlnodes.line_of(node)}: job {number}: {e}; quote the value to keep it as text."
+            ) from e
         if isinstance(item, str):
             item = {"command": item}
+        if isinstance(item, dict) and "id" in item:
+            raise JobFileError(
+                f"{where}:{yamlnodes.line_of(node)}: job {number} has an `id`, as a workflow's jobs do; a workflow "
+                "is a mapping with its jobs under `jobs:` (see `jobtui create`), a job list names jobs by `key:`."
+            )
         if not isinstance(item, dict):
             raise JobFileError(
-                f"{where}:{_line(node)}: job {number} is a {_kind(item)}; write each job as a mapping "
+                f"{where}:{yamlnodes.line_of(node)}: job {number} is a {_kind(item)}; write each job as a mapping "
                 "(name:, command:, ...) or as a command string."
             )
         workdir = item.get("workdir")
         if workdir is not None and not isinstance(workdir, str):
             raise JobFileError(
-                f"{where}:{_line(node, 'workdir')}: job {number}: workdir must be a path (text), not {workdir!r}."
+                f"{where}:{yamlnodes.line_of(node, 'workdir')}: job {number}: workdir must be a path (text), "
+                f"not {workdir!r}."
             )
         jobs.append({**item, "workdir": os.path.abspath(workdir or ".")})
     return jobs
-
-
-def _compose(text: str, where: str) -> yaml.Node | None:
-    loader = yaml.SafeLoader(text)
-    try:
-        return loader.get_single_node()
-    except yaml.MarkedYAMLError as e:
-        raise _marked(e, where) from e
-    except yaml.YAMLError as e:
-        raise JobFileError(f"{where}: YAML error: {' '.join(str(e).split())}") from e
-    except RecursionError as e:
-        raise JobFileError(f"{where}: nested too deeply to be a job file (YAML nesting over {MAX_DEPTH}).") from e
-    except (ValueError, OverflowError) as e:  # `\U0011FFFF`: an escape beyond Unicode, raised unmarked
-        raise JobFileError(
-            f"{where}:{loader.line + 1}: invalid character escape ({e}); a \\U escape goes up to \\U0010FFFF."
-        ) from e
-    finally:
-        loader.dispose()
-
-
-def _marked(error: yaml.MarkedYAMLError, where: str) -> JobFileError:
-    mark = error.problem_mark or error.context_mark
-    line = f":{mark.line + 1}" if mark else ""
-    problem = error.problem or error.context or "invalid YAML"
-    if error.context and error.context_mark and error.problem and mark and error.context_mark.line != mark.line:
-        problem += f" ({error.context} that starts at line {error.context_mark.line + 1})"
-    return JobFileError(f"{where}{line}: YAML error: {problem}; fix the file there.")
-
-
-def _check_nodes(root: yaml.Node, where: str) -> None:
-    """Nesting no deeper than MAX_DEPTH, and every float finite (`.inf` and `.nan` are no job's numbers)."""
-    constructor = yaml.SafeLoader("")
-    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise JobFileError(f"{where}:{_line(node)}: nested too deeply to be a job file (over {MAX_DEPTH}).")
-        if isinstance(node, yaml.SequenceNode):
-            stack += [(child, depth + 1) for child in node.value]
-        elif isinstance(node, yaml.MappingNode):
-            stack += [(child, depth + 1) for pair in node.value for child in pair]
-        elif isinstance(node, yaml.ScalarNode) and node.tag == _FLOAT_TAG:
-            try:
-                finite = math.isfinite(constructor.construct_yaml_float(node))
-            except ValueError:  # `!!float abc`
-                finite = False
-            if not finite:
-                raise JobFileError(f"{where}:{_line(node)}: {node.value} is not a finite number; give a plain number.")
-
-
-def _line(node: yaml.Node, key: str | None = None) -> int:
-    """The 1-based line of `node`, or of its `key`'s value when it is a mapping that has one."""
-    if key is not None and isinstance(node, yaml.MappingNode):
-        node = next((v for k, v in node.value if k.value == key), node)
-    return int(node.start_mark.line) + 1
 
 
 def _kind(value: Any) -> str:

@@ -4,7 +4,8 @@
       keys:
         jobs.cancel: ctrl+k        # binding id -> key (or "k1,k2" for several)
 
-Scopes: `app` (everywhere), `jobs` (the main screen), `log` (the log pane when it has focus).
+Scopes: `app` (everywhere), `jobs` (the main screen), `log` (the log pane when it has focus), `graph` (the
+workflow graph, `d`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ KEYS: tuple[Key, ...] = (
     Key("jobs.logs", "l", "logs", "Logs", "jobs"),
     Key("jobs.follow", "f", "follow", "Follow", "jobs"),
     Key("jobs.panels", "p", "toggle_panels", "Panels", "jobs"),
+    Key("jobs.workflow", "w", "workflow_filter", "Workflow", "jobs"),
+    Key("jobs.graph", "d", "workflow_graph", "DAG", "jobs"),
     Key("jobs.close", "escape", "close", "Back", "jobs"),
     Key("log.search", "slash", "search", "Search", "log"),
     Key("log.next", "n", "next_match", "Next", "log"),
@@ -63,6 +66,15 @@ KEYS: tuple[Key, ...] = (
     Key("log.top", "g", "scroll_home", "Top", "log", show=False),
     Key("log.bottom", "G", "scroll_end", "End", "log", show=False),
     Key("log.back", "escape", "back", "Back", "log"),
+    Key("graph.down", "j,down", "move_level(1)", "Down", "graph", show=False),
+    Key("graph.up", "k,up", "move_level(-1)", "Up", "graph", show=False),
+    Key("graph.next", "l,right", "move_job(1)", "Next", "graph", show=False),
+    Key("graph.previous", "h,left", "move_job(-1)", "Prev", "graph", show=False),
+    Key("graph.top", "g,home", "move_end(False)", "First", "graph", show=False),
+    Key("graph.bottom", "G,end", "move_end(True)", "Last", "graph", show=False),
+    Key("graph.goto", "enter", "goto", "In table", "graph"),
+    Key("graph.refresh", "r", "refresh", "Refresh", "graph"),
+    Key("graph.close", "escape,q", "close", "Close", "graph"),
 )
 BY_ID = {k.id: k for k in KEYS}
 

@@ -8,6 +8,7 @@ events of engine.events (kinds this version does not know are skipped).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,13 +27,20 @@ from engine.errors import (
     ValidationError,
 )
 from engine.events import Event, Resync, decode
+from engine.service.jobspec import check_idempotency_key
 from engine.wire import HELLO
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+RETRY_PAUSE = 0.5  # seconds before a submission whose connection was lost is sent again
 
 
 class EngineClient(Protocol):
     user: str
 
-    async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    async def submit(
+        self, specs: list[dict[str, Any]], key: str | None = None, workflow: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]: ...
+    async def plan(self, specs: list[dict[str, Any]]) -> dict[str, Any]: ...
     async def list_jobs(
         self,
         status: list[str] | None = None,
@@ -57,6 +65,10 @@ class EngineClient(Protocol):
     async def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]: ...
     async def cleanup(self, days: float) -> int: ...
     async def nodes(self) -> list[dict[str, Any]]: ...
+    async def workflows(self) -> list[dict[str, Any]]: ...
+    async def workflow(self, workflow_id: int) -> dict[str, Any]: ...
+    async def cancel_workflow(self, workflow_id: int) -> dict[str, Any]: ...
+    async def requeue_workflow(self, workflow_id: int) -> dict[str, Any]: ...
     async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]: ...
     def events(self, since: int | None = None) -> AsyncIterator[Event]: ...
     async def close(self) -> None: ...
@@ -75,14 +87,16 @@ _ERRORS: dict[int, type[JobTuiError]] = {
 class HttpClient:
     """A running engine reached over HTTP (its Unix socket by default)."""
 
-    def __init__(self, socket_path: Path | None, token: str, user: str = "", base_url: str = "http://jobtui") -> None:
+    def __init__(
+        self, socket_path: Path | None, token: str | None, user: str = "", base_url: str = "http://jobtui"
+    ) -> None:
+        """Without a token, the engine knows the caller by the Unix socket's peer credentials."""
         transport = httpx.AsyncHTTPTransport(uds=str(socket_path)) if socket_path else None
         self.user = user
         self.where = str(socket_path) if socket_path else base_url
         self._instance: str | None = None  # the engine of the last snapshot: its event numbers are followed
-        self._http = httpx.AsyncClient(
-            transport=transport, base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
-        )
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers, timeout=30.0)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -95,8 +109,26 @@ class HttpClient:
             raise _error_from(response)
         return orjson.loads(response.content)
 
-    async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return (await self._call("POST", "/api/queue/submit", json={"jobs": specs}))["jobs"]
+    async def submit(
+        self, specs: list[dict[str, Any]], key: str | None = None, workflow: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """With an idempotency `key`, a connection lost on the way (refused, reset, timed out) is tried once more
+        with the same key: the engine answers the jobs of a first try that got through, never submits twice.
+        `workflow` ({name, version, description, digest}) says the batch came from a workflow file."""
+        body: dict[str, Any] = {"jobs": specs} if workflow is None else {"jobs": specs, "workflow": workflow}
+        if key is None:
+            return (await self._call("POST", "/api/queue/submit", json=body))["jobs"]
+        check_idempotency_key(key)  # before it goes into a header
+        headers = {IDEMPOTENCY_KEY: key}
+        try:
+            return (await self._call("POST", "/api/queue/submit", json=body, headers=headers))["jobs"]
+        except EngineUnavailable:
+            await asyncio.sleep(RETRY_PAUSE)
+            return (await self._call("POST", "/api/queue/submit", json=body, headers=headers))["jobs"]
+
+    async def plan(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
+        """A dry run of submitting `specs` (`engine.service.planning`): nothing is queued."""
+        return await self._call("POST", "/api/queue/plan", json={"jobs": specs})
 
     async def list_jobs(self, status=None, limit=50, include_completed=False, user=None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"include_completed": include_completed}
@@ -156,6 +188,18 @@ class HttpClient:
 
     async def nodes(self) -> list[dict[str, Any]]:
         return (await self._call("GET", "/api/nodes"))["nodes"]
+
+    async def workflows(self) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/api/workflows"))["workflows"]
+
+    async def workflow(self, workflow_id: int) -> dict[str, Any]:
+        return await self._call("GET", f"/api/workflows/{workflow_id}")
+
+    async def cancel_workflow(self, workflow_id: int) -> dict[str, Any]:
+        return await self._call("POST", f"/api/workflows/{workflow_id}/cancel")
+
+    async def requeue_workflow(self, workflow_id: int) -> dict[str, Any]:
+        return await self._call("POST", f"/api/workflows/{workflow_id}/requeue")
 
     async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"view": view} if limit is None else {"view": view, "limit": limit}

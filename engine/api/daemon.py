@@ -19,13 +19,16 @@ from pathlib import Path
 
 import uvicorn
 
+from engine.accounts import can_switch_users
 from engine.api.discovery import LOCK_NAME, SOCKET_NAME
 from engine.api.local_client import LocalClient
+from engine.api.peer import PeerAwareHTTP
 from engine.api.server import build_app
 from engine.api.tokens import TokenRegistry, ensure_owner_token
 from engine.config import Config
 from engine.core.engine import Engine
 from engine.errors import ConfigError, EngineLocked, JobTuiError, StartupError
+from engine.executors.wrapper import setpriv
 from engine.service.verbs import JobService
 
 log = logging.getLogger(__name__)
@@ -137,8 +140,11 @@ def listen_error(address: tuple[str, int], error: OSError | OverflowError) -> Jo
     return StartupError(f"{given}: cannot listen there ({cause}).")
 
 
-def bind_unix_socket(path: Path) -> socket.socket:
-    """A listening socket only its owner may connect to (mode 0600, created so from the start)."""
+def bind_unix_socket(path: Path, mode: int = 0o600) -> socket.socket:
+    """A listening socket only its owner may connect to (mode 0600, created so from the start).
+
+    A shared engine's socket (mode 0666) is open to every local user: the kernel tells who connects.
+    """
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # stale: we hold the lock, so no engine is behind it
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -148,13 +154,33 @@ def bind_unix_socket(path: Path) -> socket.socket:
             sock.bind(str(path))
         finally:
             os.umask(old)
-        os.chmod(path, 0o600)
+        os.chmod(path, mode)
         sock.listen(128)
         sock.setblocking(False)
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def check_shared_mode(socket_path: Path) -> None:
+    """Shared mode runs every local job as its submitter: that takes root, and util-linux's setpriv."""
+    check_socket_path(socket_path)
+    if not can_switch_users():
+        raise StartupError(
+            f"shared mode (mode: shared in the config) runs each job as its submitter, which needs root; this "
+            f"process runs as uid {os.geteuid()}. Start it as root (e.g. a system service), or use personal mode."
+        )
+    try:
+        setpriv()
+    except FileNotFoundError as e:
+        raise StartupError(f"shared mode: {e}.") from e
+
+
+def bind_shared_socket(path: Path) -> socket.socket:
+    """The shared engine's socket, in a directory every user may enter (0755, created if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    return bind_unix_socket(path, 0o666)
 
 
 class EngineHost:
@@ -180,6 +206,8 @@ class EngineHost:
         it refuses, the store's StoreError.
         """
         check_socket_path(self.socket_path)
+        if self.config.mode == "shared":
+            check_shared_mode(self.config.shared.socket)
         try:
             make_state_dir(self.state_dir)
             self.lock.acquire()
@@ -194,7 +222,11 @@ class EngineHost:
             issued = (await self.engine.settings()).get("tokens", {})
             app = build_app(self.service, TokenRegistry(self.owner, token, issued))
             sockets = self._listen()
-            self._server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+            tcp = [sock.getsockname()[:2] for sock in sockets if sock.family in (socket.AF_INET, socket.AF_INET6)]
+            self.service.api_addresses = tcp  # http jobs may not call these (service.verbs)
+            self._server = _QuietServer(
+                uvicorn.Config(app, http=PeerAwareHTTP, log_level="warning", lifespan="off", access_log=False)
+            )
             self._server_task = asyncio.get_running_loop().create_task(self._server.serve(sockets=sockets))
             # Everything loaded so far (modules, the jobs in the store) lives as long as the engine: keep it
             # out of the collector's full passes, and make those passes rarer. Each full pass walks every
@@ -212,9 +244,22 @@ class EngineHost:
             sockets = [bind_unix_socket(self.socket_path)]
         except OSError as e:
             raise state_dir_error(self.state_dir, e) from e
+        if self.config.mode == "shared":
+            try:
+                sockets.append(bind_shared_socket(self.config.shared.socket))
+            except OSError as e:
+                sockets[0].close()
+                raise StartupError(
+                    f"cannot make the shared socket {self.config.shared.socket} ({e.strerror or e}); "
+                    "fix its directory's permissions or choose another with shared: socket: in the config."
+                ) from e
         if self.tcp:
             try:
-                sockets.append(socket.create_server(self.tcp))
+                tcp = socket.create_server(self.tcp)
+                # asyncio sets TCP_NODELAY only on sockets it sees as TCP (proto 6); create_server's has proto 0,
+                # and without it every small answer waits for the peer's delayed ACK (about 40 ms a request).
+                tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sockets.append(tcp)
             except (OSError, OverflowError) as e:
                 for sock in sockets:
                     sock.close()
@@ -244,4 +289,7 @@ class EngineHost:
         await self.engine.stop()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
+        if self.config.mode == "shared":
+            with contextlib.suppress(FileNotFoundError):
+                self.config.shared.socket.unlink()
         self.lock.release()

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.accounts import DEFAULT_SHARED_SOCKET
 from engine.api.tokens import read_owner_token
 from engine.errors import EngineUnavailable
 
@@ -37,8 +38,13 @@ def attach(state_dir: Path, user: str | None = None, token: str | None = None) -
     """A client of the engine running on `state_dir`, or a clear error saying how to start one.
 
     It presents `token` (a user's own: `jobtui --token FILE`, or `$JOBTUI_TOKEN`), else the owner's token
-    from the state directory; the engine knows the user by the token alone.
+    from the state directory; the engine knows the user by the token alone. A shared engine (the socket in
+    $JOBTUI_SOCKET, or this machine's shared socket when no engine of one's own runs) needs no token: it
+    knows each caller by the kernel's peer credentials.
     """
+    shared = shared_socket()
+    if shared is not None:
+        return _client(shared, token, user)
     sock = state_dir / SOCKET_NAME
     try:
         running = engine_running(state_dir) and sock.exists()
@@ -48,6 +54,8 @@ def attach(state_dir: Path, user: str | None = None, token: str | None = None) -
             "its state directory is its owner's alone.",
             title="Cannot reach the engine",
         ) from e
+    if not running and DEFAULT_SHARED_SOCKET.exists():
+        return _client(DEFAULT_SHARED_SOCKET, token, user)  # this machine's shared engine knows us by our uid
     if not running:
         raise EngineUnavailable(
             f"no jobtui engine is running on {state_dir}. Start one with `jobtui --serve` "
@@ -61,6 +69,21 @@ def attach(state_dir: Path, user: str | None = None, token: str | None = None) -
             "give your own with --token FILE or $JOBTUI_TOKEN (the owner issues it: `jobtui token USER`).",
             title="No token",
         )
+    return _client(sock, token, user)
+
+
+def shared_engine_reachable() -> bool:
+    """Is a shared engine named ($JOBTUI_SOCKET) or serving this machine at its well-known socket?"""
+    return shared_socket() is not None or DEFAULT_SHARED_SOCKET.exists()
+
+
+def shared_socket() -> Path | None:
+    """The socket named by $JOBTUI_SOCKET: a shared engine, which knows each caller by the kernel's word."""
+    value = os.environ.get("JOBTUI_SOCKET")
+    return Path(value) if value else None
+
+
+def _client(sock: Path, token: str | None, user: str | None) -> HttpClient:
     from engine.api.client import HttpClient  # here, so that hosting an engine never loads an HTTP client
 
     return HttpClient(sock, token, user or getpass.getuser())

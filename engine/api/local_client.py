@@ -11,9 +11,12 @@ from typing import Any
 
 from engine.events import Event
 from engine.models import Actor
-from engine.service.jobspec import parse_specs
+from engine.service import workflow_verbs
+from engine.service.jobspec import parse_specs, parse_workflow_info
+from engine.service.planning import plan_batch
 from engine.service.reads import job_detail, log_chunk, parse_statuses, snapshot, wait_for_jobs
 from engine.service.verbs import JobService
+from engine.service.workflow_reads import list_workflows
 from engine.wire import (
     cleanup_result,
     job_record,
@@ -24,6 +27,7 @@ from engine.wire import (
     stats_result,
     submit_result,
 )
+from engine.workflows.detail import workflow_detail
 
 
 class LocalClient:
@@ -38,8 +42,14 @@ class LocalClient:
     def _actor(self) -> Actor:
         return self.service.actor(self.user)
 
-    async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return submit_result(await self.service.submit(self._actor, parse_specs(specs)))["jobs"]
+    async def submit(
+        self, specs: list[dict[str, Any]], key: str | None = None, workflow: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        info = None if workflow is None else parse_workflow_info(workflow)
+        return submit_result(await self.service.submit(self._actor, parse_specs(specs), key, info))["jobs"]
+
+    async def plan(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
+        return plan_batch(self.service, self._actor, parse_specs(specs))
 
     async def list_jobs(self, status=None, limit=50, include_completed=False, user=None) -> list[dict[str, Any]]:
         return list_result(self.service.list(parse_statuses(status), user, include_completed, limit))["jobs"]
@@ -85,6 +95,18 @@ class LocalClient:
 
     async def cleanup(self, days: float) -> int:
         return cleanup_result(await self.service.cleanup(self._actor, days))["deleted"]
+
+    async def workflows(self) -> list[dict[str, Any]]:
+        return list_workflows(self.service)["workflows"]
+
+    async def workflow(self, workflow_id: int) -> dict[str, Any]:
+        return workflow_detail(self.service, workflow_id)
+
+    async def cancel_workflow(self, workflow_id: int) -> dict[str, Any]:
+        return await workflow_verbs.cancel_workflow(self.service, self._actor, workflow_id)
+
+    async def requeue_workflow(self, workflow_id: int) -> dict[str, Any]:
+        return await workflow_verbs.requeue_workflow(self.service, self._actor, workflow_id)
 
     async def nodes(self) -> list[dict[str, Any]]:
         return nodes_result(self.service.nodes())["nodes"]

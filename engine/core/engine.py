@@ -19,27 +19,29 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from engine.accounts import Account, account_named, login_environment
 from engine.clock import Clock, SystemClock
 from engine.config import Config
-from engine.core.dependencies import Dependencies
+from engine.core.dependencies import Dependencies, blocked_by
 from engine.core.node_monitor import NodeMonitor
 from engine.core.outcomes import decide
 from engine.core.progress import compile_patterns
 from engine.core.recovery import reattach
 from engine.core.runner import Runner
-from engine.errors import NotFound, StoreError
+from engine.errors import NotFound, PermissionDenied, StoreError
 from engine.events import Event, EventBus, JobChanged, JobRemoved, LimitsChanged, Subscription
 from engine.executors.base import Executor, LaunchSpec, Outcome
+from engine.executors.http import HttpExecutor
 from engine.executors.registry import make_executors
 from engine.models import (
     ACTIVE,
     QUEUED,
     SYSTEM,
     TERMINAL,
-    UNSUCCESSFUL,
     Actor,
     Attempt,
     Job,
@@ -47,6 +49,8 @@ from engine.models import (
     JobStatus,
     Progress,
     Reason,
+    Submission,
+    WorkflowRecord,
     can_transition,
 )
 from engine.scheduling.ledger import Ledger
@@ -88,6 +92,7 @@ class Engine:
         self._dependencies = Dependencies()
         self._monitor = NodeMonitor(self)
         self._executors = executors
+        self._http = HttpExecutor(state_dir / "runs")  # http jobs' requests, made here (no node, no process)
         self._limits: dict[str, Any] = config.limits.model_dump()
         self._patterns = compile_patterns([(p.marker, p.regex) for p in config.progress_patterns])
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -97,8 +102,13 @@ class Engine:
         self._timers: list[tuple[float, int, str]] = []
         self._progress_saved: dict[int, float] = {}
         self._next_id = 1
+        self._workflows: dict[int, WorkflowRecord] = {}  # by id; their jobs carry the id
+        self._next_workflow_id = 1
+        self._submissions: dict[tuple[str, str], Submission] = {}  # by (user, idempotency key)
+        self._saving: dict[tuple[str, str], asyncio.Event] = {}  # keyed submissions being committed
         self._event_seq = 0
         self._base_env = dict(os.environ)
+        self._node_kinds = {node.name: node.kind for node in config.nodes}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -127,6 +137,9 @@ class Engine:
     async def _take_back_state(self) -> None:
         """Settings, executors, jobs: waiting ones queued again, active ones re-attached."""
         self._limits.update((await self._store.load_settings()).get("limits", {}))
+        self._submissions = {(s.user, s.key): s for s in await self._store.load_submissions()}
+        self._workflows = {w.id: w for w in await self._store.load_workflows()}
+        self._next_workflow_id = max(self._workflows, default=0) + 1
         self._event_seq = await self._store.max_event_seq()
         if self._executors is None:
             self._executors = make_executors(self.config, self.state_dir)
@@ -157,6 +170,7 @@ class Engine:
         await self._store.close()
         for executor in (self._executors or {}).values():
             await executor.close()
+        await self._http.close()  # requests in flight are dropped: the next engine finds those attempts lost
 
     # -- the one way a job changes -------------------------------------------------------------------
 
@@ -210,7 +224,7 @@ class Engine:
     def _follow(self, job: Job) -> None:
         """What follows once a job's own change is written and announced."""
         if job.status in TERMINAL:
-            for child_id in self._dependencies.settle(job.id, job.status in UNSUCCESSFUL):
+            for child_id in self._dependencies.settle(job.id, lambda c: self._blocked_by(c, job)):
                 child = self._jobs.get(child_id)
                 if child is not None and child.status == JobStatus.WAITING:
                     self._enqueue(child)
@@ -220,12 +234,12 @@ class Engine:
     def _enqueue(self, job: Job) -> None:
         """A waiting job goes to the ready queue, waits for its parents or back-off, or is skipped."""
         parents = [self._jobs[p] for p in job.after if p in self._jobs]
-        failed = next((p for p in parents if p.status in UNSUCCESSFUL), None)
-        if failed is not None:
-            msg = f"dependency job {failed.id} ({failed.name}) ended {failed.status.value}"
-            self.transition(job, SYSTEM, "skipped", JobStatus.SKIPPED, reason=Reason.DEPENDENCY_FAILED, message=msg)
-            return
-        pending = {p.id for p in parents if p.status != JobStatus.COMPLETED}
+        for parent in parents:  # an ended parent whose edge's condition is not met skips it (core/dependencies)
+            blocked = blocked_by(job, parent)
+            if blocked is not None:
+                self.transition(job, SYSTEM, "skipped", JobStatus.SKIPPED, reason=blocked[0], message=blocked[1])
+                return
+        pending = {p.id for p in parents if not p.is_terminal}
         if pending:
             self._dependencies.wait(job.id, pending)
         elif job.not_before is not None and job.not_before > self.clock.now():
@@ -234,6 +248,11 @@ class Engine:
             self._ready.add(job, self._effective_priority(job))
             age_at = job.updated_at + self._limits["starvation_minutes"] * 60
             heapq.heappush(self._timers, (age_at, job.id, "age"))
+
+    def _blocked_by(self, child_id: int, parent: Job) -> bool:
+        """Does `parent`'s end skip this child now, whatever its other parents do?"""
+        child = self._jobs.get(child_id)
+        return child is not None and blocked_by(child, parent) is not None
 
     def _effective_priority(self, job: Job) -> int:
         return job.priority + (self._limits["starvation_boost"] if job.extra.get("aged") else 0)
@@ -245,24 +264,58 @@ class Engine:
         """The id the next submitted job gets (a batch takes consecutive ids from here)."""
         return self._next_id
 
-    async def submit(self, jobs: list[Job], actor: Actor) -> None:
-        """Take a batch numbered from `next_job_id`: on disk before it returns, then queued and announced."""
+    async def submit(
+        self,
+        jobs: list[Job],
+        actor: Actor,
+        key: str | None = None,
+        digest: str = "",
+        workflow: WorkflowRecord | None = None,
+    ) -> WorkflowRecord | None:
+        """Take a batch numbered from `next_job_id`: on disk before it returns, then queued and announced.
+
+        With an idempotency `key` (one `submission` found unused, with no await in between), the key, the
+        batch's `digest` and its ids are saved in the same commit as the jobs. So is `workflow`, the record of
+        the workflow file the batch came from: numbered here, its id set on every job; it is returned.
+        """
         if not jobs or jobs[0].id != self._next_id:
             raise AssertionError("a batch must be numbered from next_job_id, with no await in between")
+        keyed = None if key is None else (actor.user, key)
+        if keyed is not None and (keyed in self._submissions or keyed in self._saving):
+            raise AssertionError("an idempotency key is taken once: ask `submission` first, with no await in between")
         self._next_id += len(jobs)  # claimed now: a submission running alongside numbers after these
-        statements: list[Statement] = []
+        if workflow is not None:
+            workflow = replace(workflow, id=self._next_workflow_id)
+            self._next_workflow_id += 1
+            for job in jobs:
+                job.workflow_id = workflow.id
+        statements: list[Statement] = [] if workflow is None else [Store.save_workflow(workflow)]
         for job in jobs:
             self._event_seq += 1
             submitted = JobEvent(
                 self._event_seq, job.id, job.created_at, actor.user, "submitted", None, job.status.value
             )
             statements += [Store.save_job(job), Store.add_event(submitted)]
+        submission = None
+        if keyed is not None:
+            submission = Submission(*keyed, digest, tuple(job.id for job in jobs), self.clock.now())
+            statements.append(Store.save_submission(submission))
+            self._saving[keyed] = asyncio.Event()
         try:
             await self._store.commit(statements)  # acknowledged only once on disk
+            if keyed is not None and submission is not None:
+                self._submissions[keyed] = submission  # before the waiters of `submission` wake
         except StoreError:
             if self._next_id == jobs[0].id + len(jobs):  # nothing numbered after them: the ids are free again
                 self._next_id = jobs[0].id
+            if workflow is not None and self._next_workflow_id == workflow.id + 1:
+                self._next_workflow_id = workflow.id
             raise
+        finally:
+            if keyed is not None:
+                self._saving.pop(keyed).set()
+        if workflow is not None:
+            self._workflows[workflow.id] = workflow
         for job in jobs:
             self._jobs[job.id] = job
             self._bus.publish(JobChanged(record=job.to_dict()))
@@ -270,9 +323,21 @@ class Engine:
             if job.status == JobStatus.WAITING:
                 self._enqueue(job)
         self._wake.set()
+        return workflow
 
     async def cancel(self, job: Job, actor: Actor) -> None:
         """Cancel a queued job at once, or ask a running one's runner to stop it; durable before it returns."""
+        self._cancel(job, actor)
+        await self._store.commit()
+
+    async def cancel_all(self, jobs: Sequence[Job], actor: Actor) -> None:
+        """`cancel` each of `jobs` not ended by its turn, in order, with no await in between; one commit."""
+        for job in jobs:
+            if not job.is_terminal:
+                self._cancel(job, actor)
+        await self._store.commit()
+
+    def _cancel(self, job: Job, actor: Actor) -> None:
         message = f"cancelled by {actor.user}"
         runner = self._runners.get(job.id)
         if job.status in QUEUED or (job.status == JobStatus.STARTING and runner is None):
@@ -289,11 +354,16 @@ class Engine:
             self.transition(job, actor, "cancel_requested", message=f"cancel requested by {actor.user}")
             if runner is not None:
                 runner.stop(Reason.CANCELLED, message)
-        await self._store.commit()
 
     async def act(self, job: Job, actor: Actor, kind: str, status: JobStatus | None = None, **fields: Any) -> None:
         """A person's change to one job (approve, reject, requeue, ...): durable before it returns."""
         self.transition(job, actor, kind, status, **fields)
+        await self._store.commit()
+
+    async def act_all(self, changes: Sequence[tuple[Job, str, JobStatus | None, dict[str, Any]]], actor: Actor) -> None:
+        """`act` for several jobs (job, kind, status, fields), in order, with no await in between; one commit."""
+        for job, kind, status, fields in changes:
+            self.transition(job, actor, kind, status, **fields)
         await self._store.commit()
 
     async def set_priority(self, job: Job, actor: Actor, priority: int) -> None:
@@ -306,13 +376,37 @@ class Engine:
     async def remove_jobs(self, job_ids: list[int]) -> None:
         """Delete ended jobs: their rows, history and run directories; announced as removed."""
         ended = [i for i in job_ids if i in self._jobs and self._jobs[i].status in TERMINAL]
+        key_of = {i: k for k, s in self._submissions.items() for i in s.ids}  # their keys go with them
+        emptied = self._workflows_emptied_by(ended)  # and a workflow's record with its last job
         for start in range(0, len(ended), DELETE_BATCH):
-            await self._store.commit(Store.delete_jobs(ended[start : start + DELETE_BATCH]))
+            batch = ended[start : start + DELETE_BATCH]
+            keys = list(dict.fromkeys(key_of[i] for i in batch if i in key_of))
+            workflows = Store.delete_workflows(emptied) if start + DELETE_BATCH >= len(ended) else []
+            await self._store.commit([*Store.delete_jobs(batch), *Store.delete_submissions(keys), *workflows])
+            for key in keys:
+                self._submissions.pop(key, None)
+        for workflow_id in emptied:
+            self._workflows.pop(workflow_id, None)
         for job_id in ended:
             del self._jobs[job_id]
             shutil.rmtree(self.state_dir / "runs" / str(job_id), ignore_errors=True)
         if ended:
             self._bus.publish(JobRemoved(job_ids=ended))
+
+    def _workflows_emptied_by(self, ended: list[int]) -> list[int]:
+        """The workflows whose every job is in `ended`."""
+        touched = {w for i in ended if (w := self._jobs[i].workflow_id) is not None}
+        if not touched:
+            return []
+        going = set(ended)
+        kept = {j.workflow_id for j in self._jobs.values() if j.workflow_id in touched and j.id not in going}
+        return sorted(touched - kept)
+
+    async def submission(self, user: str, key: str) -> Submission | None:
+        """The submission `user` made with idempotency `key`, once on disk (one being saved is waited for)."""
+        while (saving := self._saving.get((user, key))) is not None:
+            await saving.wait()
+        return self._submissions.get((user, key))
 
     async def set_limits(self, limits: dict[str, Any], persisted: dict[str, Any]) -> None:
         """Take validated limits; `persisted` (the ones a person set) outlive the engine."""
@@ -339,6 +433,16 @@ class Engine:
     def find(self, job_id: int) -> Job | None:
         return self._jobs.get(job_id)
 
+    def workflow(self, workflow_id: int) -> WorkflowRecord:
+        found = self._workflows.get(workflow_id)
+        if found is None:
+            raise NotFound(f"workflow {workflow_id} does not exist; `jobtui workflows` lists the workflows there are.")
+        return found
+
+    def workflows(self) -> Iterable[WorkflowRecord]:
+        """Every workflow record, in id order; their jobs are the jobs whose `workflow_id` is theirs."""
+        return sorted(self._workflows.values(), key=lambda w: w.id)
+
     def jobs(self) -> Iterable[Job]:
         """Every job, in id order (do not change them: use the verbs)."""
         return self._jobs.values()
@@ -360,6 +464,13 @@ class Engine:
 
     def executor_for(self, node: str) -> Executor | None:
         return self.executors.get(node)
+
+    def executor_of(self, job: Job, node: str) -> Executor | None:
+        """The executor of `job`'s attempts on `node`: the engine's own for an http job, which needs no node."""
+        return self._http if "http" in job.extra else self.executors.get(node)
+
+    def _executor(self, job: Job, node: str) -> Executor:
+        return self._http if "http" in job.extra else self.executors[node]
 
     def node_states(self) -> dict[str, NodeState]:
         return self._ledger.nodes
@@ -458,7 +569,7 @@ class Engine:
         launches: list[tuple[Job, Attempt]] = []
         for start in starts:
             job = self._jobs[start.job_id]
-            executor = self.executors[start.node]
+            executor = self._executor(job, start.node)
             number = job.attempts + 1
             token = uuid.uuid4().hex[:16]
             attempt = Attempt(
@@ -497,19 +608,38 @@ class Engine:
             return
         for job, attempt in launches:
             if job.status == JobStatus.STARTING and self._attempts.get(job.id) is attempt:  # not cancelled meanwhile
-                self.spawn_runner(job, attempt, self._launch_spec(job, attempt))
+                try:
+                    spec = self._launch_spec(job, attempt)
+                except PermissionDenied as e:
+                    self.attempt_finished(job.id, attempt, Outcome(None, Reason.LAUNCH_ERROR, f"not launched: {e}"))
+                    continue
+                self.spawn_runner(job, attempt, spec)
 
     def _launch_spec(self, job: Job, attempt: Attempt) -> LaunchSpec:
-        env = {**self._base_env, **job.env}
+        run_as = self._account_to_run(job, attempt.node)
+        env = {**(login_environment(run_as) if run_as else self._base_env), **job.env}
         env["JOBTUI_JOB_ID"] = str(job.id)
         env["JOBTUI_ATTEMPT"] = str(attempt.number)
         if attempt.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, attempt.gpus))
-        return LaunchSpec(job, attempt, env, job.workdir or str(Path.home()))
+        workdir = job.workdir or (run_as.home if run_as else str(Path.home()))
+        return LaunchSpec(job, attempt, env, workdir, run_as)
+
+    def _account_to_run(self, job: Job, node: str) -> Account | None:
+        """Shared mode: a job on this machine runs as its submitter's account, unless that is the daemon's own.
+
+        Elsewhere (SSH nodes, clusters) a job runs as the node's configured remote user.
+        """
+        if self.config.mode != "shared" or job.user == self.owner or self._node_kinds.get(node) != "local":
+            return None
+        account = account_named(job.user)
+        if account is None:
+            raise PermissionDenied(f"{job.user} has no Unix account on this machine, so no job of theirs runs here")
+        return account
 
     def spawn_runner(self, job: Job, attempt: Attempt, spec: LaunchSpec | None) -> None:
         attempt.started_at = attempt.started_at or self.clock.now()
-        executor = self.executors[attempt.node]
+        executor = self._executor(job, attempt.node)
         runner = Runner(job, attempt, executor, self, self.clock, self._patterns, self.poll_interval, self.cancel_grace)
         self._runners[job.id] = runner
         task = asyncio.get_running_loop().create_task(runner.run(spec))
@@ -527,7 +657,7 @@ class Engine:
     def attempt_running(self, job_id: int, attempt: Attempt) -> None:
         job = self._jobs[job_id]
         attempt.status = "running"
-        if not getattr(self.executors[attempt.node], "queues_jobs", False):
+        if not getattr(self._executor(job, attempt.node), "queues_jobs", False):
             attempt.running_since = attempt.running_since or self.clock.now()
         started = job.started_at or self.clock.now()
         if job.status == JobStatus.STARTING:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from engine.accounts import Account
 from engine.models import Attempt, Job, Reason
 
 
@@ -52,6 +53,7 @@ class LaunchSpec:
     attempt: Attempt
     env: dict[str, str]
     workdir: str
+    run_as: Account | None = None  # shared mode: the submitter's account, for a job on this machine
 
 
 class NodeListener(Protocol):

@@ -14,10 +14,56 @@ import signal
 from pathlib import Path
 
 from engine.executors.base import LaunchSpec, Liveness, Outcome, Output, read_file
-from engine.executors.wrapper import EXIT, PID, is_wrapper_of, parse_exit_file, wrapper_argv
+from engine.executors.wrapper import (
+    EXIT,
+    PID,
+    PYTHON_FILE,
+    STDERR,
+    STDOUT,
+    is_wrapper_of,
+    parse_exit_file,
+    wrapper_argv,
+)
 from engine.models import Attempt, Reason
 
-_DEVNULL_STDIN = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
+_OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+PYTHON_FD = 3  # a python job run as another account reads its code from this inherited descriptor
+
+
+def _spawn_files(run_dir: str) -> list[tuple[int, int, str, int, int]]:
+    """stdin from /dev/null; the output files made private (0600) whatever the umask, before the wrapper
+    opens them again by name."""
+    return [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, os.path.join(run_dir, STDOUT), _OUTPUT_FLAGS, 0o600),
+        (os.POSIX_SPAWN_OPEN, 2, os.path.join(run_dir, STDERR), _OUTPUT_FLAGS, 0o600),
+    ]
+
+
+def python_job(spec: LaunchSpec, code: str) -> tuple[list[str], list[tuple[int, int, str, int, int]]]:
+    """Write a python job's code into its run directory as `job.py`; the argv that runs it, and the file handed
+    to it. The command is `[INTERPRETER, "job.py", *ARGS]`.
+
+    The file is 0600 and belongs to the account the job runs as. Run as the daemon's own user, the job is given
+    its path. Run as another account (shared mode), it could not enter the daemon's private run directory: the
+    daemon opens the file for it as descriptor 3, which the wrapper and setpriv pass on, and the interpreter
+    reads `/dev/fd/3` (reopening it checks only the file's own mode and owner: the job's).
+    """
+    path = os.path.join(spec.attempt.run_dir, PYTHON_FILE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        if spec.run_as is not None:
+            os.fchown(fd, spec.run_as.uid, spec.run_as.gid)
+        data = code.encode()
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+    interpreter, args = spec.job.command[0], spec.job.command[2:]
+    if spec.run_as is None:
+        return [interpreter, path, *args], []
+    handed = [(os.POSIX_SPAWN_OPEN, PYTHON_FD, path, os.O_RDONLY, 0)]
+    return [interpreter, f"/dev/fd/{PYTHON_FD}", *args], handed
 
 
 def process_start_time(pid: int) -> int | None:
@@ -54,11 +100,16 @@ class LocalExecutor:
 
     async def launch(self, spec: LaunchSpec) -> None:
         attempt = spec.attempt
-        os.makedirs(attempt.run_dir, exist_ok=True)
-        argv = wrapper_argv(attempt.run_dir, spec.workdir, spec.job.command)
+        os.makedirs(attempt.run_dir, mode=0o700, exist_ok=True)
+        command, files = spec.job.command, _spawn_files(attempt.run_dir)
+        code = spec.job.extra.get("python_code")
+        if code is not None:
+            command, handed = python_job(spec, code)
+            files += handed
+        argv = wrapper_argv(attempt.run_dir, spec.workdir, command, spec.run_as)
         # Spawning from a worker thread (posix_spawn releases the GIL) measured slower here: the thread
         # hand-offs cost more CPU than the vfork pause they hide.
-        pid = os.posix_spawn(argv[0], argv, spec.env, setsid=True, file_actions=_DEVNULL_STDIN)
+        pid = os.posix_spawn(argv[0], argv, spec.env, setsid=True, file_actions=files)
         attempt.pid = pid
         # Its start time identifies it across engine restarts (a recycled pid has another): read now, so it is
         # saved with the `running` transition. The pidfd pins the process for this engine's lifetime.

@@ -11,6 +11,9 @@ working directory, the rest the job's argv (passed as data, never re-parsed by t
 from __future__ import annotations
 
 import os
+import shutil
+
+from engine.accounts import Account
 
 WRAPPER = r"""d=$1; w=$2; shift 2
 echo $$ >"$d/pid"
@@ -20,6 +23,7 @@ printf '%s\n' "$rc" >"$d/exit"
 """
 
 STDOUT, STDERR, EXIT, PID = "stdout", "stderr", "exit", "pid"
+PYTHON_FILE = "job.py"  # a python job's code, written into its run directory at launch
 EXIT_CANNOT_CD = 126
 EXIT_NOT_FOUND = 127
 
@@ -42,6 +46,27 @@ def is_wrapper_of(argv: list[bytes], run_dir: str) -> bool:
     return len(argv) > 4 and argv[3] == WRAPPER_NAME.encode() and argv[4] == os.fsencode(run_dir)
 
 
-def wrapper_argv(run_dir: str, workdir: str, command: list[str]) -> list[str]:
-    """argv that runs `command` under the wrapper (`sh -c SCRIPT jobtui-wrapper RUN_DIR WORKDIR CMD...`)."""
-    return ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, run_dir, workdir, *command]
+# As another user (shared mode): the wrapper stays the daemon's, so only it writes the run directory; the job
+# gets its output files as inherited descriptors and changes to its working directory with its own rights.
+AS_USER = 'cd -- "$1" || exit 126; shift; exec "$@"'
+AS_USER_NAME = "jobtui-job"
+
+
+def wrapper_argv(run_dir: str, workdir: str, command: list[str], run_as: Account | None = None) -> list[str]:
+    """argv that runs `command` under the wrapper (`sh -c SCRIPT jobtui-wrapper RUN_DIR WORKDIR CMD...`).
+
+    With `run_as`, the command runs as that account (its uid, gid and supplementary groups, via `setpriv`).
+    """
+    if run_as is None:
+        return ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, run_dir, workdir, *command]
+    switch = [setpriv(), f"--reuid={run_as.uid}", f"--regid={run_as.gid}", "--init-groups", "--"]
+    job = ["/bin/sh", "-c", AS_USER, AS_USER_NAME, workdir, *command]
+    return ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, run_dir, "/", *switch, *job]
+
+
+def setpriv() -> str:
+    """The path of util-linux's `setpriv`, which shared mode needs to run jobs as their submitters."""
+    path = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if path is None:
+        raise FileNotFoundError("setpriv (util-linux) is not installed; shared mode needs it: apt install util-linux")
+    return path

@@ -146,6 +146,13 @@ def _place(job: Job, nodes: list[NodeState], licenses: dict[str, int], policy: P
     return min(candidates, key=lambda n: (n.running / max(n.cores, 1), n.name))
 
 
+def placement(job: Job, nodes: list[NodeState], usage: Usage, policy: Policy) -> str | None:
+    """The node `plan()` would start `job` on now, by the same rule (licences in use, least-loaded node that
+    fits), or None; limits on running jobs are not looked at. Nothing is changed (a dry run asks this)."""
+    node = _place(job, nodes, dict(usage.licenses), policy)
+    return node.name if node is not None else None
+
+
 def unplaceable_reason(job: Job, nodes: list[NodeState], policy: Policy) -> str | None:
     """Why no configured node could ever run this job (checked at submission), or None."""
     res = job.resources

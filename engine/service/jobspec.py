@@ -5,13 +5,22 @@ Within one batch a job may name another by its `key`; across batches, dependenci
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import json
 import re
 import shlex
-from typing import Any
+import socket
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from engine.errors import ValidationError as JobValidationError
+from engine.executors.wrapper import PYTHON_FILE
 
 _UNITS = {"": 1, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -41,6 +50,9 @@ def parse_duration(value: float | str) -> float:
 MAX_TEXT = 4096  # bytes in a name or path (PATH_MAX)
 MAX_ARGUMENT = 128 * 1024  # bytes in one argument or environment value (the kernel's MAX_ARG_STRLEN)
 MAX_ID = 2**63 - 1
+MAX_IDEMPOTENCY_KEY = 200  # characters of printable ASCII (it travels in an HTTP header)
+_IDEMPOTENCY_KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
+NOTHING_SUBMITTED = "Nothing was submitted; fix these and submit again."
 _BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")  # NUL ends a C string; a lone surrogate is not text
 
 
@@ -51,31 +63,234 @@ def _check_text(value: str, where: str, limit: int = MAX_TEXT) -> None:
         raise ValueError(f"{where} is longer than {limit} bytes; shorten it")
 
 
+# The byte limits, as the OpenAPI schema shows them (in characters, which a byte limit always bounds); the
+# validators below check the bytes and say which item is too long.
+Text = Annotated[str, Field(json_schema_extra={"maxLength": MAX_TEXT})]
+Argument = Annotated[str, Field(json_schema_extra={"maxLength": MAX_ARGUMENT})]
+JobId = Annotated[int, Field(json_schema_extra={"minimum": 1, "maximum": MAX_ID})]
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+Condition = Literal["success", "failure", "any"]  # when a child may start: its parent completed, failed, ended
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def check_http_url(url: str) -> str:
+    """`url` when it is an http(s) URL with a host; otherwise a ValueError saying so."""
+    if _BAD_CHARACTERS.search(url) or any(c.isspace() or ord(c) < 32 for c in url):
+        raise ValueError(f"{url!r} holds spaces or control characters; percent-encode them")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as e:
+        raise ValueError(f"{url!r} is not a valid URL ({e})") from e
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL; write e.g. https://example.org/health")
+    return url
+
+
+class HttpCall(BaseModel):
+    """An HTTP request as a job (a workflow's `job_type: http`): it succeeds when the status is expected."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    method: str = "GET"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = Field(default=None, description="text as is; a mapping or list is sent as JSON")
+    expected_status: list[int] = Field(default_factory=list, description="empty: any 2xx")
+    timeout: float = Field(default=30.0, gt=0, description="seconds for the request")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.upper()
+            if value not in HTTP_METHODS:
+                raise ValueError(f"{value!r} is not an HTTP method; use one of {', '.join(HTTP_METHODS)}")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_http_url(value)
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _body(cls, value: Any) -> Any:
+        return json.dumps(value) if isinstance(value, (dict, list)) else value
+
+    @field_validator("body")
+    @classmethod
+    def _body_size(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_text(value, "the body", MAX_ARGUMENT)
+        return value
+
+    @field_validator("expected_status", mode="before")
+    @classmethod
+    def _statuses(cls, value: Any) -> Any:
+        return [value] if isinstance(value, (int, str)) else value
+
+    @field_validator("expected_status")
+    @classmethod
+    def _status_range(cls, value: list[int]) -> list[int]:
+        bad = [code for code in value if not 100 <= code <= 599]
+        if bad:
+            raise ValueError(f"{bad[0]} is not an HTTP status; statuses are 100 to 599")
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_texts(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+            if any(c in text for c in "\r\n\x00"):
+                raise ValueError(f"header {name!r} holds a line break or NUL; remove it")
+        return value
+
+
+MAX_PYTHON_CODE = 128 * 1024  # bytes of a python job's code (it is kept on the job, in the store)
+
+
+class PythonCode(BaseModel):
+    """Python code as a job (a workflow's `job_type: python` with code): the engine writes it into the attempt's
+    run directory as `job.py` and runs `INTERPRETER job.py ARGS` (the config's `python_interpreter` unless given)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    code: str = Field(min_length=1, json_schema_extra={"maxLength": MAX_PYTHON_CODE})
+    interpreter: Text | None = Field(default=None, description="default: the engine's `python_interpreter`")
+    args: list[Argument] = Field(default_factory=list)
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        _check_text(value, "the python code", MAX_PYTHON_CODE)
+        return value
+
+    @field_validator("interpreter")
+    @classmethod
+    def _interpreter(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_text(value, "the interpreter")
+            if not value.strip():
+                raise ValueError("the interpreter is empty; name a program, e.g. python3")
+        return value
+
+    @field_validator("args")
+    @classmethod
+    def _args(cls, value: list[str]) -> list[str]:
+        for index, text in enumerate(value):
+            _check_text(text, f"argument {index + 1}", MAX_ARGUMENT)
+        return value
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+
+
+def reaches(url: str, addresses: Iterable[tuple[str, int]], own_names: Iterable[str] = ()) -> bool:
+    """Does the http(s) `url` point at one of `addresses` (host, port), which this machine listens on?
+
+    The same port, and a host that is this machine: the listening host as written, a loopback address or name
+    (127.0.0.1, 127.1, ::1, localhost, *.localhost), 0.0.0.0 or, for a wildcard listener, one of `own_names` (the
+    host name). Names are not looked up (a submission never waits for DNS).
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    host = (parts.hostname or "").lower().rstrip(".")
+    names = {name.lower().rstrip(".") for name in own_names}
+    for listen_host, listen_port in addresses:
+        if port != listen_port:
+            continue
+        listen = listen_host.lower().strip("[]")
+        if host == listen or _loopback(host) or (listen in _WILDCARDS and host in names):
+            return True
+    return False
+
+
+def _loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            address = ipaddress.ip_address(socket.inet_aton(host))  # 127.1, 2130706433, 0x7f.1: what C resolves
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def typed_command(http: HttpCall | None, python: PythonCode | None, interpreter: str = "python3") -> list[str]:
+    """The command shown for an http or python job (the engine runs the request or the code itself)."""
+    if http is not None:
+        return ["http", http.method, http.url]
+    assert python is not None
+    return [python.interpreter or interpreter, PYTHON_FILE, *python.args]
+
+
 class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    command: list[str] = Field(min_length=1, max_length=4096)
-    name: str | None = None
-    key: str | None = Field(default=None, description="a name other jobs of the same batch use in `after`")
+    command: list[Argument] = Field(min_length=1, max_length=4096)
+    name: Text | None = None
+    key: Text | None = Field(default=None, description="a name other jobs of the same batch use in `after`")
     priority: int | None = Field(default=None, ge=0, le=100)
     cpus: int | None = Field(default=None, ge=0, le=1_000_000)
     mem_mb: int | None = Field(default=None, ge=0, le=2**40)
     gpus: int = Field(default=0, ge=0, le=1024)
-    licenses: list[str] = Field(default_factory=list)
-    after: list[int | str] = Field(default_factory=list)  # ids (1 to 2**63-1) or keys of this batch
+    licenses: list[Text] = Field(default_factory=list)
+    after: list[JobId | Text] = Field(default_factory=list, description="job ids, or keys of jobs of this batch")
+    after_when: dict[str, Condition] = Field(
+        default_factory=dict,
+        description="per dependency of `after` (its id or key, as text): start once it completed (success, the "
+        "default), failed (failure) or ended either way (any)",
+    )
     retries: int | None = Field(default=None, ge=0, le=100)
     retry_delay: float | None = Field(default=None, ge=0)
     backoff_factor: float | None = Field(default=None, ge=1)
     max_delay: float | None = Field(default=None, ge=0)
     timeout: float | None = Field(default=None, gt=0)
     requires_approval: bool = False
-    env: dict[str, str] = Field(default_factory=dict)
-    workdir: str | None = None
-    inputs: list[str] = Field(default_factory=list, description="local files staged to the node before the run")
-    outputs: list[str] = Field(default_factory=list, description="globs collected back after the run")
-    node: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
+    env: dict[str, Argument] = Field(default_factory=dict, json_schema_extra={"propertyNames": {"pattern": _ENV_NAME}})
+    workdir: Text | None = None
+    inputs: list[Text] = Field(default_factory=list, description="local files staged to the node before the run")
+    outputs: list[Text] = Field(default_factory=list, description="globs collected back after the run")
+    node: Text | None = None
+    labels: dict[str, Text] = Field(default_factory=dict, json_schema_extra={"propertyNames": {"maxLength": MAX_TEXT}})
+    tags: list[Text] = Field(default_factory=list)
+    http: HttpCall | None = Field(
+        default=None, description="an HTTP request the engine makes itself; `command` is then only shown"
+    )
+    python: PythonCode | None = Field(
+        default=None, description="python code the engine runs from a file; `command` is then only shown"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _command_of_a_typed_job(cls, data: Any) -> Any:
+        """An http or python job needs no `command`: it is made from the request or the code."""
+        if isinstance(data, dict) and "command" not in data and (data.get("http") or data.get("python")):
+            data = {**data, "command": ["http" if data.get("http") else "python"]}
+        return data
+
+    @model_validator(mode="after")
+    def _one_job_type(self) -> JobSpec:
+        if self.http is not None and self.python is not None:
+            raise ValueError("a job is an http request or python code, not both; split it in two jobs")
+        if self.http is not None or self.python is not None:
+            self.command = typed_command(self.http, self.python)
+        return self
 
     @field_validator("command", mode="before")
     @classmethod
@@ -95,9 +310,9 @@ class JobSpec(BaseModel):
     @field_validator("env")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k)]
+        bad = [k for k in value if not re.fullmatch(_ENV_NAME, k)]
         if bad:
-            raise ValueError(f"invalid environment variable name(s): {', '.join(bad)}")
+            raise ValueError(f"invalid environment variable name(s): {', '.join(map(repr, bad))}")
         for name, text in value.items():
             _check_text(text, f"the value of {name}", MAX_ARGUMENT)
         return value
@@ -145,6 +360,14 @@ class JobSpec(BaseModel):
                     raise ValueError(f"job id {dep} is out of range; ids are 1 to {MAX_ID}")
         return value
 
+    @model_validator(mode="after")
+    def _conditions_name_dependencies(self) -> JobSpec:
+        named = {str(dep) for dep in self.after}
+        stray = [key for key in self.after_when if key not in named]
+        if stray:
+            raise ValueError(f"after_when names {stray[0]!r}, which is not in `after`; add it there or remove it")
+        return self
+
 
 def parse_specs(items: list[Any], source: str = "submission") -> list[JobSpec]:
     """Validate raw dicts into specs; errors name the item and the field."""
@@ -154,15 +377,61 @@ def parse_specs(items: list[Any], source: str = "submission") -> list[JobSpec]:
         try:
             specs.append(JobSpec.model_validate(item))
         except ValidationError as e:
-            for err in e.errors():
-                field = ".".join(str(p) for p in err["loc"]) or "(job)"
-                msg = (
-                    "unknown field; remove it or check its spelling" if err["type"] == "extra_forbidden" else err["msg"]
-                )
-                problems.append(f"{source}: job #{index + 1}: field '{field}': {msg}")
+            problems += [spec_problem(index, err["loc"], err, source) for err in e.errors()]
     if problems:
-        raise JobValidationError("\n".join(problems) + "\nNothing was submitted; fix these and submit again.")
+        raise JobValidationError("\n".join(problems) + "\n" + NOTHING_SUBMITTED)
     return specs
+
+
+def spec_problem(index: int, loc: Sequence[int | str], error: ErrorDetails, source: str = "submission") -> str:
+    """One line for a validation `error` of job `index` at `loc` within the job: the job, the field, what."""
+    field = ".".join(str(p) for p in loc) or "(job)"
+    msg = "unknown field; remove it or check its spelling" if error["type"] == "extra_forbidden" else error["msg"]
+    return f"{source}: job #{index + 1}: field '{field}': {msg}"
+
+
+def check_idempotency_key(key: str) -> None:
+    """A submission's idempotency key: 1 to 200 characters of printable ASCII."""
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise JobValidationError(
+            f"idempotency key {key[:40]!r}{'...' if len(key) > 40 else ''} is not 1 to {MAX_IDEMPOTENCY_KEY} "
+            "characters of printable ASCII; use e.g. a UUID."
+        )
+
+
+class WorkflowInfo(BaseModel):
+    """Who a batch is when it came from a workflow file: the engine keeps a record of it with its jobs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text = Field(min_length=1)
+    version: Text | None = None
+    description: Text = ""
+    digest: str = Field(default="", pattern=r"^([0-9a-f]{64})?$", description="sha256 of the file, hex")
+
+    @field_validator("name", "version", "description")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_text(value, "the value")
+        return value
+
+
+def parse_workflow_info(data: Any) -> WorkflowInfo:
+    """A submission's `workflow` object, validated; what is wrong with it, in one error."""
+    try:
+        return WorkflowInfo.model_validate(data)
+    except ValidationError as e:
+        where = [".".join(map(str, err["loc"])) for err in e.errors()]
+        problems = [f"workflow: field '{at}': {err['msg']}" if at else f"workflow: {err['msg']}"
+                    for at, err in zip(where, e.errors(), strict=True)]  # fmt: skip
+        raise JobValidationError("; ".join(problems) + ". " + NOTHING_SUBMITTED) from e
+
+
+def batch_digest(specs: Iterable[JobSpec]) -> str:
+    """What a batch says, as a hash: the same jobs give the same digest however their fields are ordered."""
+    canonical = [spec.model_dump(mode="json") for spec in specs]
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def batch_order(specs: list[JobSpec]) -> list[int]:

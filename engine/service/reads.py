@@ -18,6 +18,9 @@ from engine.models import Job, JobStatus
 from engine.service.verbs import JobService
 from engine.wire import dependency_record, detail_result, log_chunk_result, snapshot_result, wait_result
 
+MAX_LOG_CHUNK = 1 << 20  # bytes of output in one answer
+MAX_LOG_OFFSET = 2**40  # 1 TiB: past any log, and an offset every file system seeks to (ext4: to 16 TiB)
+
 
 def snapshot(service: JobService, view: str = "full", limit: int | None = None) -> dict[str, Any]:
     """Everything a client needs to start following events: jobs (full records or table rows) and `seq`.
@@ -25,7 +28,7 @@ def snapshot(service: JobService, view: str = "full", limit: int | None = None) 
     With `limit`, only the first jobs by id (a first screen to show while the whole set loads).
     """
     engine = service.engine
-    jobs = engine.jobs() if limit is None else islice(engine.jobs(), max(0, limit))
+    jobs = engine.jobs() if limit is None else islice(engine.jobs(), min(max(0, limit), engine.job_count))
     return snapshot_result(
         instance=engine.instance,
         seq=engine.event_seq,
@@ -41,27 +44,35 @@ async def job_detail(service: JobService, job_id: int) -> dict[str, Any]:
     engine = service.engine
     job = engine.get(job_id)
     attempts, events = await engine.history(job_id)
-    parents = [dependency_record(parent_id, engine.find(parent_id)) for parent_id in job.after]
+    parents = [dependency_record(p, engine.find(p), job.after_when.get(p, "success")) for p in job.after]
     return detail_result(job, attempts, events, parents, engine.queue_position(job_id))
 
 
 async def log_chunk(
     service: JobService, job_id: int, stream: str, offset: int, limit: int, attempt_number: int | None
 ) -> dict[str, Any]:
-    """Up to `limit` bytes of a job's output from `offset`, and the stream's `size`; `done` once no more can come."""
+    """Up to `limit` bytes of a job's output from `offset`, and the stream's `size`; `done` once no more can come.
+
+    A job, or a numbered attempt of it, that does not exist is NotFound.
+    """
     if stream not in (STDOUT, STDERR):
         raise ValidationError(f"unknown stream {stream!r}; use stdout or stderr.")
-    if offset < 0 or limit <= 0:
-        raise ValidationError("offset must be 0 or more and limit more than 0.")
+    if not 0 <= offset <= MAX_LOG_OFFSET or limit <= 0:
+        raise ValidationError(f"offset must be 0 to {MAX_LOG_OFFSET} and limit more than 0.")
     engine = service.engine
     job = engine.get(job_id)
     attempt = await engine.attempt_of(job_id, attempt_number)
+    if attempt is None and attempt_number is not None:
+        raise NotFound(
+            f"job {job_id} has no attempt {attempt_number} (it has had {job.attempts}); "
+            f"`jobtui show {job_id}` lists its attempts."
+        )
     if attempt is None:
         return log_chunk_result(job_id, None, stream, offset, b"", job.is_terminal, 0)
-    executor = engine.executor_for(attempt.node)
+    executor = engine.executor_of(job, attempt.node)
     if executor is None:
         return log_chunk_result(job_id, attempt.number, stream, offset, b"", not engine.is_live(attempt), 0)
-    want = min(limit, 1 << 20)
+    want = min(limit, MAX_LOG_CHUNK)
     # the size comes with the bytes, in the same operation (a stat here, the same round trip on a remote node)
     out = await executor.read_sized(attempt, stream, offset, want)
     done = not engine.is_live(attempt) and len(out.data) < want  # the attempt has ended and this is its end

@@ -16,7 +16,7 @@ def select_jobs(
     include_completed: bool = True,
     limit: int | None = None,
 ) -> list[Job]:
-    """Matching jobs in id order; with `limit`, the most recent ones."""
+    """Matching jobs in id order; with a `limit` above 0, the most recent ones (0 or None: all)."""
     out = [
         j
         for j in jobs
@@ -25,8 +25,8 @@ def select_jobs(
         and (include_completed or status is not None or j.status not in TERMINAL)
     ]
     out.sort(key=lambda j: j.id)
-    if limit is not None and limit >= 0:
-        out = out[-limit:] if limit else []
+    if limit:
+        out = out[-limit:]
     return out
 
 

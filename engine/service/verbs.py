@@ -6,17 +6,40 @@ from __future__ import annotations
 
 import builtins
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
-from engine.config import Limits
+from engine.accounts import account_named
+from engine.config import MAX_LIMIT, Limits
 from engine.core.engine import Engine
 from engine.errors import Conflict, PermissionDenied, ValidationError
-from engine.models import ACTIVE, QUEUED, REQUEUABLE, TERMINAL, Actor, Job, JobStatus, Reason, Resources, RetryPolicy
+from engine.models import (
+    ACTIVE,
+    QUEUED,
+    REQUEUABLE,
+    TERMINAL,
+    Actor,
+    Job,
+    JobStatus,
+    Reason,
+    Resources,
+    RetryPolicy,
+    Submission,
+    WorkflowRecord,
+)
 from engine.scheduling.capacity import abaqus_tokens
 from engine.scheduling.plan import unplaceable_reason
 from engine.service.auth import capabilities, require, require_manage
-from engine.service.jobspec import JobSpec, batch_order
+from engine.service.jobspec import (
+    JobSpec,
+    WorkflowInfo,
+    batch_digest,
+    batch_order,
+    check_idempotency_key,
+    reaches,
+    typed_command,
+)
 from engine.service.selection import queue_stats, select_jobs
 from engine.wire import me_result, node_record
 
@@ -26,18 +49,33 @@ class JobService:
         self.engine = engine
         self.config = engine.config
         self._which: dict[tuple[str, str | None], bool] = {}
+        self.api_addresses: list[tuple[str, int]] = []  # the API's TCP addresses (`--listen`), set by its host
 
     def actor(self, user: str) -> Actor:
         return Actor(user, self.config.role_of(user, self.engine.owner), self.config.team_of(user))
 
     # -- submit ------------------------------------------------------------------------------------------
 
-    async def submit(self, actor: Actor, specs: list[JobSpec]) -> list[Job]:
-        """Validate a batch as a whole, then hand it to the engine, which makes it durable: all or nothing."""
+    async def submit(
+        self, actor: Actor, specs: list[JobSpec], key: str | None = None, workflow: WorkflowInfo | None = None
+    ) -> list[Job]:
+        """Validate a batch as a whole, then hand it to the engine, which makes it durable: all or nothing.
+
+        With an idempotency `key`, a batch this user already submitted with that key is not submitted again:
+        its jobs are returned as they are now. The same key with other jobs is a Conflict. A batch that came
+        from a workflow file says who it is in `workflow`: its record is saved with its jobs.
+        """
         require(actor, "submit", "submit jobs")
         if not specs:
             raise ValidationError("the submission holds no jobs; give a command or a file with at least one job.")
         engine = self.engine
+        digest = ""
+        if key is not None:
+            check_idempotency_key(key)
+            digest = batch_digest(specs)
+            earlier = await engine.submission(actor.user, key)
+            if earlier is not None:
+                return self._submitted_before(earlier, digest)
         order = batch_order(specs)
         self._which = {}  # program lookups, for this batch only
         ids: dict[int, int] = {}
@@ -48,11 +86,32 @@ class JobService:
         for index in order:
             job = self._build(actor, specs[index], first_id + len(jobs), now)
             job.after = [self._resolve_dep(dep, keys, ids, index) for dep in specs[index].after]
+            job.after_when = {  # only the edges that are not `success`, by parent id
+                self._resolve_dep(dep, keys, ids, index): when
+                for dep, when in specs[index].after_when.items()
+                if when != "success"
+            }
             job.status = JobStatus.BLOCKED if job.requires_approval else JobStatus.WAITING
             ids[index] = job.id
             jobs.append(job)
-        await engine.submit(jobs, actor)
+        record = None
+        if workflow is not None:  # numbered by the engine
+            record = WorkflowRecord(
+                0, workflow.name, workflow.version, workflow.description, workflow.digest, actor.user, now
+            )
+        await engine.submit(jobs, actor, key, digest, record)
         return sorted(jobs, key=lambda j: j.id)
+
+    def _submitted_before(self, earlier: Submission, digest: str) -> list[Job]:
+        if earlier.digest != digest:
+            ids = earlier.ids
+            those = f"job {ids[0]}" if len(ids) == 1 else f"jobs {ids[0]} to {ids[-1]}"
+            raise Conflict(
+                f"idempotency key {earlier.key!r} was already used by {earlier.user} for other jobs ({those}); "
+                "a retry must send the same jobs. Use a new key for a new submission.",
+                title="Idempotency key already used",
+            )
+        return [job for job in map(self.engine.find, earlier.ids) if job is not None]
 
     def _build(self, actor: Actor, spec: JobSpec, job_id: int, now: float) -> Job:
         cfg = self.config
@@ -62,13 +121,14 @@ class JobService:
                 f"{actor.user} ({actor.role}) may not set priority {spec.priority}: the most for this role is "
                 f"{actor.priority_level}; ask a lead or admin to raise it."
             )
-        cpus = spec.cpus if spec.cpus is not None else cfg.defaults.cpus
+        cpus = spec.cpus if spec.cpus is not None else 0 if spec.http else cfg.defaults.cpus  # http: no process
         licenses = {name: self._tokens(name, cpus) for name in spec.licenses}
         retries = spec.retries if spec.retries is not None else cfg.defaults.max_attempts - 1
+        command = typed_command(None, spec.python, cfg.python_interpreter) if spec.python else list(spec.command)
         job = Job(
             id=job_id,
             name=spec.name or Path(spec.command[0]).name,
-            command=list(spec.command),
+            command=command,
             user=actor.user,
             team=actor.team,
             priority=priority,
@@ -95,6 +155,10 @@ class JobService:
             updated_at=now,
             extra={"labels": dict(spec.labels)} if spec.labels else {},
         )
+        if spec.http is not None:  # the request, or the code, travels on the job (persisted with it)
+            job.extra["http"] = spec.http.model_dump()
+        if spec.python is not None:
+            job.extra["python_code"] = spec.python.code
         self._check_runnable(job, spec)
         self._check_runs_as_its_submitter(actor, job)
         return job
@@ -113,7 +177,15 @@ class JobService:
         why = unplaceable_reason(job, list(self.engine.node_states().values()), self.engine.policy())
         if why:
             raise ValidationError(f"{label} can never start: {why}. Lower its request or add a node that fits.")
-        if spec.workdir is not None and not Path(spec.workdir).is_dir() and self._only_local(job):
+        if spec.http is not None:
+            self._check_http_target(label, spec.http.url)
+            return  # the engine makes the request: no program, no working directory
+        if spec.python is not None and not self._only_local(job):
+            raise ValidationError(
+                f"{label}: python code runs from a file the engine writes on this machine, so on local nodes only; "
+                "send it to one (node: / --node), or put the code in a file given to the node as an input."
+            )
+        if spec.workdir is not None and not _exists(Path(spec.workdir), as_dir=True) and self._only_local(job):
             raise ValidationError(
                 f"{label}: working directory {spec.workdir!r} does not exist; create it or fix --workdir."
             )
@@ -122,18 +194,28 @@ class JobService:
         if key not in self._which:
             self._which[key] = shutil.which(program, path=key[1]) is not None
         on_path = self._which[key]
-        runnable = on_path or ("/" in program and Path(spec.workdir or ".", program).exists())
+        runnable = on_path or ("/" in program and _exists(Path(spec.workdir or ".", program)))
         if self._only_local(job) and not runnable:
             raise ValidationError(
                 f"{label}: command {program!r} was not found on PATH; give its full path or install it."
             )
 
-    def _check_runs_as_its_submitter(self, actor: Actor, job: Job) -> None:
-        """Personal mode: a job of anyone but the owner never runs on this machine.
+    def _check_http_target(self, label: str, url: str) -> None:
+        """An http job may not call this engine's own API (its --listen address), unless the config allows it."""
+        if self.config.http_jobs.allow_engine_api or not reaches(url, self.api_addresses, [socket.gethostname()]):
+            return
+        raise ValidationError(
+            f"{label}: {url} is this engine's own API; an http job may not call it (set http_jobs: "
+            "allow_engine_api: true in the config to allow it)."
+        )
 
-        The daemon runs as its owner, so a local job of another user would run with the owner's rights and
-        could read the owner's token, the store and everyone's output. SSH nodes and clusters run jobs as
-        their configured remote user, away from the state directory.
+    def _check_runs_as_its_submitter(self, actor: Actor, job: Job) -> None:
+        """A job runs with its submitter's rights, never the daemon's.
+
+        Personal mode: a job of anyone but the owner never runs on this machine: the daemon runs as its owner,
+        so it would run with the owner's rights and could read the owner's token, the store and everyone's
+        output. Shared mode: it runs as the submitter's Unix account, which must exist. SSH nodes and clusters
+        run jobs as their configured remote user, away from the state directory.
         """
         if actor.user == self.engine.owner:
             return
@@ -141,6 +223,13 @@ class JobService:
         local = [
             n.name for n in self.config.nodes if n.kind == "local" and n.name in states and states[n.name].matches(job)
         ]
+        if local and self.config.mode == "shared":
+            if account_named(actor.user) is None:
+                raise PermissionDenied(
+                    f"{actor.user} has no Unix account on this machine, and a job here runs as its submitter's "
+                    "account. Send it to an SSH node or a cluster with --node, or ask the admin for an account."
+                )
+            return
         if local:
             raise PermissionDenied(
                 f"{actor.user}: this engine runs as {self.engine.owner} (personal mode), so a job of yours on "
@@ -240,6 +329,12 @@ class JobService:
 
     async def set_limits(self, actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
         require(actor, "set_limits", "change concurrency limits")
+        too_big = [f"{k} {v}" for k, v in changes.items() if type(v) is int and v > MAX_LIMIT]
+        if too_big:
+            raise ValidationError(
+                f"invalid limits: {', '.join(too_big)} is more than {MAX_LIMIT}. Limits are whole numbers from 1 "
+                f"to {MAX_LIMIT}."
+            )
         merged = {**self.engine.all_limits(), **{k: v for k, v in changes.items() if v is not None}}
         try:
             validated = Limits.model_validate(merged).model_dump()
@@ -309,3 +404,12 @@ class JobService:
                 )
             )
         return out
+
+
+def _exists(path: Path, as_dir: bool = False) -> bool:
+    """Whether `path` exists (as a directory); a path this machine cannot even look up (a name longer than
+    the file system allows, a loop of links) does not."""
+    try:
+        return path.is_dir() if as_dir else path.exists()
+    except OSError:
+        return False

@@ -196,6 +196,26 @@ def test_submit_file_yaml_and_lines(cli: Daemon, tmp_path: Path) -> None:
     assert [cli.cli("logs", str(i)).stdout for i in lines] == ["three\n", "four four\n"]
 
 
+def test_list_limit_0_lists_every_job(cli: Daemon) -> None:
+    """`-l 0` means all, as its help says: never the API's default page of 50."""
+    lines = "".join(f"true {i}\n" for i in range(60))
+    ids = cli.cli_json("submit", "--file", "-", input=lines)["ids"]
+    listed = {j["id"] for j in cli.cli_json("list", "-l", "0")}
+    assert set(ids) <= listed
+    assert len(cli.cli_json("list", "-l", "5")) == 5
+
+
+def test_submit_with_a_key_submits_once(cli: Daemon) -> None:
+    first = cli.cli_json("submit", "--key", "cli-key-1", "--requires-approval", "--", "true")["ids"]
+    assert cli.cli_json("submit", "--key", "cli-key-1", "--requires-approval", "--", "true")["ids"] == first
+    other = cli.cli("submit", "--key", "cli-key-1", "--", "echo", "other")
+    assert other.returncode == 1 and "was already used by" in other.stderr and "Use a new key" in other.stderr
+    assert cli.cli("submit", "--key", "caf\u00e9", "--", "true").returncode == 2  # not printable ASCII
+    unkeyed = [cli.cli_json("submit", "--requires-approval", "--", "true")["ids"] for _ in range(2)]
+    assert unkeyed[0] != unkeyed[1]  # without --key, each invocation is its own submission
+    cli.cli_json("cancel", *map(str, first + unkeyed[0] + unkeyed[1]))
+
+
 def test_run_attaches_and_follows_to_the_end(cli: Daemon, tmp_path: Path) -> None:
     jobs = tmp_path / "run.yaml"
     jobs.write_text(

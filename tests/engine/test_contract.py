@@ -185,6 +185,24 @@ async def collect(client: Any, since: int | None, until: Any, timeout: float = 1
     return events
 
 
+async def test_a_submission_with_an_idempotency_key_is_made_once(pair: Pair) -> None:
+    client = await pair.client()
+    batch = [{"command": ["true"], "requires_approval": True, "key": "a"}, {"command": "true", "after": ["a"]}]
+    first = await client.submit(batch, key="nightly-42")
+    again = await client.submit(batch, key="nightly-42")  # a retry: the first's jobs, nothing new
+    assert [j["id"] for j in again] == [j["id"] for j in first] and shape(again) == shape(first)
+    assert len(await client.list_jobs(include_completed=True)) == 2
+    with pytest.raises(Conflict, match="idempotency key 'nightly-42' was already used by owner for other jobs"):
+        await client.submit([{"command": ["false"]}], key="nightly-42")
+    lead = await pair.client("lee")  # keys are per user: the same key is another's own
+    theirs = await lead.submit([{"command": ["true"], "requires_approval": True, "node": "remote"}], key="nightly-42")
+    assert theirs[0]["id"] not in {j["id"] for j in first}
+    for bad in ("", "x" * 201, "caf\u00e9", "tab\there"):
+        with pytest.raises(ValidationError, match="printable ASCII"):
+            await client.submit(batch, key=bad)
+    assert len(await client.list_jobs(include_completed=True)) == 3
+
+
 async def test_events_replay_and_resync(pair: Pair) -> None:
     client = await pair.client()
     start = (await client.snapshot())["seq"]
@@ -376,6 +394,69 @@ async def test_local_and_http_clients_answer_alike_verb_by_verb(both: tuple[Engi
     assert [(type(e), e.seq, e.data()) for e in streams[0]] == [(type(e), e.seq, e.data()) for e in streams[1]]
 
     assert await local.cleanup(3650) == await http.cleanup(3650) == 0
+
+
+WORKFLOW = {"name": "nightly", "version": "3", "description": "the nightly run", "digest": "0" * 64}
+WORKFLOW_BATCH = [
+    {"command": ["sh", "-c", "exit 1"], "key": "a", "timeout": 30},
+    {"command": ["true"], "key": "b", "after": ["a"], "timeout": 10},
+    {"command": ["true"], "key": "c", "after": ["a"], "after_when": {"a": "failure"}},
+]
+
+
+async def test_workflow_verbs(pair: Pair) -> None:
+    client = await pair.client()
+    a, b, c = await client.submit(WORKFLOW_BATCH, workflow=WORKFLOW)
+    wf = a["workflow_id"]
+    assert wf == b["workflow_id"] == c["workflow_id"] == 1 and c["after_when"] == {str(a["id"]): "failure"}
+    await client.wait([a["id"], b["id"], c["id"]], 10)
+    (listed,) = await client.workflows()
+    assert {k: listed[k] for k in ("id", "name", "version", "status", "counts", "job_ids", "submitter")} == {
+        "id": wf,
+        "name": "nightly",
+        "version": "3",
+        "status": "failed",
+        "counts": {"completed": 1, "failed": 1, "skipped": 1},
+        "job_ids": [a["id"], b["id"], c["id"]],
+        "submitter": OWNER,
+    }
+    detail = await client.workflow(wf)
+    assert detail["workflow"] == listed and detail["levels"] == [[a["id"]], [b["id"], c["id"]]]
+    assert detail["critical_path"] == {"jobs": [a["id"], b["id"]], "seconds": 40.0}
+    assert (await client.job(c["id"]))["dependencies"][0]["when"] == "failure"
+    requeued = await client.requeue_workflow(wf)
+    assert [j["id"] for j in requeued["jobs"]] == [a["id"], b["id"]]  # c completed: kept
+    assert set(requeued["jobs"][0]) >= JOB_KEYS and requeued["workflow"]["id"] == wf
+    await client.wait([a["id"], b["id"]], 10)
+
+    (held,) = await client.submit([{"command": ["true"], "requires_approval": True}], workflow={"name": "held"})
+    viewer = await pair.client("vic")
+    assert [w["name"] for w in await viewer.workflows()] == ["nightly", "held"]
+    with pytest.raises(PermissionDenied, match="vic \\(viewer\\) may not cancel job"):
+        await viewer.cancel_workflow(held["workflow_id"])
+    cancelled = await client.cancel_workflow(held["workflow_id"])
+    assert cancelled["workflow"]["status"] == "cancelled" and cancelled["jobs"][0]["status"] == "cancelled"
+    with pytest.raises(Conflict, match="has already ended \\(cancelled\\)"):
+        await client.cancel_workflow(held["workflow_id"])
+    with pytest.raises(NotFound, match="workflow 999 does not exist"):
+        await client.workflow(999)
+    with pytest.raises(ValidationError, match=r"workflow(: field '|\.)name"):
+        await client.submit([{"command": ["true"]}], workflow={"name": ""})
+    with pytest.raises(ValidationError, match="workflow"):
+        await client.submit([{"command": ["true"]}], workflow={"name": "x", "digest": "not hex"})
+
+
+async def test_local_and_http_clients_answer_alike_for_workflows(both: tuple[EngineHost, Any, HttpClient]) -> None:
+    _, local, http = both
+    ids = [[j["id"] for j in await c.submit(WORKFLOW_BATCH, workflow=WORKFLOW)] for c in (local, http)]
+    assert (await local.wait([i for row in ids for i in row], 10))["done"]
+    assert await local.workflows() == await http.workflows()
+    for wf in (1, 2):
+        assert await local.workflow(wf) == await http.workflow(wf), wf
+    answers = [await local.requeue_workflow(1), await http.requeue_workflow(2)]
+    assert shape(answers[0]) == shape(answers[1])
+    assert (await local.wait([i for row in ids for i in row], 10))["done"]
+    assert await local.workflows() == await http.workflows()
 
 
 async def wait_for_status(client: Any, job_id: int, status: str, timeout: float = 10.0) -> None:

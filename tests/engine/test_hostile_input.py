@@ -51,6 +51,13 @@ async def test_hostile_fields_are_refused_with_nothing_stored(rig: Rig, spec: di
     assert rig.engine.job_count == 0 and db_rows(rig.state_dir, "SELECT id FROM jobs") == []
 
 
+async def test_a_workdir_the_file_system_cannot_look_up_is_refused(rig: Rig) -> None:
+    """Within the length a path may have, but one name longer than any file system's (ENAMETOOLONG)."""
+    with pytest.raises(ValidationError, match="does not exist; create it or fix --workdir"):
+        await rig.submit({"command": ["true"], "workdir": "/" + "d" * 300})
+    assert rig.engine.job_count == 0
+
+
 async def test_a_launch_that_raises_fails_the_job_and_frees_its_slot(rig: Rig) -> None:
     """Past validation (here: straight into the engine), posix_spawn's ValueError on a NUL ends the attempt."""
     now = rig.engine.clock.now()

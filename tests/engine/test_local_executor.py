@@ -24,3 +24,23 @@ async def test_wait_without_pid_reports_exit_code(tmp_path: Path) -> None:
     outcome = await executor.wait(attempt)
     assert outcome.exit_code == 3
     assert outcome.reason is None
+
+
+async def test_the_store_and_job_output_are_private_whatever_the_umask(engine_factory, tmp_path) -> None:
+    """Under umask 0 the database and every job's output are still 0600 in a 0700 state directory."""
+    import os
+    import stat
+
+    state_dir = tmp_path / "open-umask"
+    old = os.umask(0)
+    try:
+        rig = await engine_factory(state_dir=state_dir)
+        job = await rig.submit_one(["sh", "-c", "echo secret; echo more >&2"])
+        await rig.wait_terminal(job.id)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    private = [state_dir / "jobtui.db", *state_dir.rglob("stdout"), *state_dir.rglob("stderr")]
+    assert len(private) == 3
+    for path in private:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -192,3 +192,23 @@ def test_listen_address_in_use_is_one_clear_message_and_leaves_no_socket(tmp_pat
         done = serve(tmp_path / "state", "--listen", f"127.0.0.1:{port}")
     assert_one_clear_message(done, 1, f"127.0.0.1:{port}", "--listen")
     assert not (tmp_path / "state" / SOCKET_NAME).exists()
+
+
+# -- shared mode ---------------------------------------------------------------------------------------------
+
+
+async def test_shared_mode_without_root_refuses_to_start_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shared mode runs each job as its submitter; a daemon that cannot switch users must not pretend it can."""
+    from engine.api import daemon
+    from engine.config import parse_config
+    from engine.errors import StartupError
+
+    monkeypatch.setattr(daemon, "can_switch_users", lambda: False)
+    config = parse_config(f"mode: shared\nshared:\n  socket: {tmp_path / 'shared.sock'}\n")
+    host = daemon.EngineHost(config, tmp_path / "state")
+    with pytest.raises(StartupError, match="needs root"):
+        await host.start()
+    assert not (tmp_path / "shared.sock").exists()
+    assert not (tmp_path / "state").exists(), "nothing is made before the refusal"

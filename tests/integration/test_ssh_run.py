@@ -55,3 +55,23 @@ async def test_hostile_arguments_are_data(sshd_server, ssh_engine, tmp_path):
     assert await _all_output(engine, job2.id) == env["JT_VALUE"].encode()
     for suffix in "abcde":
         assert not os.path.exists(marker + suffix), f"a hostile argument ran: {marker + suffix} exists"
+
+
+async def test_personal_mode_a_researchers_job_cannot_reach_the_owners_secrets(sshd_server, ssh_engine, tmp_path):
+    """Personal mode: another user's job runs on an SSH node, as its remote user, and cannot read the owner's
+    token or store, even on a node that is this very machine."""
+    from engine.api.tokens import ensure_owner_token
+
+    state = tmp_path / "state"
+    engine, service = await ssh_engine(sshd_server.node("n1"), state_dir=state)
+    token = ensure_owner_token(state)
+    probe = f"id -un; cat {state}/owner.token; head -c 16 {state}/jobtui.db; ls {state}; exit 0"
+    (job,) = await service.submit(service.actor("researcher-r"), [JobSpec(command=["sh", "-c", probe])])
+    await wait_for(lambda: job.is_terminal, 20, "the probe to end")
+    assert job.status == JobStatus.COMPLETED, job.message
+    out = await _all_output(engine, job.id)
+    err = await _all_output(engine, job.id, "stderr")
+    assert out.startswith(b"jobtui-test\n")
+    assert token.encode() not in out + err
+    assert b"SQLite format" not in out
+    assert b"Permission denied" in err

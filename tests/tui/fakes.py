@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from engine.api.client import EngineClient
-from engine.errors import Conflict, PermissionDenied
+from engine.errors import Conflict, NotFound, PermissionDenied
 from engine.events import Event, JobChanged, JobRemoved
-from engine.models import TERMINAL_NAMES, Actor
+from engine.models import TERMINAL_NAMES, Actor, Job, WorkflowRecord
 from engine.service.auth import capabilities
 from engine.wire import (
     ROW_COLUMNS,
@@ -27,7 +27,13 @@ from engine.wire import (
     position_result,
     record_row,
     wait_result,
+    workflow_detail_result,
+    workflow_job,
+    workflow_summary,
+    workflows_result,
 )
+from engine.workflows.detail import graph_of
+from engine.workflows.graph import analyze
 
 if TYPE_CHECKING:
     from tui.app import JobTuiApp
@@ -82,9 +88,66 @@ def make_job(i: int, status: str | None = None, **extra: Any) -> dict[str, Any]:
         "finished_at": finished,
         "not_before": None,
         "extra": {},
+        "after_when": {},
+        "workflow_id": None,
     }
     job.update(extra)
     return job
+
+
+# A 14-job workflow in 9 execution levels: (name, parents by name, edge conditions not `success`, status,
+# timeout). Its critical path (by timeouts) runs fetch-raw … announce, one job per level.
+WORKFLOW_SHAPE: tuple[tuple[str, tuple[str, ...], dict[str, str], str, float], ...] = (
+    ("fetch-raw", (), {}, "completed", 600),
+    ("fetch-labels", (), {}, "completed", 300),
+    ("clean-raw", ("fetch-raw",), {}, "completed", 900),
+    ("join-datasets", ("clean-raw", "fetch-labels"), {}, "completed", 600),
+    ("featurize", ("join-datasets",), {}, "completed", 1800),
+    ("profile-data", ("join-datasets",), {}, "failed", 300),
+    ("train-resnet-large-with-augmentations", ("featurize",), {}, "running", 14400),
+    ("train-baseline", ("featurize",), {}, "completed", 3600),
+    ("profile-report", ("profile-data",), {}, "skipped", 300),
+    ("alert-oncall", ("profile-data",), {"profile-data": "failure"}, "completed", 60),
+    ("evaluate", ("train-resnet-large-with-augmentations", "train-baseline"), {}, "waiting", 1200),
+    ("compare-with-production", ("evaluate",), {}, "waiting", 600),
+    ("publish-model", ("compare-with-production",), {}, "blocked", 300),
+    ("announce", ("publish-model",), {"publish-model": "any"}, "waiting", 60),
+)
+
+
+def workflow_record(workflow_id: int, name: str = "nightly-train", version: str | None = "2") -> dict[str, Any]:
+    """A workflow record shaped like `WorkflowRecord.to_dict()`."""
+    return {
+        "id": workflow_id,
+        "name": name,
+        "version": version,
+        "description": "train, evaluate and publish the nightly model",
+        "digest": "0" * 64,
+        "submitter": "ann",
+        "created_at": T0 - 900,
+    }
+
+
+def workflow_jobs(first_id: int, workflow_id: int) -> list[dict[str, Any]]:
+    """`WORKFLOW_SHAPE` as job dicts numbered from `first_id`, carrying `workflow_id`."""
+    ids = {name: first_id + n for n, (name, *_rest) in enumerate(WORKFLOW_SHAPE)}
+    jobs = []
+    for name, parents, when, status, timeout in WORKFLOW_SHAPE:
+        job = make_job(
+            ids[name],
+            status,
+            name=name,
+            user="ann",
+            after=[ids[p] for p in parents],
+            after_when={str(ids[p]): condition for p, condition in when.items()},
+            timeout=timeout,
+            workflow_id=workflow_id,
+        )
+        if status == "skipped":
+            job.update(reason="dependency_failed", message="profile-data failed", started_at=None, node=None)
+            job.update(attempts=0, exit_code=None, finished_at=T0 - 30)
+        jobs.append(job)
+    return jobs
 
 
 class FakeClient:
@@ -97,8 +160,11 @@ class FakeClient:
         rate: float = 0.0,
         nodes: list[dict[str, Any]] | None = None,
         user: str = "ann",
+        workflows: list[dict[str, Any]] | None = None,
     ) -> None:
         self.user = user
+        # workflow records (`workflow_record`) by id; their jobs are the jobs carrying the id
+        self.workflow_records = {w["id"]: w for w in workflows or []}
         self.role = role
         self.rate = rate
         self._count = jobs if isinstance(jobs, int) else 0
@@ -253,13 +319,24 @@ class FakeClient:
     async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]:
         return await self._act("priority", job_id, None, "priority", priority=priority)
 
-    async def submit(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def submit(
+        self, specs: list[dict[str, Any]], key: str | None = None, workflow: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         self.calls.append(("submit", specs))
         self._need("submit", "submit jobs")
         new_id = max([*self.jobs, self._count]) + 1
         job = make_job(new_id, "waiting", name=specs[0].get("name") or specs[0]["command"][0])
         self.emit(job)
         return [job]
+
+    async def plan(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(("plan", specs))
+        self._need("submit", "submit jobs")
+        jobs = [
+            {"index": i, "key": s.get("key"), "name": s.get("name"), "node": "node-a", "reason": None, "runnable": True}
+            for i, s in enumerate(specs)
+        ]
+        return {"ok": True, "jobs": jobs}
 
     async def list_jobs(
         self,
@@ -318,6 +395,41 @@ class FakeClient:
 
     async def nodes(self) -> list[dict[str, Any]]:
         return self.nodes_list
+
+    def _workflow_jobs(self, workflow_id: int) -> tuple[WorkflowRecord, list[Job]]:
+        """As `engine.service.workflow_reads.workflow_jobs`: the record and its jobs, in id order."""
+        record = self.workflow_records.get(workflow_id)
+        if record is None:
+            raise NotFound(f"workflow {workflow_id} does not exist.")
+        jobs = sorted((j for j in self._all() if j.get("workflow_id") == workflow_id), key=lambda j: j["id"])
+        return WorkflowRecord(**record), [Job.from_dict(j) for j in jobs]
+
+    async def workflows(self) -> list[dict[str, Any]]:
+        self.calls.append(("workflows", None))
+        summaries = [workflow_summary(*self._workflow_jobs(i)) for i in sorted(self.workflow_records)]
+        return workflows_result(summaries)["workflows"]
+
+    async def workflow(self, workflow_id: int) -> dict[str, Any]:
+        """Built as `engine.workflows.detail.workflow_detail` builds it, from the same pure parts."""
+        self.calls.append(("workflow", workflow_id))
+        record, jobs = self._workflow_jobs(workflow_id)
+        analysis = analyze(graph_of(jobs), title=record.name)
+        level_of = {int(job_id): n for n, level in enumerate(analysis.levels) for job_id in level}
+        return workflow_detail_result(
+            workflow_summary(record, jobs),
+            [workflow_job(job, level_of.get(job.id)) for job in jobs],
+            [[int(job_id) for job_id in level] for level in analysis.levels],
+            [int(job_id) for job_id in analysis.critical_path],
+            analysis.critical_seconds,
+        )
+
+    async def cancel_workflow(self, workflow_id: int) -> dict[str, Any]:
+        self.calls.append(("cancel_workflow", workflow_id))
+        return await self.workflow(workflow_id)
+
+    async def requeue_workflow(self, workflow_id: int) -> dict[str, Any]:
+        self.calls.append(("requeue_workflow", workflow_id))
+        return await self.workflow(workflow_id)
 
     async def close(self) -> None:
         return None

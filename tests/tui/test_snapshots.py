@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.fakes import FakeClient, fake_app, loaded, make_job
+from tests.tui.fakes import FakeClient, fake_app, loaded, make_job, workflow_jobs, workflow_record
 from tui.screens.dialogs import ErrorScreen
 
 
@@ -66,3 +66,16 @@ def test_80x24(snap_compare):
 @pytest.mark.parametrize("theme", ["dark", "light", "high-contrast"])
 def test_theme(snap_compare, theme):
     assert snap_compare(fake_app(populated(), theme=theme), terminal_size=(120, 30), run_before=_loaded)
+
+
+def test_workflow_graph_80x24(snap_compare):
+    """`d` on a job of a 14-job workflow in 9 levels: one line per level, the critical path starred."""
+    client = FakeClient([make_job(i) for i in range(1, 40)] + workflow_jobs(40, 3), workflows=[workflow_record(3)])
+
+    async def before(pilot):
+        await loaded(pilot)
+        pilot.app.main.table.move_to(45)  # job 46: train-resnet-large-with-augmentations, on the critical path
+        await pilot.press("d")
+        await pilot.pause(0.3)
+
+    assert snap_compare(fake_app(client), terminal_size=(80, 24), run_before=before)

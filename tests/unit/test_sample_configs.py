@@ -1,5 +1,6 @@
 """Every file in sample_configs/ is loaded here: configs validate with the current schema, the demo jobs
-are valid submissions that use only sh, python3 and coreutils, and an engine accepts them.
+are valid submissions that use only sh, python3 and coreutils, and an engine accepts them; the workflows
+are checked in test_workflow_schema.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from tui.jobfile import read_job_file
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 JOB_FILES = {"demo-jobs.yaml"}
+WORKFLOW_FILES = {"workflow-ci.yaml", "workflow-seed.yaml"}  # see test_workflow_schema.py
 ALLOWED_PROGRAMS = {"sh", "python3", "sleep", "echo", "true", "false", "seq", "cat", "date", "touch"}
 
 
@@ -24,9 +26,12 @@ def sample_files() -> list[Path]:
 
 def test_the_expected_samples_exist() -> None:
     assert {p.name for p in sample_files()} >= {"demo.yaml", "demo-jobs.yaml", "cluster.yaml", "ssh-nodes.yaml"}
+    assert {p.name for p in sample_files()} >= WORKFLOW_FILES
 
 
-@pytest.mark.parametrize("path", [p for p in sample_files() if p.name not in JOB_FILES], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [p for p in sample_files() if p.name not in JOB_FILES | WORKFLOW_FILES], ids=lambda p: p.name
+)
 def test_every_sample_config_validates(path: Path) -> None:
     config = load_config(path)
     assert config.nodes
@@ -81,6 +86,25 @@ async def test_an_engine_with_the_demo_config_accepts_the_demo_jobs(engine_facto
         assert sum(j.status.value == "blocked" for j in jobs) == 1
         by_name = {j.name: j for j in jobs}
         assert by_name["post"].after == [by_name["solve"].id] and by_name["solve"].after == [by_name["mesh"].id]
+    finally:
+        for job in jobs:
+            if not job.is_terminal:
+                await rig.service.cancel(rig.actor(), job.id)
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOW_FILES))
+async def test_an_engine_accepts_the_sample_workflows(engine_factory, name: str) -> None:
+    rig = await engine_factory(load_config(SAMPLES / "demo.yaml"))
+    specs = read_job_file(str(SAMPLES / name))
+    jobs = await rig.submit(*specs)
+    try:
+        assert len(jobs) == len(specs) and all(j.workdir == str(SAMPLES) for j in jobs)
+        by_name = {j.name: j for j in jobs}
+        if name == "workflow-seed.yaml":
+            assert by_name["Run Tests"].after == [by_name["Build Application"].id]
+            assert by_name["Deploy Application"].after == [by_name["Run Tests"].id]
+        else:
+            assert by_name["Clean up"].after == [by_name["Package the release"].id, by_name["smoke_tests"].id]
     finally:
         for job in jobs:
             if not job.is_terminal:

@@ -91,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.verb is None and args.token is not None:
+    if args.serve and args.token is not None:
         raise ConfigError(
-            "--token is for the verbs (`jobtui --token FILE list`); the TUI and --serve act as the owner."
+            "--token is for the TUI and the verbs (`jobtui --token FILE list`); --serve runs the engine as its "
+            "owner: drop --token."
         )
     if args.serve:
         from tui.cli.serve import serve

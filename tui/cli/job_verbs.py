@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import os
 import sys
+import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ValidationError
 from tui.cli.output import DEFAULT_FIELDS, as_json, describe_job, project, table
 from tui.cli.sanitize import LogFilter, say, visible
-from tui.jobfile import read_job_file
+from tui.jobfile import JobFile, read_jobs
 
 if TYPE_CHECKING:
     from engine.api.client import EngineClient
@@ -46,9 +48,14 @@ def _spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return spec
 
 
+def submission_key(args: argparse.Namespace) -> str:
+    """`--key`, or a new key for this invocation: a submission the client sends twice is then submitted once."""
+    return args.key if args.key is not None else uuid.uuid4().hex
+
+
 async def cmd_submit(client: EngineClient, args: argparse.Namespace) -> int:
-    specs = read_job_file(args.file) if args.file else [_spec_from_args(args)]
-    jobs = await client.submit(specs)
+    found = read_jobs(args.file) if args.file else JobFile([_spec_from_args(args)])
+    jobs = await client.submit(found.jobs, key=submission_key(args), workflow=found.workflow_info)
     ids = [j["id"] for j in jobs]
     if args.json:
         print(as_json({"ids": ids}))
@@ -81,7 +88,7 @@ async def cmd_wait(client: EngineClient, args: argparse.Namespace) -> int:
 
 
 async def cmd_list(client: EngineClient, args: argparse.Namespace) -> int:
-    jobs = await client.list_jobs(args.status, args.limit or None, not args.active, args.user)
+    jobs = await client.list_jobs(args.status, args.limit, not args.active, args.user)
     fields = args.output.split(",") if args.output else DEFAULT_FIELDS
     if args.json or args.format == "json":
         print(as_json(project(jobs, fields) if args.output else jobs))
@@ -124,10 +131,45 @@ async def cmd_logs(client: EngineClient, args: argparse.Namespace) -> int:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    """`jobtui run FILE`: attaches to the running engine, or hosts one for as long as the jobs run."""
-    from tui.cli.follow import run_and_follow
-    from tui.context import load_context, load_token
+    """`jobtui run FILE`: attaches to the running engine, or hosts one for as long as the jobs run.
 
+    `--tag T` keeps the jobs tagged T (`--with-deps`: and their ancestors), `--dry-run` only prints the
+    plan, `-o FILE` writes the results at the end; Ctrl-C is `tui.cli.follow`'s."""
+    from tui.cli.follow import RunOptions, run_and_follow
+    from tui.cli.run_options import check_output_path, command_prefix, select_tagged
+    from tui.context import load_context, load_token
+    from tui.jobfile import read_jobs
+
+    if args.with_deps and not args.tag:
+        raise ValidationError("--with-deps goes with --tag T (it adds the jobs those depend on); give --tag.")
+    if args.dry_run and args.output:
+        raise ValidationError("--dry-run runs nothing, so there are no results for -o; drop one of them.")
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        check_output_path(output)
     config, state_dir = load_context(args)
-    specs, token = read_job_file(args.file), load_token(args)
-    return await run_and_follow(config, state_dir, specs, args.json, token)
+    token = load_token(args)
+    where = "<stdin>" if args.file == "-" else args.file
+    found = read_jobs(args.file)
+    specs = found.jobs
+    if args.tag:
+        specs, notes = select_tagged(specs, args.tag, args.with_deps, where)
+        for note in notes:
+            say(f"jobtui: {note}", err=True)
+    workflow = found.workflow
+    name = workflow.name if workflow is not None else None
+    if args.dry_run:
+        from tui.cli.dry_run import dry_run
+
+        skipped = workflow.skipped if workflow is not None else {}
+        return await dry_run(config, state_dir, specs, args.json, token, where, name, skipped)
+    options = RunOptions(
+        source=where,
+        workflow=name,
+        workflow_info=found.workflow_info,
+        output=output,
+        on_interrupt=args.on_interrupt,
+        prefix=command_prefix(args),
+        config_path=args.config,
+    )
+    return await run_and_follow(config, state_dir, specs, args.json, token, submission_key(args), options)

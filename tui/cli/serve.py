@@ -10,7 +10,7 @@ from engine.api.daemon import EngineHost
 from engine.errors import ConfigError
 from tui.cli.sanitize import say
 from tui.context import load_context
-from tui.jobfile import read_job_file
+from tui.jobfile import read_jobs
 
 
 def parse_listen(value: str | None) -> tuple[str, int] | None:
@@ -33,7 +33,8 @@ async def serve(args: argparse.Namespace) -> int:
     await host.start()
     try:
         if args.submit_file:
-            await host.client().submit(read_job_file(args.submit_file))
+            found = read_jobs(args.submit_file)
+            await host.client().submit(found.jobs, workflow=found.workflow_info)
         say(
             f"jobtui engine serving on {host.socket_path} (pid {_pid()}); Ctrl-C or SIGTERM stops it, "
             "jobs keep running",

@@ -7,8 +7,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tui.cli import doctor
 from tui.cli import job_verbs as jobs
 from tui.cli import queue_verbs as queue
+from tui.cli import workflow_verbs as workflows
 
 if TYPE_CHECKING:
     from engine.api.client import HttpClient
@@ -61,11 +63,20 @@ def _submit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir")
     p.add_argument("--node", help="node name or glob")
     p.add_argument("--tag", action="append", default=[])
+    _key(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
 
 
+def _key(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--key",
+        help="idempotency key: submitting again with the same key and jobs submits nothing new "
+        "(default: a new one for each invocation, so that a lost connection is retried safely)",
+    )
+
+
 def _wait(p: argparse.ArgumentParser) -> None:
-    p.add_argument("ids", type=int, nargs="*")
+    p.add_argument("ids", nargs="*", metavar="ID", help="job ids, or one workflow as wf:ID")
     p.add_argument("--all", action="store_true", help="every job not yet ended")
     p.add_argument("--timeout", type=float, help="give up after this many seconds (exit 1)")
 
@@ -95,6 +106,19 @@ def _ids(p: argparse.ArgumentParser) -> None:
     p.add_argument("ids", type=int, nargs="+")
 
 
+def _target(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", metavar="ID", help="a job id, or a workflow as wf:ID")
+
+
+def _targets(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ids", nargs="+", metavar="ID", help="job ids, or one workflow as wf:ID")
+
+
+def _requeue(p: argparse.ArgumentParser) -> None:
+    _targets(p)
+    p.add_argument("--failed", action="store_true", help="with wf:ID: run its failed, cancelled and skipped jobs again")
+
+
 def _reject(p: argparse.ArgumentParser) -> None:
     p.add_argument("ids", type=int, nargs="+")
     p.add_argument("--reason", "-r", required=True)
@@ -120,20 +144,55 @@ def _token(p: argparse.ArgumentParser) -> None:
 
 
 def _run(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file")
+    p.add_argument("file", help="a job file or a workflow file ('-' for stdin)")
+    _key(p)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate the file and print where each job would start now, or why not (by level); queue nothing",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="when the run ends, write per-job results to FILE (JSON)")
+    p.add_argument("--tag", action="append", default=[], metavar="T", help="run only the jobs tagged T (repeatable)")
+    p.add_argument("--with-deps", action="store_true", help="with --tag: also run the jobs those depend on")
+    p.add_argument(
+        "--on-interrupt",
+        choices=["cancel", "detach"],
+        help="on Ctrl-C while this process hosts the engine: cancel the unfinished jobs, or detach (hand them to "
+        "a background `jobtui --serve`); default: ask on a terminal, else detach",
+    )
 
 
 # In `jobtui --help` order.
 VERBS: tuple[Verb, ...] = (
     Verb("submit", "submit a job (`-- CMD ARGS...`) or many (`--file F|-`)", _submit, attached(jobs.cmd_submit)),
-    Verb("wait", "block until jobs are terminal; exit 1 if any did not complete", _wait, attached(jobs.cmd_wait)),
+    Verb(
+        "wait",
+        "block until jobs (or a workflow, wf:ID) are terminal; exit 1 if any did not complete",
+        _wait,
+        attached(workflows.with_workflows(jobs.cmd_wait, workflows.cmd_wait_workflow)),
+    ),
     Verb("list", "list jobs", _list, attached(jobs.cmd_list)),
-    Verb("show", "every detail of a job", _one_id, attached(jobs.cmd_show)),
+    Verb(
+        "show",
+        "every detail of a job, or of a workflow (wf:ID: its jobs, edges, levels, critical path)",
+        _target,
+        attached(workflows.with_workflows(jobs.cmd_show, workflows.cmd_show_workflow)),
+    ),
     Verb("position", "a job's place in the queue", _one_id, attached(queue.cmd_position)),
     Verb("logs", "print a job's output", _logs, attached(jobs.cmd_logs)),
-    Verb("cancel", "cancel jobs", _ids, attached(queue.cmd_cancel)),
+    Verb(
+        "cancel",
+        "cancel jobs, or every unfinished job of a workflow (wf:ID)",
+        _targets,
+        attached(workflows.with_workflows(queue.cmd_cancel, workflows.cmd_cancel_workflow)),
+    ),
     Verb("approve", "approve jobs", _ids, attached(queue.cmd_approve)),
-    Verb("requeue", "requeue jobs", _ids, attached(queue.cmd_requeue)),
+    Verb(
+        "requeue",
+        "requeue jobs, or a workflow's failed part (wf:ID --failed)",
+        _requeue,
+        attached(workflows.with_workflows(queue.cmd_requeue, workflows.cmd_requeue_workflow)),
+    ),
     Verb("reject", "reject jobs awaiting approval", _reject, attached(queue.cmd_reject)),
     Verb("priority", "set a queued job's priority (lead/admin)", _priority, attached(queue.cmd_priority)),
     Verb("stats", "queue statistics", _no_arguments, attached(queue.cmd_stats)),
@@ -142,5 +201,24 @@ VERBS: tuple[Verb, ...] = (
     Verb("cleanup", "delete ended jobs older than N days", _cleanup, attached(queue.cmd_cleanup)),
     Verb("token", "issue an API token for a user (admin)", _token, attached(queue.cmd_token)),
     Verb("run", "submit a file of jobs and follow them to the end with live progress", _run, jobs.cmd_run),
+    Verb(
+        "workflows",
+        "the workflows submitted: status, jobs by status, submitter (wf:ID for show, cancel, wait, requeue)",
+        _no_arguments,
+        attached(workflows.cmd_workflows),
+    ),
+    Verb(
+        "analyze",
+        "check a workflow file: levels, critical path, parallelism (--json, --dot, --mermaid)",
+        workflows.add_analyze_arguments,
+        workflows.cmd_analyze,
+    ),
+    Verb("create", "write a sample workflow file to start from", workflows.add_create_arguments, workflows.cmd_create),
+    Verb(
+        "doctor",
+        "check this installation: config, state dir, engine, nodes, cgroups, GPUs, tools",
+        _no_arguments,
+        doctor.cmd_doctor,
+    ),
 )
 BY_NAME = {verb.name: verb for verb in VERBS}

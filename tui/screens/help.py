@@ -10,10 +10,15 @@ from textual.widgets import Label, Static
 
 from tui.keys import KEYS, key_for
 
-SCOPES = {"app": "Everywhere", "jobs": "Job table", "log": "Log pane (after l, Tab to focus)"}
+SCOPES = {
+    "app": "Everywhere",
+    "jobs": "Job table",
+    "log": "Log pane (after l, Tab to focus)",
+    "graph": "Workflow graph (after d)",
+}
 FILTER_HELP = (
-    "Filter (/): words match the name or id; status:running,failed  user:ann  node:gpu*  tag:x; "
-    "!term negates; Enter keeps it, Esc clears it."
+    "Filter (/): words match the name or id; status:running,failed  user:ann  node:gpu*  tag:x  wf:3 "
+    "(a workflow; w sets it to the selected job's); !term negates; Enter keeps it, Esc clears it."
 )
 
 

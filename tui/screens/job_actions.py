@@ -46,7 +46,7 @@ class JobActions(Screen[None]):
         if capabilities is None or capabilities.get(CAPABILITY_FOR[verb], True):
             return True  # unknown (the engine has not said): the server decides
         self.notify(
-            f"you are {self.app.client.user} ({self.app.role}); your role may not {verb} jobs.",
+            f"you are {self.app.user or self.app.client.user} ({self.app.role}); your role may not {verb} jobs.",
             title="Not allowed",
             severity="error",
         )

@@ -23,6 +23,8 @@ from tui.formatting import SORTABLE
 from tui.keys import bindings
 from tui.screens.job_actions import JobActions
 from tui.screens.log_feed import LogFeed
+from tui.screens.workflow import WorkflowScreen
+from tui.widgets.job_index import without_workflow, workflow_term
 from tui.widgets.job_table import JobTable
 from tui.widgets.log_view import LogView
 from tui.widgets.panels import DetailPane, GpuPanel, NodesPanel, StatsBar
@@ -158,6 +160,66 @@ class MainScreen(JobActions):
 
     action_sort_by = sort_by
     action_apply_filter = set_filter
+
+    # -- workflows: the selected job's workflow, as a filter or as a graph ------------------------------------
+
+    def _workflow_of_cursor(self, what: str) -> tuple[int, int] | None:
+        """(workflow id, job id) of the job under the cursor; None, with a notice, when there is none."""
+        job_id = self.table.cursor_id
+        row = self.app.index.rows.get(job_id) if job_id is not None else None
+        if row is None:
+            self.notify(f"no job selected: nothing to {what}.", severity="warning", timeout=3)
+            return None
+        if row.workflow_id is None:
+            self.notify(
+                f"job #{row.id} was not submitted with a workflow (a workflow file): nothing to {what}.",
+                title="No workflow",
+                severity="warning",
+                timeout=4,
+            )
+            return None
+        return row.workflow_id, row.id
+
+    def action_workflow_filter(self) -> None:
+        """Show only the selected job's workflow (`wf:ID` joins the filter); again: show every job again."""
+        rest, had = without_workflow(self.app.index.filter.text)
+        if had:
+            self.set_filter(rest)
+            self.notify("workflow filter cleared", timeout=2)
+            return
+        found = self._workflow_of_cursor("filter by")
+        if found is None:
+            return
+        self.set_filter(f"{rest} {workflow_term(found[0])}".strip())
+        self.notify(f"workflow #{found[0]}: {len(self.app.index)} job(s) shown; w or Esc shows all", timeout=3)
+
+    def action_workflow_graph(self) -> None:
+        if found := self._workflow_of_cursor("draw"):
+            self._open_graph(*found)
+
+    @work(exclusive=True, group="workflow")
+    async def _open_graph(self, workflow_id: int, job_id: int) -> None:
+        try:
+            detail = await self.app.client.workflow(workflow_id)
+        except JobTuiError as e:
+            self.notify(e.message, title=f"Workflow #{workflow_id}", severity="error", markup=False)
+            return
+        if not detail.get("jobs"):
+            self.notify(f"workflow #{workflow_id} has no jobs left to draw.", severity="warning")
+            return
+        self.app.push_screen(WorkflowScreen(workflow_id, detail, job_id), self._after_graph)
+
+    def _after_graph(self, job_id: int | None) -> None:
+        """Back from the graph: Enter there puts the table's cursor on its job."""
+        if job_id is None:
+            return
+        row = self.app.index.position(job_id)
+        if row is None:
+            self.notify(
+                f"job #{job_id} is hidden by the filter ({self.app.index.filter.text}).", timeout=3, markup=False
+            )
+            return
+        self.table.move_to(row)
 
     def action_toggle_panels(self) -> None:
         side = self.query_one("#side")

@@ -23,6 +23,8 @@ class JobCommands(Provider):
             ("show: detail", partial(act, "screen.detail"), "Enter"),
             ("show: logs", partial(act, "screen.logs"), "l"),
             ("show: nodes and GPU panels", partial(act, "screen.toggle_panels"), "p"),
+            ("show: the selected job's workflow graph (DAG)", partial(act, "screen.workflow_graph"), "d"),
+            ("filter: the selected job's workflow (again: all)", partial(act, "screen.workflow_filter"), "w"),
             ("filter: clear", partial(act, "screen.apply_filter('')"), ""),
         ]
         out += [(f"filter: {s}", partial(act, f"screen.apply_filter('status:{s}')"), "") for s in STATUS_ORDER]

@@ -21,7 +21,8 @@ REBUILD_AFTER = 2000  # more moved rows than this in one batch: one sort is chea
 
 @dataclass(slots=True)
 class JobFilter:
-    """`/` filter: free text (name or id), `status:a,b`, `user:`, `node:` (globs allowed), `tag:`; `!` negates."""
+    """`/` filter: free text (name or id), `status:a,b`, `user:`, `node:` (globs allowed), `tag:`, `wf:ID`
+    (a workflow's jobs; `wf:*` any workflow's, `wf:-` none); `!` negates."""
 
     text: str = ""
     tests: list[Callable[[JobRow], bool]] = field(default_factory=list)
@@ -52,6 +53,8 @@ def _term(term: str) -> Callable[[JobRow], bool]:
         return _text_test(value, lambda r: r.node or "")
     if sep and field_name in ("tag", "t"):
         return lambda r: any(fnmatch.fnmatchcase(t, value) for t in r.tags)
+    if sep and field_name in WORKFLOW_TERMS:
+        return _workflow_test(value)
     needle = term.lower().lstrip("#")
     if needle.isdigit():
         return lambda r: str(r.id) == needle or needle in r.name.lower()
@@ -62,6 +65,30 @@ def _text_test(value: str, get: Callable[[JobRow], str]) -> Callable[[JobRow], b
     if any(ch in value for ch in "*?["):
         return lambda r: fnmatch.fnmatchcase(get(r), value)
     return lambda r: get(r) == value
+
+
+WORKFLOW_TERMS = ("wf", "workflow")
+
+
+def _workflow_test(value: str) -> Callable[[JobRow], bool]:
+    value = value.lstrip("#")
+    if value == "*":
+        return lambda r: r.workflow_id is not None
+    if value in ("-", "none"):
+        return lambda r: r.workflow_id is None
+    wanted = int(value) if value.isdigit() else None  # anything else matches no job
+    return lambda r: wanted is not None and r.workflow_id == wanted
+
+
+def workflow_term(workflow_id: int) -> str:
+    return f"wf:{workflow_id}"
+
+
+def without_workflow(text: str) -> tuple[str, bool]:
+    """The filter `text` less its workflow terms (`wf:3`; a negated one stays), and whether it had one."""
+    terms = text.split()
+    kept = [t for t in terms if t.partition(":")[0] not in WORKFLOW_TERMS or ":" not in t]
+    return " ".join(kept), len(kept) != len(terms)
 
 
 def _status_alias(value: str) -> str:
@@ -86,6 +113,7 @@ class JobIndex:
         self._key_of: dict[int, object] = {}
         self._waits: dict[int, float] = {}
         self._wait_sum = 0.0
+        self.in_workflows = 0  # jobs that belong to a workflow (the table shows a WF column when there are some)
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -120,6 +148,7 @@ class JobIndex:
         """Replace every job (a snapshot)."""
         self.rows = {r.id: r for r in rows}
         self.counts = Counter(r.status for r in self.rows.values())
+        self.in_workflows = sum(r.workflow_id is not None for r in self.rows.values())
         self._waits = {r.id: r.started_at - r.created_at for r in self.rows.values() if r.started_at is not None}
         self._wait_sum = sum(self._waits.values())
         self._rebuild()
@@ -150,6 +179,7 @@ class JobIndex:
             if old is None:
                 continue
             self.counts[old.status] -= 1
+            self.in_workflows -= old.workflow_id is not None
             self._wait_sum -= self._waits.pop(job_id, 0.0)
             key = self._key_of.get(job_id)
             if key is not None:
@@ -169,8 +199,10 @@ class JobIndex:
     def _account(self, old: JobRow | None, new: JobRow) -> None:
         if old is not None:
             self.counts[old.status] -= 1
+            self.in_workflows -= old.workflow_id is not None
             self._wait_sum -= self._waits.pop(old.id, 0.0)
         self.counts[new.status] += 1
+        self.in_workflows += new.workflow_id is not None
         if new.started_at is not None:
             wait = new.started_at - new.created_at
             self._waits[new.id] = wait

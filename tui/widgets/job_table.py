@@ -44,7 +44,7 @@ class JobTable(ScrollView, can_focus=True):
         self.cursor_id: int | None = None
         self.marked: set[int] = set()
         self._styles: dict[str, Style] = {}
-        self._layout: tuple[int, list[tuple[Column, int]]] = (-1, [])
+        self._layout: tuple[tuple[int, bool], list[tuple[Column, int]]] = ((-1, False), [])
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
@@ -70,7 +70,8 @@ class JobTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.index) + 1)
         if order_changed or self.cursor_id is None:
             self._reposition()
-        if order_changed or changed is None or not changed.isdisjoint(self.visible_ids()):
+        wf_column = (self.index.in_workflows > 0) != self._layout[0][1]  # a workflow's first or last job came
+        if order_changed or changed is None or wf_column or not changed.isdisjoint(self.visible_ids()):
             self.refresh()
 
     def visible_ids(self) -> list[int]:
@@ -138,9 +139,9 @@ class JobTable(ScrollView, can_focus=True):
         return style
 
     def _columns(self) -> list[tuple[Column, int]]:
-        width = self.scrollable_content_region.width
-        if self._layout[0] != width:
-            self._layout = (width, layout_columns(width))
+        shape = (self.scrollable_content_region.width, self.index.in_workflows > 0)
+        if self._layout[0] != shape:
+            self._layout = (shape, layout_columns(*shape))
         return self._layout[1]
 
     def render_line(self, y: int) -> Strip:
