@@ -305,6 +305,7 @@ class WorkflowRecord:
     digest: str  # sha256 of the workflow file, hex ("" when the client did not say)
     submitter: str
     created_at: float
+    max_concurrent: int | None = None  # jobs of it running at once (its `max_concurrent_jobs`); None: no cap
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -315,6 +316,7 @@ class WorkflowRecord:
             "digest": self.digest,
             "submitter": self.submitter,
             "created_at": self.created_at,
+            "max_concurrent": self.max_concurrent,
         }
 
 

@@ -85,7 +85,8 @@ MIGRATIONS: list[str] = [
         description TEXT NOT NULL DEFAULT '',
         digest TEXT NOT NULL DEFAULT '',
         submitter TEXT NOT NULL,
-        created_at REAL NOT NULL
+        created_at REAL NOT NULL,
+        max_concurrent INTEGER
     );
     """,
 ]
@@ -103,7 +104,8 @@ _UPSERT_ATTEMPT = (
 )
 _INSERT_SUBMISSION = "INSERT INTO submissions(user, key, digest, ids, created_at) VALUES (?,?,?,?,?)"
 _INSERT_WORKFLOW = (
-    "INSERT INTO workflows(id, name, version, description, digest, submitter, created_at) VALUES (?,?,?,?,?,?,?)"
+    "INSERT INTO workflows(id, name, version, description, digest, submitter, created_at, max_concurrent) "
+    "VALUES (?,?,?,?,?,?,?,?)"
 )
 _INSERT_EVENT = (
     "INSERT INTO events(seq, job_id, at, actor, kind, from_status, to_status, reason, message) "
@@ -314,7 +316,9 @@ class Store:
     def save_workflow(workflow: WorkflowRecord) -> Statement:
         """Record a workflow (in the commit of its jobs)."""
         w = workflow
-        return _INSERT_WORKFLOW, (w.id, w.name, w.version, w.description, w.digest, w.submitter, w.created_at)
+        return _INSERT_WORKFLOW, (
+            w.id, w.name, w.version, w.description, w.digest, w.submitter, w.created_at, w.max_concurrent
+        )  # fmt: skip
 
     @staticmethod
     def delete_workflows(ids: list[int]) -> list[Statement]:
@@ -418,17 +422,24 @@ class Store:
             raise StoreError(_damaged_message(self.path, what)) from e
 
     async def load_workflows(self) -> list[WorkflowRecord]:
-        sql = "SELECT id, name, version, description, digest, submitter, created_at FROM workflows ORDER BY id"
+        sql = (
+            "SELECT id, name, version, description, digest, submitter, created_at, max_concurrent "
+            "FROM workflows ORDER BY id"
+        )
         return [self._workflow(*row) for row in await self._rows(sql)]
 
     def _workflow(self, workflow_id: Any, name: Any, version: Any, *rest: Any) -> WorkflowRecord:
         """The workflow of one row, or a StoreError saying the row is damaged."""
-        description, digest, submitter, created_at = rest
+        description, digest, submitter, created_at, cap = rest
         try:
             if not isinstance(workflow_id, int) or not isinstance(name, str) or not isinstance(submitter, str):
                 raise _Damage("its id, name or submitter is not what it should be")
+            if cap is not None and (not isinstance(cap, int) or cap < 1):
+                raise _Damage(f"its max_concurrent {cap!r} is not a whole number of at least 1")
             text = None if version is None else str(version)
-            return WorkflowRecord(workflow_id, name, text, str(description), str(digest), submitter, float(created_at))
+            return WorkflowRecord(
+                workflow_id, name, text, str(description), str(digest), submitter, float(created_at), cap
+            )
         except (ValueError, TypeError) as e:
             what = f"workflow {workflow_id!r} cannot be read: {_why(e)}"
             raise StoreError(_damaged_message(self.path, what)) from e

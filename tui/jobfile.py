@@ -59,7 +59,8 @@ class JobFile:
         w = self.workflow
         if w is None:
             return None
-        return {"name": w.name, "version": w.version, "description": w.description, "digest": w.digest}
+        info = {"name": w.name, "version": w.version, "description": w.description, "digest": w.digest}
+        return {**info, "max_concurrent": w.settings.max_concurrent_jobs}
 
 
 def read_job_file(name: str) -> list[dict[str, Any]]:

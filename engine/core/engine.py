@@ -103,6 +103,7 @@ class Engine:
         self._progress_saved: dict[int, float] = {}
         self._next_id = 1
         self._workflows: dict[int, WorkflowRecord] = {}  # by id; their jobs carry the id
+        self._workflow_caps: dict[int, int] = {}  # workflow id -> its jobs running at once, where it caps them
         self._next_workflow_id = 1
         self._submissions: dict[tuple[str, str], Submission] = {}  # by (user, idempotency key)
         self._saving: dict[tuple[str, str], asyncio.Event] = {}  # keyed submissions being committed
@@ -139,6 +140,7 @@ class Engine:
         self._limits.update((await self._store.load_settings()).get("limits", {}))
         self._submissions = {(s.user, s.key): s for s in await self._store.load_submissions()}
         self._workflows = {w.id: w for w in await self._store.load_workflows()}
+        self._workflow_caps = {w.id: w.max_concurrent for w in self._workflows.values() if w.max_concurrent}
         self._next_workflow_id = max(self._workflows, default=0) + 1
         self._event_seq = await self._store.max_event_seq()
         if self._executors is None:
@@ -316,6 +318,8 @@ class Engine:
                 self._saving.pop(keyed).set()
         if workflow is not None:
             self._workflows[workflow.id] = workflow
+            if workflow.max_concurrent:
+                self._workflow_caps[workflow.id] = workflow.max_concurrent
         for job in jobs:
             self._jobs[job.id] = job
             self._bus.publish(JobChanged(record=job.to_dict()))
@@ -387,6 +391,7 @@ class Engine:
                 self._submissions.pop(key, None)
         for workflow_id in emptied:
             self._workflows.pop(workflow_id, None)
+            self._workflow_caps.pop(workflow_id, None)
         for job_id in ended:
             del self._jobs[job_id]
             shutil.rmtree(self.state_dir / "runs" / str(job_id), ignore_errors=True)
@@ -533,8 +538,9 @@ class Engine:
         lim = self._limits
         pools = {name: pool.tokens for name, pool in self.config.licenses.items()}
         return Policy(
-            lim["max_concurrent"], lim["user_max_concurrent"], lim["team_max_concurrent"], lim["fair_share"], pools
-        )
+            lim["max_concurrent"], lim["user_max_concurrent"], lim["team_max_concurrent"], lim["fair_share"], pools,
+            self._workflow_caps,
+        )  # fmt: skip
 
     async def _loop(self) -> None:
         while True:

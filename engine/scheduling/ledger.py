@@ -40,6 +40,8 @@ class Ledger:
         u.by_user[job.user] = u.by_user.get(job.user, 0) + sign
         if job.team:
             u.by_team[job.team] = u.by_team.get(job.team, 0) + sign
+        if job.workflow_id is not None:
+            u.by_workflow[job.workflow_id] = u.by_workflow.get(job.workflow_id, 0) + sign
         for name, tokens in job.resources.licenses.items():
             u.licenses[name] = u.licenses.get(name, 0) + sign * tokens
 

@@ -54,6 +54,7 @@ class Usage:
     total: int = 0
     by_user: dict[str, int] = field(default_factory=dict)
     by_team: dict[str, int] = field(default_factory=dict)
+    by_workflow: dict[int, int] = field(default_factory=dict)
     licenses: dict[str, int] = field(default_factory=dict)
 
 
@@ -64,6 +65,7 @@ class Policy:
     team_max_concurrent: int = 10
     fair_share: bool = False
     license_pools: dict[str, int] = field(default_factory=dict)
+    workflow_caps: dict[int, int] = field(default_factory=dict)  # workflow id -> jobs of it running at once
 
 
 @dataclass(slots=True, frozen=True)
@@ -90,6 +92,8 @@ def plan(
         return []
     by_user = dict(usage.by_user)
     by_team = dict(usage.by_team)
+    by_workflow = dict(usage.by_workflow)
+    caps = policy.workflow_caps
     licenses = dict(usage.licenses)
     nodes = [replace(n, gpus=list(n.gpus), labels=n.labels) for n in nodes]
     heads = [
@@ -104,6 +108,11 @@ def plan(
         key, user, pos = heapq.heappop(heads)
         job = ready.jobs[key[1]]
         if policy.fair_share and job.team and by_team.get(job.team, 0) >= policy.team_max_concurrent:
+            passed_over += 1
+            _push_next(heads, ready, user, pos)
+            continue
+        workflow = job.workflow_id
+        if workflow in caps and by_workflow.get(workflow, 0) >= caps[workflow]:
             passed_over += 1
             _push_next(heads, ready, user, pos)
             continue
@@ -122,6 +131,8 @@ def plan(
         by_user[user] = by_user.get(user, 0) + 1
         if job.team:
             by_team[job.team] = by_team.get(job.team, 0) + 1
+        if workflow is not None:
+            by_workflow[workflow] = by_workflow.get(workflow, 0) + 1
         starts.append(Start(job.id, node.name, gpus))
         if by_user[user] < policy.user_max_concurrent:
             _push_next(heads, ready, user, pos)

@@ -408,6 +408,9 @@ class WorkflowInfo(BaseModel):
     version: Text | None = None
     description: Text = ""
     digest: str = Field(default="", pattern=r"^([0-9a-f]{64})?$", description="sha256 of the file, hex")
+    max_concurrent: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="jobs of it running at once (max_concurrent_jobs)"
+    )
 
     @field_validator("name", "version", "description")
     @classmethod

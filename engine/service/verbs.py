@@ -97,8 +97,9 @@ class JobService:
         record = None
         if workflow is not None:  # numbered by the engine
             record = WorkflowRecord(
-                0, workflow.name, workflow.version, workflow.description, workflow.digest, actor.user, now
-            )
+                0, workflow.name, workflow.version, workflow.description, workflow.digest, actor.user, now,
+                workflow.max_concurrent,
+            )  # fmt: skip
         await engine.submit(jobs, actor, key, digest, record)
         return sorted(jobs, key=lambda j: j.id)
 

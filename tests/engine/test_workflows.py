@@ -161,6 +161,39 @@ async def test_the_record_is_saved_with_its_jobs_and_outlives_the_engine(engine_
         summary_of(again.service, 9)
 
 
+async def test_a_workflow_runs_at_most_its_max_concurrent_jobs_at_once(engine_factory) -> None:
+    """`max_concurrent_jobs` caps the workflow's jobs running together (the engine's limits allow 20), also
+    for the engine that takes it over after a restart."""
+    rig = await engine_factory()
+    capped = WorkflowInfo(name="capped", max_concurrent=2)
+    jobs = await submit_workflow(rig, *[{"command": ["sleep", "0.2"]} for _ in range(6)], info=capped)
+    free = await rig.submit({"command": ["sleep", "0.2"]}, {"command": ["sleep", "0.2"]}, {"command": ["sleep", "0.2"]})
+    await ended(rig, *jobs, *free)
+    assert await most_at_once(rig, jobs) == 2
+    assert await most_at_once(rig, [*jobs[:1], *free]) >= 3, "the cap holds back only the workflow's own jobs"
+    await rig.engine.stop()
+
+    again = await engine_factory()
+    more = await submit_workflow(again, *[{"command": ["sleep", "0.2"]} for _ in range(4)], info=capped)
+    assert again.engine.workflow(1).max_concurrent == 2
+    await ended(again, *more)
+    assert await most_at_once(again, more) == 2
+
+
+async def most_at_once(rig: Rig, jobs: list[Job]) -> int:
+    """The most of `jobs` that held a slot at the same moment, from their attempts' start and end times."""
+    moments = []
+    for job in jobs:
+        attempts, _ = await rig.history(job.id)
+        for a in attempts:
+            moments += [(a.started_at, 1), (a.finished_at, -1)]
+    running = most = 0
+    for _, step in sorted(moments):  # at a tie an end (-1) comes first: its slot is free for the start
+        running += step
+        most = max(most, running)
+    return most
+
+
 async def test_a_database_of_before_workflows_is_migrated_and_its_jobs_load(engine_factory, state_dir: Path) -> None:
     """A schema-3 file (no workflows table, job records without `after_when` or `workflow_id`) opens as is."""
     rig = await engine_factory()
