@@ -61,6 +61,7 @@ class Reason(StrEnum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     RESULTS_MISSING = "results_missing"
+    NO_FINISHED_MARKER = "no_finished_marker"  # exited 0 without writing its `success_file`
 
 
 _S = JobStatus

@@ -235,6 +235,9 @@ def detail_text(job: dict[str, Any], detail: dict[str, Any] | None, now: float) 
         lines.append(f"[b]workflow[/b]  #{markup_escape(str(job['workflow_id']))}")
     if job.get("reason") or job.get("message"):
         lines.append(f"[b]reason[/b]    {e(job.get('reason') or '-')}: {e(job.get('message') or '')}")
+    success_file = (job.get("extra") or {}).get("success_file")
+    if success_file:  # it completes only if it leaves this file in its working directory
+        lines.append(f"[b]success[/b]   when {e(str(success_file))} exists after exit 0")
     scheduler = (job.get("extra") or {}).get("scheduler")
     if scheduler:  # a cluster job: the scheduler's own id and state
         scheduler_id, state = e(str(scheduler.get("id") or "-")), e(str(scheduler.get("state")))

@@ -27,6 +27,12 @@ class Outcome:
     message: str = ""
 
 
+def no_finished_marker(path: str) -> Outcome:
+    """An attempt that exited 0 without leaving its success file, looked for at `path` on its node: failed."""
+    where, name = os.path.split(os.path.normpath(path))
+    return Outcome(0, Reason.NO_FINISHED_MARKER, f"exited 0 but {name} was not written in {where or '/'}")
+
+
 @dataclass(slots=True, frozen=True)
 class Output:
     """Bytes of an attempt's output stream, and the stream's size in bytes as of that read."""

@@ -9,35 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 from pathlib import Path
 
-from engine.executors.base import LaunchSpec, Liveness, Outcome, Output, read_file
+from engine.executors.base import LaunchSpec, Liveness, Outcome, Output, no_finished_marker, read_file
 from engine.executors.wrapper import (
     EXIT,
     PID,
     PYTHON_FILE,
-    STDERR,
-    STDOUT,
+    current_umask,
     is_wrapper_of,
     parse_exit_file,
+    setpriv,
+    success_env,
     wrapper_argv,
 )
 from engine.models import Attempt, Reason
 
-_OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 PYTHON_FD = 3  # a python job run as another account reads its code from this inherited descriptor
+SUCCESS_RECORD = "success"  # in the run directory: where the job's success file must be, and whose rights see it
 
 
-def _spawn_files(run_dir: str) -> list[tuple[int, int, str, int, int]]:
-    """stdin from /dev/null; the output files made private (0600) whatever the umask, before the wrapper
-    opens them again by name."""
-    return [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, os.path.join(run_dir, STDOUT), _OUTPUT_FLAGS, 0o600),
-        (os.POSIX_SPAWN_OPEN, 2, os.path.join(run_dir, STDERR), _OUTPUT_FLAGS, 0o600),
-    ]
+_DEVNULL_STDIN = (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)
 
 
 def python_job(spec: LaunchSpec, code: str) -> tuple[list[str], list[tuple[int, int, str, int, int]]]:
@@ -94,6 +89,7 @@ class LocalExecutor:
         self.node = node
         self.runs_root = runs_root
         self._pidfds: dict[int, int] = {}
+        self._umask = current_umask()  # jobs get the daemon's; the wrapper's own files are private whatever it is
 
     def run_dir(self, job_id: int, number: int) -> str:
         return str(self.runs_root / str(job_id) / str(number))
@@ -101,15 +97,20 @@ class LocalExecutor:
     async def launch(self, spec: LaunchSpec) -> None:
         attempt = spec.attempt
         os.makedirs(attempt.run_dir, mode=0o700, exist_ok=True)
-        command, files = spec.job.command, _spawn_files(attempt.run_dir)
+        command, files = spec.job.command, [_DEVNULL_STDIN]
         code = spec.job.extra.get("python_code")
         if code is not None:
             command, handed = python_job(spec, code)
             files += handed
-        argv = wrapper_argv(attempt.run_dir, spec.workdir, command, spec.run_as)
+        argv = wrapper_argv(attempt.run_dir, spec.workdir, command, self._umask, spec.run_as)
+        env = spec.env
+        marker = success_env(spec.job.extra)
+        if marker:
+            _write_success_record(spec, next(iter(marker.values())))
+            env = {**env, **marker}
         # Spawning from a worker thread (posix_spawn releases the GIL) measured slower here: the thread
         # hand-offs cost more CPU than the vfork pause they hide.
-        pid = os.posix_spawn(argv[0], argv, spec.env, setsid=True, file_actions=files)
+        pid = os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=files)
         attempt.pid = pid
         # Its start time identifies it across engine restarts (a recycled pid has another): read now, so it is
         # saved with the `running` transition. The pidfd pins the process for this engine's lifetime.
@@ -121,6 +122,10 @@ class LocalExecutor:
         code = read_exit_code(attempt.run_dir)
         if code is None:
             return Outcome(None, Reason.LOST, "the job's process ended without writing an exit code")
+        if code == 0:
+            missing = await _missing_success_file(attempt.run_dir)
+            if missing is not None:
+                return no_finished_marker(missing)
         return Outcome(code)
 
     async def probe(self, attempt: Attempt) -> Liveness:
@@ -233,6 +238,39 @@ async def _readable(fd: int, timeout: float | None) -> bool:
         return False
     finally:
         loop.remove_reader(fd)
+
+
+def _write_success_record(spec: LaunchSpec, name: str) -> None:
+    """Where the success file must be (absolute), and as whom to look (shared mode), kept in the run directory so
+    a restarted engine still checks it."""
+    record: dict[str, object] = {"path": os.path.join(os.path.abspath(spec.workdir), name)}
+    if spec.run_as is not None:
+        record |= {"uid": spec.run_as.uid, "gid": spec.run_as.gid}
+    fd = os.open(os.path.join(spec.attempt.run_dir, SUCCESS_RECORD), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f)
+
+
+async def _missing_success_file(run_dir: str) -> str | None:
+    """The path of an attempt's success file when it does not exist; None when it does or none was asked for.
+
+    One stat, after the exit. A job run as another account (shared mode) has it looked for with that account's
+    rights (`setpriv ... test -e`), so a link it planted cannot tell it what exists where only root may look.
+    """
+    try:
+        with open(os.path.join(run_dir, SUCCESS_RECORD), "rb") as f:
+            record = json.loads(f.read(1 << 16))
+    except (FileNotFoundError, ValueError):
+        return None
+    path = str(record["path"])
+    if "uid" not in record:
+        return None if os.path.exists(path) else path
+    argv = [setpriv(), f"--reuid={int(record['uid'])}", f"--regid={int(record['gid'])}", "--init-groups", "--"]
+    argv += ["/bin/sh", "-c", 'test -e "$1"', "jobtui-check", path]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    return None if await proc.wait() == 0 else path
 
 
 def _read_pid_file(run_dir: str) -> int | None:

@@ -23,8 +23,8 @@ from typing import TypeVar
 from engine.config import SshNode
 from engine.errors import JobTuiError
 from engine.executors import ssh_scripts as scripts
-from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome, Output
-from engine.executors.wrapper import STDERR, STDOUT
+from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome, Output, no_finished_marker
+from engine.executors.wrapper import STDERR, STDOUT, SUCCESS_ENV, success_env
 from engine.models import Attempt, Reason
 from engine.remote.pool import SshHost, SshPool, SshRefused, SshRunner, SshUnreachable, env_script
 from engine.remote.sampling import sample_node
@@ -216,7 +216,8 @@ class SshExecutor:
         state = self._ended.pop((attempt.job_id, attempt.number), None) or await self._watch(attempt)
         if state.exit_code is None:
             return Outcome(None, Reason.LOST, f"the job's process on {self.node} ended without writing an exit code")
-        return await self._collect(attempt, state.exit_code)
+        outcome = await self._collect(attempt, state.exit_code)  # outputs come back even without the marker
+        return no_finished_marker(state.missing) if state.missing is not None else outcome
 
     async def probe(self, attempt: Attempt) -> Liveness:
         timeout = 2.0 if not self.host.connected else 10.0
@@ -450,4 +451,6 @@ def _forwarded_env(spec: LaunchSpec) -> dict[str, str]:
     for name, value in spec.env.items():
         if name.startswith(FORWARDED_ENV_PREFIXES) or name in FORWARDED_ENV:
             env[name] = value
+    env.pop(SUCCESS_ENV, None)  # the wrapper checks a success file only when the job has one
+    env.update(success_env(spec.job.extra))
     return env

@@ -11,7 +11,8 @@ The answer is a list of records, one per line:
   `F INDEX CODE`        an attempt could not be started (90: no run directory, 91: no env file)
   `X INDEX ALIVE PID EXIT` its state: ALIVE is 1 while the same process runs, EXIT the exit file's
                         first line with `;` once it is complete (liveness is read first, so a process
-                        seen dead has already written its exit file if it ever will)
+                        seen dead has already written its exit file if it ever will); the line says
+                        too whether the job's success file was there (`wrapper.SUCCESS_CHECK`)
   `S INDEX OUT ERR`     the sizes of its stdout and stderr files
   `D INDEX STREAM OFFSET N` then N raw bytes of that stream from OFFSET, then a newline
   `G INDEX STREAM 0 N`  the same for a whole file of an ended attempt, whose bytes come in the block:
@@ -26,7 +27,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from engine.executors.wrapper import WRAPPER
+from engine.executors.wrapper import WRAPPER, parse_exit_record
 
 # The wrapper, first sourcing the attempt's private env file (written at launch, mode 0600).
 REMOTE_WRAPPER = '. "$1/env"\n' + WRAPPER
@@ -180,6 +181,7 @@ class AttemptState:
     alive: bool
     pid: int | None
     exit_code: int | None
+    missing: str | None = None  # exited 0 without its success file, looked for at this path
 
 
 @dataclass(slots=True, frozen=True)
@@ -300,10 +302,11 @@ def parse_report(body: bytes, count: int) -> Report:
                 break  # its bytes would be read as records
             continue
         if kind == b"X" and len(parts) >= 4:
-            exit_text = b" ".join(parts[4:])
-            code = int(exit_text[:-1]) if exit_text.endswith(b";") and exit_text[:-1].lstrip(b"-").isdigit() else None
+            exit_text = b" ".join(parts[4:])  # the exit line (`CODE`, `CODE +`, `CODE - PATH`) and `;`
+            record = parse_exit_record(exit_text[:-1] + b"\n") if exit_text.endswith(b";") else None
+            code, missing = record if record is not None else (None, None)
             pid = int(parts[3]) if parts[3].isdigit() else None
-            report.states[index] = AttemptState(parts[2] == b"1", pid, code)
+            report.states[index] = AttemptState(parts[2] == b"1", pid, code, missing)
         elif kind == b"L" and len(parts) >= 3:
             pid = int(parts[2]) if parts[2].isdigit() else None
             report.launched[index] = (pid, start_time_of(b" ".join(parts[3:]).decode(errors="replace")))

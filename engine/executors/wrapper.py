@@ -15,10 +15,38 @@ import shutil
 
 from engine.accounts import Account
 
-WRAPPER = r"""d=$1; w=$2; shift 2
+# A job with a `success_file` has it in $JOBTUI_SUCCESS_FILE (see `success_env`): once the job exited 0 the wrapper
+# tests for it in the working directory (`$w`, made absolute right after the cd, so a builtin run as the job cannot
+# move it) and appends the answer to the exit line: ` +` (there) or ` - PATH` (missing, PATH where it looked).
+SUCCESS_ENV = "JOBTUI_SUCCESS_FILE"
+SUCCESS_CHECK = r"""m=
+if [ "$rc" = 0 ] && [ -n "${JOBTUI_SUCCESS_FILE-}" ]; then
+  if [ -e "$w/$JOBTUI_SUCCESS_FILE" ]; then m=' +'; else m=" - $w/$JOBTUI_SUCCESS_FILE"; fi
+fi
+"""
+EXIT_LINE = r"""printf '%s%s\n' "$rc" "$m" >"$d/exit"
+"""
+
+# The wrapper on SSH nodes (sourced env file first, see ssh_scripts.REMOTE_WRAPPER).
+WRAPPER = (
+    r"""d=$1; w=$2; shift 2
 echo $$ >"$d/pid"
 exec </dev/null >>"$d/stdout" 2>>"$d/stderr"
+if cd "$w"; then w=$PWD; "$@"; rc=$?; else rc=126; fi
+"""
+    + SUCCESS_CHECK
+    + EXIT_LINE
+)
+
+# On this machine the wrapper makes its files private (umask 077) whatever the daemon's umask, and gives the
+# job the daemon's own umask back (`$3`): stdin is /dev/null already (the spawn's file actions).
+LOCAL_WRAPPER = r"""d=$1; w=$2; u=$3; shift 3
+umask 077
+echo $$ >"$d/pid"
+exec >>"$d/stdout" 2>>"$d/stderr"
+umask "$u"
 if cd "$w"; then "$@"; rc=$?; else rc=126; fi
+umask 077
 printf '%s\n' "$rc" >"$d/exit"
 """
 
@@ -28,14 +56,31 @@ EXIT_CANNOT_CD = 126
 EXIT_NOT_FOUND = 127
 
 
-def parse_exit_file(data: bytes) -> int | None:
-    """The exit code in an exit file's content, or None while it is absent or incomplete."""
+def parse_exit_record(data: bytes) -> tuple[int, str | None] | None:
+    """(the exit code, where the success file was looked for in vain or None) from an exit file's content
+    (`CODE`, `CODE +` or `CODE - PATH`, see SUCCESS_CHECK); None while it is absent or incomplete."""
     if not data.endswith(b"\n"):
         return None
+    code_text, _, rest = data[:-1].partition(b" ")
     try:
-        return int(data.strip())
+        code = int(code_text.strip())
     except ValueError:
         return None
+    if rest.startswith(b"- "):
+        return code, rest[2:].decode(errors="replace")
+    return code, None
+
+
+def success_env(extra: dict[str, object]) -> dict[str, str]:
+    """The variable that asks the wrapper to check a job's success file (from `Job.extra`), or nothing."""
+    name = extra.get("success_file")
+    return {SUCCESS_ENV: name} if isinstance(name, str) and name else {}
+
+
+def parse_exit_file(data: bytes) -> int | None:
+    """The exit code in an exit file's content, or None while it is absent or incomplete."""
+    record = parse_exit_record(data)
+    return None if record is None else record[0]
 
 
 WRAPPER_NAME = "jobtui-wrapper"  # the wrapper's $0: its argv reads [sh, -c, SCRIPT, WRAPPER_NAME, RUN_DIR, ...]
@@ -52,16 +97,27 @@ AS_USER = 'cd -- "$1" || exit 126; shift; exec "$@"'
 AS_USER_NAME = "jobtui-job"
 
 
-def wrapper_argv(run_dir: str, workdir: str, command: list[str], run_as: Account | None = None) -> list[str]:
-    """argv that runs `command` under the wrapper (`sh -c SCRIPT jobtui-wrapper RUN_DIR WORKDIR CMD...`).
+def wrapper_argv(
+    run_dir: str, workdir: str, command: list[str], umask: int, run_as: Account | None = None
+) -> list[str]:
+    """argv that runs `command` on this machine under the wrapper
+    (`sh -c SCRIPT jobtui-wrapper RUN_DIR WORKDIR UMASK CMD...`), the job with `umask`.
 
     With `run_as`, the command runs as that account (its uid, gid and supplementary groups, via `setpriv`).
     """
+    mask = f"{umask:04o}"
     if run_as is None:
-        return ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, run_dir, workdir, *command]
+        return ["/bin/sh", "-c", LOCAL_WRAPPER, WRAPPER_NAME, run_dir, workdir, mask, *command]
     switch = [setpriv(), f"--reuid={run_as.uid}", f"--regid={run_as.gid}", "--init-groups", "--"]
     job = ["/bin/sh", "-c", AS_USER, AS_USER_NAME, workdir, *command]
-    return ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, run_dir, "/", *switch, *job]
+    return ["/bin/sh", "-c", LOCAL_WRAPPER, WRAPPER_NAME, run_dir, "/", mask, *switch, *job]
+
+
+def current_umask() -> int:
+    """This process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def setpriv() -> str:

@@ -231,6 +231,21 @@ def _loopback(host: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
+def check_success_file(path: str) -> None:
+    """A job's `success_file`: a non-empty path below its working directory, on any node (no NUL or newline, not
+    absolute or `~`, no `..` component, at most MAX_TEXT bytes); a ValueError saying what is wrong otherwise."""
+    _check_text(path, "the success file")
+    if "\n" in path or "\r" in path:
+        raise ValueError("the success file holds a line break; name a file without one")
+    if path.startswith(("/", "~")):
+        raise ValueError(f"{path!r} is absolute; give a path relative to the job's working directory")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if not parts:
+        raise ValueError(f"{path!r} names no file; give e.g. qsub.finished.1")
+    if ".." in parts:
+        raise ValueError(f"{path!r} leaves the job's working directory ('..'); give a path below it")
+
+
 def typed_command(http: HttpCall | None, python: PythonCode | None, interpreter: str = "python3") -> list[str]:
     """The command shown for an http or python job (the engine runs the request or the code itself)."""
     if http is not None:
@@ -275,6 +290,11 @@ class JobSpec(BaseModel):
     python: PythonCode | None = Field(
         default=None, description="python code the engine runs from a file; `command` is then only shown"
     )
+    success_file: Text | None = Field(
+        default=None,
+        description="a file, relative to the working directory, the job must leave behind: one that exits 0 without "
+        "it fails with the reason no_finished_marker",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -288,6 +308,8 @@ class JobSpec(BaseModel):
     def _one_job_type(self) -> JobSpec:
         if self.http is not None and self.python is not None:
             raise ValueError("a job is an http request or python code, not both; split it in two jobs")
+        if self.http is not None and self.success_file is not None:
+            raise ValueError("an http job writes no files, so it has no success_file; remove it")
         if self.http is not None or self.python is not None:
             self.command = typed_command(self.http, self.python)
         return self
@@ -336,6 +358,13 @@ class JobSpec(BaseModel):
     def _text(cls, value: str | None) -> str | None:
         if value is not None:
             _check_text(value, "the value")
+        return value
+
+    @field_validator("success_file")
+    @classmethod
+    def _success_file(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_success_file(value)
         return value
 
     @field_validator("labels")

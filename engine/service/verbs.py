@@ -160,6 +160,8 @@ class JobService:
             job.extra["http"] = spec.http.model_dump()
         if spec.python is not None:
             job.extra["python_code"] = spec.python.code
+        if spec.success_file is not None:  # checked where the attempt ends (engine.executors.wrapper)
+            job.extra["success_file"] = spec.success_file
         self._check_runnable(job, spec)
         self._check_runs_as_its_submitter(actor, job)
         return job

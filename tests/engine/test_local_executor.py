@@ -27,7 +27,8 @@ async def test_wait_without_pid_reports_exit_code(tmp_path: Path) -> None:
 
 
 async def test_the_store_and_job_output_are_private_whatever_the_umask(engine_factory, tmp_path) -> None:
-    """Under umask 0 the database and every job's output are still 0600 in a 0700 state directory."""
+    """Under umask 0 the database and every job's output are still 0600 in a 0700 state directory, while the
+    job itself keeps the daemon's umask for the files it makes."""
     import os
     import stat
 
@@ -35,10 +36,12 @@ async def test_the_store_and_job_output_are_private_whatever_the_umask(engine_fa
     old = os.umask(0)
     try:
         rig = await engine_factory(state_dir=state_dir)
-        job = await rig.submit_one(["sh", "-c", "echo secret; echo more >&2"])
+        job = await rig.submit_one(["sh", "-c", "umask; echo more >&2"])
         await rig.wait_terminal(job.id)
     finally:
         os.umask(old)
+    (stdout,) = state_dir.rglob("stdout")
+    assert stdout.read_text().strip() == "0000", "the job runs with the daemon's own umask"
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
     private = [state_dir / "jobtui.db", *state_dir.rglob("stdout"), *state_dir.rglob("stderr")]
     assert len(private) == 3

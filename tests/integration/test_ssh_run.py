@@ -75,3 +75,29 @@ async def test_personal_mode_a_researchers_job_cannot_reach_the_owners_secrets(s
     assert token.encode() not in out + err
     assert b"SQLite format" not in out
     assert b"Permission denied" in err
+
+
+async def test_a_workflow_runs_on_an_ssh_node_with_its_conditions(sshd_server, ssh_engine):
+    """A workflow's jobs go to an SSH node like any others: edges, a failure condition and the record hold."""
+    from engine.service.jobspec import WorkflowInfo, parse_specs
+
+    engine, service = await ssh_engine(sshd_server.node("n1"))
+    specs = parse_specs(
+        [
+            {"key": "mesh", "command": ["sh", "-c", "echo meshed from $(whoami)"]},
+            {"key": "solve", "command": ["sh", "-c", "exit 4"], "after": ["mesh"]},
+            {"key": "report", "command": ["echo", "report"], "after": ["solve"]},
+            {"key": "clean", "command": ["echo", "clean"], "after": ["solve"], "after_when": {"solve": "failure"}},
+        ]
+    )
+    mesh, solve, report, clean = await service.submit(
+        service.actor("root"), specs, workflow=WorkflowInfo(name="remote study")
+    )
+    await wait_for(lambda: all(j.is_terminal for j in (mesh, solve, report, clean)), 30, "the workflow to end")
+    assert [j.status for j in (mesh, solve, report, clean)] == [
+        JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.SKIPPED, JobStatus.COMPLETED,
+    ]  # fmt: skip
+    assert {j.node for j in (mesh, solve, clean)} == {"n1"}
+    assert await _all_output(engine, mesh.id) == b"meshed from jobtui-test\n"
+    assert await _all_output(engine, clean.id) == b"clean\n"
+    assert mesh.workflow_id == clean.workflow_id and engine.workflow(mesh.workflow_id).name == "remote study"

@@ -41,6 +41,7 @@ def _spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "timeout": args.timeout,
         "workdir": os.path.abspath(args.workdir) if args.workdir else None,
         "node": args.node,
+        "success_file": getattr(args, "success_file", None),
     }
     spec.update({k: v for k, v in pairs.items() if v is not None})
     if args.requires_approval:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from tui.cli import doctor
 from tui.cli import job_verbs as jobs
 from tui.cli import queue_verbs as queue
+from tui.cli import tree_verbs as trees
 from tui.cli import workflow_verbs as workflows
 
 if TYPE_CHECKING:
@@ -61,6 +62,11 @@ def _submit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requires-approval", action="store_true")
     p.add_argument("--env", action="append", default=[], metavar="K=V")
     p.add_argument("--workdir")
+    p.add_argument(
+        "--success-file",
+        metavar="PATH",
+        help="a file (relative to the working directory) the job must write: exiting 0 without it fails the job",
+    )
     p.add_argument("--node", help="node name or glob")
     p.add_argument("--tag", action="append", default=[])
     _key(p)
@@ -214,6 +220,12 @@ VERBS: tuple[Verb, ...] = (
         workflows.cmd_analyze,
     ),
     Verb("create", "write a sample workflow file to start from", workflows.add_create_arguments, workflows.cmd_create),
+    Verb(
+        "tree",
+        "run a tree of qsub.{id} scripts and qsub.dependency.{id} files: init, status, stop, cancel, resume",
+        trees.add_arguments,
+        trees.cmd_tree,
+    ),
     Verb(
         "doctor",
         "check this installation: config, state dir, engine, nodes, cgroups, GPUs, tools",

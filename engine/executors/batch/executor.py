@@ -17,17 +17,18 @@ from typing import Protocol
 from engine.clock import Clock, SystemClock
 from engine.config import ClusterNode
 from engine.errors import JobTuiError
-from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome, Output
+from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome, Output, no_finished_marker
 from engine.executors.batch.poller import QueuePoller, Snapshot
 from engine.executors.batch.records import FinishedRecord, QueueEntry, make_tag, slurm_reason
 from engine.executors.batch.run_files import LocalFiles, RemoteFiles, RunFiles
 from engine.executors.batch.script import ScriptSpec, render_script
-from engine.executors.wrapper import EXIT, PID, parse_exit_file
+from engine.executors.wrapper import EXIT, PID, SUCCESS_ENV, parse_exit_record, success_env
 from engine.models import Attempt, Reason
 from engine.remote.commands import CommandError, CommandResult, CommandRunner, LocalRunner, run_command
 
 log = logging.getLogger(__name__)
 _ACTIVE = "active"
+EXIT_READ = 64 + 2 * 4096  # an exit line: the code, and where a missing success file was looked for
 
 
 class Dialect(Protocol):
@@ -172,6 +173,8 @@ class ClusterExecutor:
     def _script_spec(self, spec: LaunchSpec) -> ScriptSpec:
         job, attempt, cfg = spec.job, spec.attempt, self.cfg
         env = {**job.env, "JOBTUI_JOB_ID": str(job.id), "JOBTUI_ATTEMPT": str(attempt.number)}
+        env.pop(SUCCESS_ENV, None)  # the script checks a success file only when the job has one
+        env.update(success_env(job.extra))
         return ScriptSpec(
             tag=self._tag(attempt),
             name=job.name,
@@ -215,7 +218,8 @@ class ClusterExecutor:
                 return _ACTIVE
         if not snap.ok:
             return None
-        code = parse_exit_file(await self._read_small(attempt, EXIT) or b"")
+        exit_record = parse_exit_record(await self._read_small(attempt, EXIT, EXIT_READ) or b"")
+        code, missing = exit_record if exit_record is not None else (None, None)
         record = FinishedRecord(entry.job_id, entry.state, None, entry.name) if entry is not None else None
         if code is None and (record is None or _plain_end(record)):
             record = await self._accounting(attempt) or record
@@ -224,7 +228,7 @@ class ClusterExecutor:
         if record is not None:
             attempt.external_id = attempt.external_id or record.job_id
             attempt.external_state = record.state
-        return self._outcome(attempt, record, code)
+        return self._outcome(attempt, record, code, missing)
 
     def _observe(self, attempt: Attempt, entry: QueueEntry) -> None:
         """Record the scheduler's id and state on the attempt; tell the engine when they change."""
@@ -235,15 +239,19 @@ class ClusterExecutor:
         if changed and self._listener is not None:
             self._listener.attempt_changed(attempt)
 
-    def _outcome(self, attempt: Attempt, record: FinishedRecord | None, code: int | None) -> Outcome:
+    def _outcome(
+        self, attempt: Attempt, record: FinishedRecord | None, code: int | None, missing: str | None = None
+    ) -> Outcome:
+        """How it ended: the scheduler's reason first (timeout, out of memory...), then the exit file's code and,
+        after an exit 0, whether the success file was there (`missing`: where it was looked for in vain)."""
         if record is None:
-            return Outcome(code)
+            return no_finished_marker(missing) if missing is not None and code == 0 else Outcome(code)
         reason = _reason(record.state)
         where = f"{self.dialect.kind} job {record.job_id} ended {record.state}"
         if reason is not None:
             return Outcome(code, reason, f"{where} ({record.detail})" if record.detail else where)
         if code is not None:
-            return Outcome(code)
+            return no_finished_marker(missing) if missing is not None and code == 0 else Outcome(code)
         if record.exit_code is not None:
             return Outcome(128 + record.signal if record.signal else record.exit_code)
         return Outcome(None, Reason.NODE_FAILURE, f"{where} without an exit code; see the scheduler's log")
@@ -268,9 +276,9 @@ class ClusterExecutor:
         mine = [r for r in records if r.job_id == known or (known is None and r.name.startswith(tag))]
         return mine[-1] if mine else None
 
-    async def _read_small(self, attempt: Attempt, name: str) -> bytes | None:
+    async def _read_small(self, attempt: Attempt, name: str, limit: int = 64) -> bytes | None:
         try:
-            data = await self.files.read(os.path.join(attempt.run_dir, name), 0, 64)
+            data = await self.files.read(os.path.join(attempt.run_dir, name), 0, limit)
         except JobTuiError:
             return None
         return data or None

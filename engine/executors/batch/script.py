@@ -2,7 +2,8 @@
 
 The script is the attempt wrapper of DESIGN §5 with the scheduler's directives on top: it writes the
 job's output to `stdout`/`stderr` in the attempt's run directory and, at the end, its exit code to
-`exit` in one write of a newline-terminated number (`engine.wrapper.parse_exit_file` reads it). The
+`exit` in one write of a newline-terminated number (`engine.wrapper.parse_exit_file` reads it), followed, for a
+job with a success file, by whether the file was there once the command ended (`wrapper.SUCCESS_CHECK`). The
 job's argv and environment are quoted as data with `shlex.quote`, never pasted into the shell.
 """
 
@@ -13,7 +14,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from engine.executors.wrapper import EXIT, PID, STDERR, STDOUT
+from engine.executors.wrapper import EXIT_LINE, PID, STDERR, STDOUT, SUCCESS_CHECK
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -87,7 +88,7 @@ def render_script(spec: ScriptSpec, directive_prefix: str, directives: list[str]
             raise ValueError(f"environment variable name {key!r} is not valid in a shell")
         lines.append(f"{key}={shlex.quote(value)}; export {key}")
     lines.append(f'exec </dev/null >>"$d/{STDOUT}" 2>>"$d/{STDERR}"')
-    lines.append(f'if cd "$w"; then {shlex.join(spec.command)}; rc=$?; else rc=126; fi')
-    lines.append(f'printf \'%s\\n\' "$rc" >"$d/{EXIT}"')
+    lines.append(f'if cd "$w"; then w=$PWD; {shlex.join(spec.command)}; rc=$?; else rc=126; fi')
+    lines.append((SUCCESS_CHECK + EXIT_LINE).rstrip("\n"))  # with JOBTUI_SUCCESS_FILE: is the file there?
     lines.append('exit "$rc"')
     return "\n".join(lines) + "\n"

@@ -1,0 +1,403 @@
+"""`jobtui tree`: a directory of `qsub.{id}` scripts and `qsub.dependency.{id}` files (the jobauto layout) run as
+one workflow. `init` checks the tree, copies it to a new dated run directory beside it, fills in the
+placeholders of the copies and submits one job per script; `status`, `stop`, `cancel` and `resume` act on a
+run directory, found again through its `tree.json` (the workflow records it was submitted as).
+
+The tree's jobs run where they are: the node must see the run directory at the same path (a local node, or
+one sharing this file system: `--shared-fs`). Staging to other nodes is not built yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import Conflict, NotFound, ValidationError
+from engine.service.jobspec import batch_order, parse_specs
+from engine.trees import placeholders
+from engine.trees.layout import ROOT, Tree, id_order, scan
+from engine.trees.specs import tree_specs
+from tui.cli.output import as_json
+from tui.cli.sanitize import say, visible
+
+if TYPE_CHECKING:
+    from engine.api.client import EngineClient
+
+STATE = "tree.json"
+QUELIST = "quelist"
+SHARED_KINDS = {"local"}  # nodes that see this machine's files at the same paths
+_RUN_NAME = re.compile(r"[A-Za-z0-9_.,+@%=:~-]+")
+DONE, RUNNING, WAITING, FAILED, STOPPED = "done", "running", "waiting", "failed", "stopped"
+CATEGORY = {
+    "completed": DONE,
+    "starting": RUNNING,
+    "running": RUNNING,
+    "waiting": WAITING,
+    "blocked": WAITING,
+    "failed": FAILED,
+    "missing": FAILED,
+    "rejected": FAILED,
+    "cancelled": STOPPED,
+    "skipped": STOPPED,
+}
+ORDER = (DONE, RUNNING, WAITING, FAILED, STOPPED)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="tree_verb", metavar="ACTION", required=True)
+    init = _action(actions, "init", "copy a tree to a new dated run directory, fill in its placeholders, submit it")
+    init.add_argument("src", metavar="SRC", help="the tree: material directories of qsub.{id} + qsub.dependency.{id}")
+    init.add_argument("--node", required=True, help="where the jobs run (a local node, or see --shared-fs)")
+    init.add_argument("--name", help="the run directory's name before its date (default: SRC's name)")
+    init.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fill in __NAME__ (repeatable)")
+    init.add_argument("--results", default="", metavar="PAT,...", help="result files to keep (recorded in tree.json)")
+    init.add_argument("--max-queued", type=int, metavar="K", help="at most K of the tree's jobs running at once")
+    init.add_argument("--only-init", action="store_true", help="copy and fill in only; submit nothing")
+    init.add_argument(
+        "--shared-fs", action="store_true", help="the node (ssh or cluster) sees the run directory at the same path"
+    )
+    status = _action(actions, "status", "per directory: done, running, waiting, failed (also written to RUN/quelist)")
+    status.add_argument("run", nargs="?", default=".", metavar="RUN", help="the run directory (default: here)")
+    stop = _action(actions, "stop", "cancel one directory's jobs (running and waiting); the others go on")
+    stop.add_argument("target", metavar="RUN/DIR")
+    cancel = _action(actions, "cancel", "cancel every unfinished job of the tree")
+    cancel.add_argument("run", metavar="RUN")
+    resume = _action(actions, "resume", "requeue stopped jobs and submit scripts added since; completed ones stay")
+    resume.add_argument("run", metavar="RUN")
+    resume.add_argument("--failed", action="store_true", help="also requeue the failed jobs")
+
+
+def _action(actions: Any, name: str, text: str) -> argparse.ArgumentParser:
+    sub: argparse.ArgumentParser = actions.add_parser(name, help=text, description=text)
+    sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON output")
+    return sub
+
+
+async def cmd_tree(args: argparse.Namespace) -> int:
+    if args.tree_verb == "init":
+        return await cmd_init(args)
+    handler: dict[str, Callable[[EngineClient, argparse.Namespace], Awaitable[int]]] = {
+        "status": cmd_status,
+        "stop": cmd_stop,
+        "cancel": cmd_cancel,
+        "resume": cmd_resume,
+    }
+    return await _attached(handler[args.tree_verb], args)
+
+
+async def _attached(handler: Callable[[EngineClient, argparse.Namespace], Awaitable[int]], args: Any) -> int:
+    from engine.api.discovery import attach
+    from tui.context import load_context, load_token
+
+    _, state_dir = load_context(args)
+    client = attach(state_dir, token=load_token(args))
+    try:
+        return await handler(client, args)
+    finally:
+        await client.close()
+
+
+# -- init -------------------------------------------------------------------------------------------------------
+
+
+def parse_results(text: str) -> list[str]:
+    """`--results 'PAT,...'`: globs relative to a job's directory."""
+    patterns = [p.strip() for p in text.split(",") if p.strip()]
+    for pattern in patterns:
+        if any(ord(c) < 32 for c in pattern) or pattern.startswith(("/", "~")) or ".." in pattern.split("/"):
+            raise ValidationError(f"--results {pattern!r}: give globs relative to a job's directory (no '..', '/').")
+    return patterns
+
+
+def run_directory(src: Path, name: str | None) -> Path:
+    base = name if name is not None else src.name
+    if not _RUN_NAME.fullmatch(base):
+        raise ValidationError(f"--name {base!r}: use letters, digits and _ . , + @ % = : ~ - only.")
+    return src.parent / f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+async def cmd_init(args: argparse.Namespace) -> int:
+    src = Path(args.src).expanduser().resolve()
+    tree = scan(src)  # every check on the tree, before anything is copied
+    values = placeholders.parse_sets(args.set)
+    results = parse_results(args.results)
+    if args.max_queued is not None and args.max_queued < 1:
+        raise ValidationError(f"--max-queued {args.max_queued}: give at least 1.")
+    specs = tree_specs(tree, args.node)
+    batch_order(parse_specs(specs, "tree"))  # what the engine will check, checked now
+    warnings = [*tree.warnings, *placeholders.unused(values, [tree.path(j) / j.script for j in tree.jobs])]
+    run_dir = run_directory(src, args.name)
+    if args.only_init:
+        return _report(args, _copy(tree, run_dir, values, results, args), None, warnings)
+    return await _attached(
+        lambda client, a: _init_and_submit(client, a, tree, run_dir, values, results, warnings), args
+    )
+
+
+async def _init_and_submit(
+    client: EngineClient,
+    args: argparse.Namespace,
+    tree: Tree,
+    run_dir: Path,
+    values: dict[str, str],
+    results: list[str],
+    warnings: list[str],
+) -> int:
+    await check_node(client, args.node, args.shared_fs)
+    run = _copy(tree, run_dir, values, results, args)
+    workflow_id = await _submit(client, run, state_of(run_dir), [j.key for j in run.jobs])
+    return _report(args, run, workflow_id, warnings)
+
+
+async def check_node(client: EngineClient, name: str, shared_fs: bool) -> None:
+    nodes = {node["name"]: node for node in await client.nodes()}
+    if name not in nodes:
+        known = ", ".join(sorted(nodes)) or "none"
+        raise ValidationError(f"--node {name!r}: no such node (the engine has: {known}).")
+    kind = nodes[name].get("kind")
+    if kind not in SHARED_KINDS and not shared_fs:
+        raise ValidationError(
+            f"--node {name!r} is a {kind} node: a tree's jobs run in its run directory, which must be seen at the "
+            "same path there; staging a tree to such a node is not built yet. Add --shared-fs if it shares "
+            "this file system."
+        )
+
+
+def _copy(tree: Tree, run_dir: Path, values: dict[str, str], results: list[str], args: Any) -> Tree:
+    """The tree copied to `run_dir` (never over an existing one), its scripts filled in, `tree.json` written."""
+    try:
+        run_dir.mkdir()
+    except FileExistsError as e:
+        raise ValidationError(f"{run_dir}: already exists; a tree run is never copied over another.") from e
+    shutil.copytree(tree.root, run_dir, symlinks=True, dirs_exist_ok=True)
+    run = Tree(run_dir, list(tree.jobs), list(tree.warnings))
+    for job in run.jobs:
+        placeholders.substitute(run.path(job) / job.script, values)
+    state = {
+        "source": str(tree.root),
+        "run_dir": str(run_dir),
+        "node": args.node,
+        "set": values,
+        "results": results,
+        "max_queued": args.max_queued,
+        "shared_fs": args.shared_fs,
+        "workflows": [],
+        "jobs": {},
+    }
+    save_state(run_dir, state)
+    return run
+
+
+def _report(args: argparse.Namespace, run: Tree, workflow_id: int | None, warnings: list[str]) -> int:
+    for warning in warnings:
+        say(f"jobtui: warning: {warning}", err=True)
+    if args.json:
+        print(as_json({"run_dir": str(run.root), "workflow": workflow_id, "jobs": len(run.jobs)}))
+    elif workflow_id is None:
+        say(f"{run.root}: {len(run.jobs)} job(s) copied and filled in; nothing submitted (--only-init)")
+        say(f"submit them with: jobtui tree resume {run.root}")
+    else:
+        say(f"{run.root}: {len(run.jobs)} job(s) in {len(run.directories)} directories submitted as wf:{workflow_id}")
+        say(f"follow it with: jobtui tree status {run.root}")
+    return 0
+
+
+# -- the run directory's state: tree.json -----------------------------------------------------------------------
+
+
+def load_state(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / STATE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ValidationError(f"{run_dir}: no {STATE}; give a run directory made by `jobtui tree init`.") from e
+    except (OSError, ValueError) as e:
+        raise ValidationError(f"{path}: cannot read it ({e}).") from e
+    if not isinstance(state, dict) or not isinstance(state.get("workflows"), list):
+        raise ValidationError(f"{path}: not a tree state file; it was changed by hand?")
+    return state
+
+
+def state_of(run_dir: Path) -> dict[str, Any]:
+    return load_state(run_dir)
+
+
+def save_state(run_dir: Path, state: dict[str, Any]) -> None:
+    path = run_dir / STATE
+    tmp = path.with_name(f".{STATE}.tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+async def _submit(client: EngineClient, run: Tree, state: dict[str, Any], keys: list[str]) -> int | None:
+    """Submit the jobs of `keys` as one workflow record of the tree; recorded in tree.json before returning."""
+    if not keys:
+        return None
+    known: dict[str, int] = state["jobs"]
+    specs = tree_specs(run, state["node"], known, set(keys))
+    part = len(state["workflows"])
+    info = {
+        "name": f"tree:{run.root.name}",
+        "version": f"resume {part}" if part else None,
+        "description": str(run.root),
+        "max_concurrent": state.get("max_queued"),
+    }
+    jobs = await client.submit(specs, key=f"tree-{uuid.uuid4().hex}", workflow=info)
+    workflow_id = int(jobs[0]["workflow_id"])
+    state["workflows"].append(workflow_id)
+    for spec, job in zip(specs, jobs, strict=True):
+        known[spec["key"]] = int(job["id"])
+    save_state(run.root, state)
+    return workflow_id
+
+
+# -- status, stop, cancel, resume -------------------------------------------------------------------------------
+
+
+def _run_dir(text: str) -> Path:
+    return Path(text).expanduser().resolve()
+
+
+async def tree_jobs(client: EngineClient, state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tree's jobs as the engine has them, each with its `key` (DIR/ID), `directory` and `script`, in tree
+    order; a job the engine no longer has (cleaned up) is left out."""
+    by_id: dict[int, dict[str, Any]] = {}
+    for workflow_id in state["workflows"]:
+        try:
+            detail = await client.workflow(int(workflow_id))
+        except NotFound:
+            continue
+        by_id.update({job["id"]: job for job in detail["jobs"]})
+    found = []
+    for key, job_id in state["jobs"].items():
+        if job_id in by_id:
+            directory, _, ident = key.rpartition("/")
+            found.append({**by_id[job_id], "key": key, "directory": directory, "script": f"qsub.{ident}"})
+    found.sort(key=lambda j: (j["directory"] != ROOT, j["directory"], id_order(j["script"][len("qsub.") :])))
+    return found
+
+
+async def cmd_status(client: EngineClient, args: argparse.Namespace) -> int:
+    run_dir = _run_dir(args.run)
+    state = load_state(run_dir)
+    jobs = await tree_jobs(client, state)
+    for job in jobs:
+        job["state"] = CATEGORY.get(job["status"], job["status"])
+        job["scheduler_id"] = None
+        if job["state"] == RUNNING or (job["state"] == WAITING and job["attempts"]):
+            attempts = (await client.job(job["id"]))["attempts"]
+            job["scheduler_id"] = attempts[-1].get("external_id") if attempts else None
+    directories: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for job in jobs:
+        directories.setdefault(job["directory"], {}).setdefault(job["state"], []).append(job)
+    (run_dir / QUELIST).write_text(quelist(jobs), encoding="utf-8")
+    if args.json:
+        rows = [_json_job(job) for job in jobs]
+        print(as_json({"run_dir": str(run_dir), "workflows": state["workflows"], "jobs": rows}))
+        return 0
+    say(f"{run_dir}  (workflows: {', '.join(f'wf:{w}' for w in state['workflows']) or 'none submitted'})")
+    for directory, states in directories.items():
+        parts = [f"{name} {_names(states[name])}" for name in ORDER if name in states]
+        say(f"  {visible(directory)}: " + "; ".join(parts))
+    return 0
+
+
+def _json_job(job: dict[str, Any]) -> dict[str, Any]:
+    fields = ("key", "directory", "script", "id", "status", "state", "reason", "scheduler_id", "message")
+    return {name: job.get(name) for name in fields}
+
+
+def _names(jobs: list[dict[str, Any]]) -> str:
+    def one(job: dict[str, Any]) -> str:
+        scheduler = f" [{job['scheduler_id']}]" if job["scheduler_id"] else ""
+        return f"{job['script']} #{job['id']}{scheduler}"
+
+    return ", ".join(visible(one(job)) for job in jobs)
+
+
+def quelist(jobs: list[dict[str, Any]]) -> str:
+    """The plain-text list written to RUN/quelist: one job a line."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    lines = [f"# jobtui tree status, {stamp}: directory, script, state, status, job id, scheduler id"]
+    for job in jobs:
+        scheduler = job.get("scheduler_id") or "-"
+        lines.append(f"{job['directory']}\t{job['script']}\t{job['state']}\t{job['status']}\t{job['id']}\t{scheduler}")
+    return "\n".join(lines) + "\n"
+
+
+async def cmd_stop(client: EngineClient, args: argparse.Namespace) -> int:
+    target = Path(args.target.rstrip("/"))
+    run_dir, directory = _run_dir(str(target.parent)), target.name
+    if args.target.rstrip("/").endswith("/."):
+        run_dir, directory = _run_dir(str(target)), ROOT
+    state = load_state(run_dir)
+    jobs = [job for job in await tree_jobs(client, state) if job["directory"] == directory]
+    if not jobs:
+        raise ValidationError(f"{args.target}: no jobs of the tree in directory {directory!r}; check the name.")
+    stopped = []
+    for job in reversed(jobs):  # children first: each is cancelled, none skipped by its parent's cancel
+        if job["status"] in ("completed", "failed", "missing", "rejected", "cancelled", "skipped"):
+            continue
+        try:
+            await client.cancel(job["id"])
+            stopped.append(job)
+        except Conflict:  # it ended meanwhile
+            pass
+    if args.json:
+        print(as_json({"directory": directory, "cancelled": [job["id"] for job in stopped]}))
+    else:
+        names = ", ".join(f"{job['script']} #{job['id']}" for job in reversed(stopped)) or "nothing left to stop"
+        say(f"{visible(directory)}: cancelled {visible(names)}; `jobtui tree resume {run_dir}` runs them again")
+    return 0
+
+
+async def cmd_cancel(client: EngineClient, args: argparse.Namespace) -> int:
+    run_dir = _run_dir(args.run)
+    state = load_state(run_dir)
+    cancelled: list[int] = []
+    for workflow_id in state["workflows"]:
+        try:
+            result = await client.cancel_workflow(int(workflow_id))
+        except NotFound:
+            continue
+        cancelled += [job["id"] for job in result["jobs"]]
+    if args.json:
+        print(as_json({"run_dir": str(run_dir), "cancelled": cancelled}))
+    else:
+        say(f"{run_dir}: cancelled {len(cancelled)} job(s)")
+    return 0
+
+
+async def cmd_resume(client: EngineClient, args: argparse.Namespace) -> int:
+    run_dir = _run_dir(args.run)
+    state = load_state(run_dir)
+    tree = scan(run_dir)  # scripts added since are checked like the first ones
+    values = {name: placeholders.check_value(name, value) for name, value in state.get("set", {}).items()}
+    again = {"cancelled", "skipped", *(("failed", "missing") if args.failed else ())}
+    requeued = []
+    for row in await tree_jobs(client, state):  # in tree order: a parent before its children
+        if row["status"] in again:
+            await client.requeue(row["id"])
+            requeued.append(row["id"])
+    new = [job for job in tree.jobs if job.key not in state["jobs"]]
+    if new:
+        await check_node(client, state["node"], bool(state.get("shared_fs")))
+    for job in new:  # scripts added since are filled in too (those of --only-init already were: a no-op)
+        placeholders.substitute(tree.path(job) / job.script, values)
+    specs = tree_specs(tree, state["node"], state["jobs"], {job.key for job in new})
+    batch_order(parse_specs(specs, "tree"))
+    workflow_id = await _submit(client, tree, state, [job.key for job in new])
+    if args.json:
+        print(as_json({"run_dir": str(run_dir), "requeued": requeued, "submitted": len(new), "workflow": workflow_id}))
+    else:
+        where = f" as wf:{workflow_id}" if workflow_id is not None else ""
+        say(f"{run_dir}: requeued {len(requeued)} job(s); submitted {len(new)} new job(s){where}")
+    return 0
