@@ -3,7 +3,7 @@
 Each job runs `sh qsub.{id}` in its directory of the run directory, which the node must see at the same path
 (a local node, or a node sharing this file system); its key is `DIR/ID`, its edges the `qsub.finished.{k}` it
 waits for, its name `DIR/qsub.{id}`, its tag the directory. It succeeds only when `qsub.finished.{id}` exists
-after a zero exit: the engine's `success_file` where the engine has it, else the command checks it.
+after a zero exit (its `success_file`).
 """
 
 from __future__ import annotations
@@ -12,24 +12,10 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.service.jobspec import JobSpec
 from engine.trees.layout import Tree, TreeJob
 
-NO_MARKER_EXIT = 3
-# `sh qsub.ID`, then: exit 0 without the marker is a failure (exit 3, said on stderr).
-_CHECKED = (
-    'sh "$1"; rc=$?; if [ "$rc" -eq 0 ] && [ ! -e "$2" ]; then '
-    f'echo "jobtui: $1 exited 0 without writing $2 (no_finished_marker)" >&2; exit {NO_MARKER_EXIT}; fi; exit "$rc"'
-)
 
-
-def has_success_file() -> bool:
-    return "success_file" in JobSpec.model_fields
-
-
-def job_spec(
-    tree_job: TreeJob, workdir: Path, node: str, ids: Mapping[str, int] | None = None, success_file: bool = False
-) -> dict[str, Any]:
+def job_spec(tree_job: TreeJob, workdir: Path, node: str, ids: Mapping[str, int] | None = None) -> dict[str, Any]:
     """The spec of one tree job; an edge to a job already submitted (its key in `ids`) names that job's id."""
     ids = ids or {}
     parents = [f"{tree_job.directory}/{parent}" for parent in tree_job.after]
@@ -40,12 +26,9 @@ def job_spec(
         "node": node,
         "tags": [tree_job.directory],
         "after": [ids.get(parent, parent) for parent in parents],
+        "command": ["sh", tree_job.script],
+        "success_file": tree_job.marker,
     }
-    if success_file:
-        spec["command"] = ["sh", tree_job.script]
-        spec["success_file"] = tree_job.marker
-    else:
-        spec["command"] = ["sh", "-c", _CHECKED, "qsub-tree", tree_job.script, tree_job.marker]
     return spec
 
 
@@ -54,9 +37,4 @@ def tree_specs(
 ) -> list[dict[str, Any]]:
     """Specs of the tree's jobs (those whose key is in `only`, if given), in tree order; `tree.root` is the run
     directory. Edges to jobs outside the batch must be in `ids` (key -> job id)."""
-    marker = has_success_file()
-    return [
-        job_spec(job, tree.path(job).resolve(), node, ids, marker)
-        for job in tree.jobs
-        if only is None or job.key in only
-    ]
+    return [job_spec(job, tree.path(job).resolve(), node, ids) for job in tree.jobs if only is None or job.key in only]

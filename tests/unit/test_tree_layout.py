@@ -11,7 +11,7 @@ from engine.errors import ValidationError
 from engine.service.jobspec import batch_order, parse_specs
 from engine.trees import placeholders
 from engine.trees.layout import scan
-from engine.trees.specs import has_success_file, tree_specs
+from engine.trees.specs import tree_specs
 
 
 def write_tree(root: Path, layout: dict[str, dict[str, str]]) -> Path:
@@ -146,10 +146,7 @@ def test_the_tree_as_specs(tmp_path: Path) -> None:
     si1 = specs[2]
     assert si1["name"] == "si/qsub.1" and si1["tags"] == ["si"] and si1["node"] == "local"
     assert si1["workdir"] == str((tmp_path / "si").resolve()) and si1["after"] == ["si/0"]
-    if has_success_file():
-        assert si1["command"] == ["sh", "qsub.1"] and si1["success_file"] == "qsub.finished.1"
-    else:
-        assert si1["command"][:2] == ["sh", "-c"] and si1["command"][-2:] == ["qsub.1", "qsub.finished.1"]
+    assert si1["command"] == ["sh", "qsub.1"] and si1["success_file"] == "qsub.finished.1"
     batch_order(parse_specs(specs))  # the engine's own checks pass
     later = tree_specs(scan(tmp_path), "local", {"si/0": 41}, {"si/1"})
     assert [(s["key"], s["after"]) for s in later] == [("si/1", [41])]
