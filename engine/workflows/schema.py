@@ -84,10 +84,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticError
 
 from engine.errors import ValidationError
@@ -117,6 +117,17 @@ class WorkflowError(ValidationError):
 
 
 # ---------------------------------------------------------------- the document, as pydantic reads it
+
+
+def _variable_names(value: dict[str, str]) -> dict[str, str]:
+    """`value`, if every key is an environment variable's name."""
+    bad = [k for k in value if not _NAME.fullmatch(k)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not an environment variable name")
+    return value
+
+
+Variables = Annotated[dict[str, str], AfterValidator(_variable_names)]  # environment variables by name
 
 
 class _Strict(BaseModel):
@@ -166,16 +177,8 @@ class ResourceLimits(_Strict):
 
 class Conditions(_Strict):
     skip_if_failed: list[str] = Field(default_factory=list)
-    only_if: dict[str, str] = Field(default_factory=dict)
+    only_if: Variables = Field(default_factory=dict)
     only_if_branch: str | None = None
-
-    @field_validator("only_if")
-    @classmethod
-    def _names(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not _NAME.fullmatch(k)]
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not an environment variable name")
-        return value
 
 
 class HttpOptions(_Strict):
@@ -204,7 +207,7 @@ class JobModel(_Strict):
     timeout: float | None = Field(default=None, gt=0)
     retry_config: RetryConfig | None = None
     resource_limits: ResourceLimits | None = None
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: Variables = Field(default_factory=dict)
     working_directory: str | None = None
     tags: list[str] = Field(default_factory=list)
     conditions: Conditions | None = None
@@ -252,14 +255,6 @@ class JobModel(_Strict):
     def _empty_values(cls, value: Any) -> Any:
         if isinstance(value, dict):
             return {k: "" if v is None else v for k, v in value.items()}  # `NAME:` with nothing: empty
-        return value
-
-    @field_validator("environment")
-    @classmethod
-    def _environment_names(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not _NAME.fullmatch(k)]
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not an environment variable name")
         return value
 
 

@@ -3,8 +3,13 @@ one workflow. `init` checks the tree, copies it to a new dated run directory bes
 placeholders of the copies and submits one job per script; `status`, `stop`, `cancel` and `resume` act on a
 run directory, found again through its `tree.json` (the workflow records it was submitted as).
 
-The tree's jobs run where they are: the node must see the run directory at the same path (a local node, or
-one sharing this file system: `--shared-fs`). Staging to other nodes is not built yet.
+Where the jobs run: on a local node, a cluster on this machine (no `via`) or a node given `--shared-fs`, in the
+run directory itself; on an SSH node or a cluster reached `via:` one, in a copy of the run directory made by
+`init` under the node's work root (`engine.trees.staging`: rsync over the node's SSH settings, else SFTP), and
+`resume` copies it again (rsync keeps newer files there). Results come back when the CLI looks: `tree sync RUN`, and
+every `tree status`, bring back, for each job that ended since, the files of its directory matching `--results`,
+the `qsub.finished.*` markers and the job's stdout/stderr (as `jobtui.{id}.stdout`/`.stderr`); nothing local is
+deleted. The engine does not copy them itself.
 """
 
 from __future__ import annotations
@@ -20,16 +25,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import Conflict, NotFound, ValidationError
+from engine.errors import Conflict, JobTuiError, NotFound, ValidationError
 from engine.service.jobspec import batch_order, parse_specs
 from engine.trees import placeholders
 from engine.trees.layout import ROOT, Tree, id_order, scan
 from engine.trees.specs import tree_specs
+from tui.cli.attaching import with_client
 from tui.cli.output import as_json
 from tui.cli.sanitize import say, visible
 
 if TYPE_CHECKING:
     from engine.api.client import EngineClient
+    from engine.config import Config
+    from engine.trees.staging import Remote
 
 STATE = "tree.json"
 QUELIST = "quelist"
@@ -55,7 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="tree_verb", metavar="ACTION", required=True)
     init = _action(actions, "init", "copy a tree to a new dated run directory, fill in its placeholders, submit it")
     init.add_argument("src", metavar="SRC", help="the tree: material directories of qsub.{id} + qsub.dependency.{id}")
-    init.add_argument("--node", required=True, help="where the jobs run (a local node, or see --shared-fs)")
+    init.add_argument(
+        "--node", required=True, help="where the jobs run; an ssh node or a cluster via one gets a copy of the run"
+    )
     init.add_argument("--name", help="the run directory's name before its date (default: SRC's name)")
     init.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fill in __NAME__ (repeatable)")
     init.add_argument("--results", default="", metavar="PAT,...", help="result files to keep (recorded in tree.json)")
@@ -66,6 +76,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     status = _action(actions, "status", "per directory: done, running, waiting, failed (also written to RUN/quelist)")
     status.add_argument("run", nargs="?", default=".", metavar="RUN", help="the run directory (default: here)")
+    status.add_argument("--no-sync", action="store_true", help="do not bring back results of a staged tree first")
+    sync = _action(actions, "sync", "bring back the results of the jobs that ended (a tree staged to a node)")
+    sync.add_argument("run", nargs="?", default=".", metavar="RUN", help="the run directory (default: here)")
     stop = _action(actions, "stop", "cancel one directory's jobs (running and waiting); the others go on")
     stop.add_argument("target", metavar="RUN/DIR")
     cancel = _action(actions, "cancel", "cancel every unfinished job of the tree")
@@ -89,20 +102,16 @@ async def cmd_tree(args: argparse.Namespace) -> int:
         "stop": cmd_stop,
         "cancel": cmd_cancel,
         "resume": cmd_resume,
+        "sync": cmd_sync,
     }
-    return await _attached(handler[args.tree_verb], args)
+    return await with_client(handler[args.tree_verb], args)
 
 
-async def _attached(handler: Callable[[EngineClient, argparse.Namespace], Awaitable[int]], args: Any) -> int:
-    from engine.api.discovery import attach
-    from tui.context import load_context, load_token
+def _config(args: Any) -> Config:
+    """The config this command read (`--config`): the engine's, when given the same."""
+    from tui.context import load_context
 
-    _, state_dir = load_context(args)
-    client = attach(state_dir, token=load_token(args))
-    try:
-        return await handler(client, args)
-    finally:
-        await client.close()
+    return load_context(args)[0]
 
 
 # -- init -------------------------------------------------------------------------------------------------------
@@ -135,9 +144,17 @@ async def cmd_init(args: argparse.Namespace) -> int:
     batch_order(parse_specs(specs, "tree"))  # what the engine will check, checked now
     warnings = [*tree.warnings, *placeholders.unused(values, [tree.path(j) / j.script for j in tree.jobs])]
     run_dir = run_directory(src, args.name)
-    if args.only_init:
-        return _report(args, _copy(tree, run_dir, values, results, args), None, warnings)
-    return await _attached(
+    if args.only_init:  # no engine needed: where to stage comes from the config
+        from engine.trees import staging
+
+        config = _config(args)
+        known = any(node.name == args.node for node in config.nodes)
+        remote = staging.remote_of(config, args.node) if known and not args.shared_fs else None
+        run = _copy(tree, run_dir, values, results, args)
+        if remote is not None:
+            await _push(run_dir, remote, update=False)
+        return _report(args, run, None, warnings)
+    return await with_client(
         lambda client, a: _init_and_submit(client, a, tree, run_dir, values, results, warnings), args
     )
 
@@ -151,24 +168,39 @@ async def _init_and_submit(
     results: list[str],
     warnings: list[str],
 ) -> int:
-    await check_node(client, args.node, args.shared_fs)
+    remote = await check_node(client, args.node, args.shared_fs, _config(args))
     run = _copy(tree, run_dir, values, results, args)
+    if remote is not None:
+        await _push(run_dir, remote, update=False)
     workflow_id = await _submit(client, run, state_of(run_dir), [j.key for j in run.jobs])
     return _report(args, run, workflow_id, warnings)
 
 
-async def check_node(client: EngineClient, name: str, shared_fs: bool) -> None:
+async def check_node(client: EngineClient, name: str, shared_fs: bool, config: Config) -> Remote | None:
+    """The node's remote side when the tree must be copied there; None when it sees the run directory."""
+    from engine.trees import staging
+
     nodes = {node["name"]: node for node in await client.nodes()}
     if name not in nodes:
         known = ", ".join(sorted(nodes)) or "none"
         raise ValidationError(f"--node {name!r}: no such node (the engine has: {known}).")
-    kind = nodes[name].get("kind")
-    if kind not in SHARED_KINDS and not shared_fs:
-        raise ValidationError(
-            f"--node {name!r} is a {kind} node: a tree's jobs run in its run directory, which must be seen at the "
-            "same path there; staging a tree to such a node is not built yet. Add --shared-fs if it shares "
-            "this file system."
-        )
+    if nodes[name].get("kind") in SHARED_KINDS or shared_fs:
+        return None
+    return staging.remote_of(config, name)
+
+
+async def _push(run_dir: Path, remote: Remote, update: bool) -> None:
+    """Copy the run directory to the node; where it went is recorded in tree.json."""
+    from engine.trees import staging
+
+    stage = staging.Staging(remote)
+    try:
+        remote_dir, how = await stage.push(run_dir, update=update)
+    finally:
+        await stage.close()
+    state = load_state(run_dir)
+    state["remote_dir"], state["staged_by"] = remote_dir, how
+    save_state(run_dir, state)
 
 
 def _copy(tree: Tree, run_dir: Path, values: dict[str, str], results: list[str], args: Any) -> Tree:
@@ -242,7 +274,7 @@ async def _submit(client: EngineClient, run: Tree, state: dict[str, Any], keys: 
     if not keys:
         return None
     known: dict[str, int] = state["jobs"]
-    specs = tree_specs(run, state["node"], known, set(keys))
+    specs = tree_specs(run, state["node"], known, set(keys), state.get("remote_dir"))
     part = len(state["workflows"])
     info = {
         "name": f"tree:{run.root.name}",
@@ -289,6 +321,11 @@ async def cmd_status(client: EngineClient, args: argparse.Namespace) -> int:
     run_dir = _run_dir(args.run)
     state = load_state(run_dir)
     jobs = await tree_jobs(client, state)
+    if state.get("remote_dir") and not args.no_sync:
+        try:
+            await sync(client, run_dir, state, jobs, _config(args))
+        except JobTuiError as e:  # the status is still worth showing; the next one tries again
+            say(f"jobtui: warning: results not brought back: {e.message}", err=True)
     for job in jobs:
         job["state"] = CATEGORY.get(job["status"], job["status"])
         job["scheduler_id"] = None
@@ -381,19 +418,23 @@ async def cmd_resume(client: EngineClient, args: argparse.Namespace) -> int:
     state = load_state(run_dir)
     tree = scan(run_dir)  # scripts added since are checked like the first ones
     values = {name: placeholders.check_value(name, value) for name, value in state.get("set", {}).items()}
+    new = [job for job in tree.jobs if job.key not in state["jobs"]]
+    remote = None
+    if new or state.get("remote_dir"):
+        remote = await check_node(client, state["node"], bool(state.get("shared_fs")), _config(args))
+    for job in new:  # scripts added since are filled in too (those of --only-init already were: a no-op)
+        placeholders.substitute(tree.path(job) / job.script, values)
+    specs = tree_specs(tree, state["node"], state["jobs"], {job.key for job in new}, state.get("remote_dir"))
+    batch_order(parse_specs(specs, "tree"))
+    if remote is not None:  # fixed and new scripts go to the node before anything runs again
+        await _push(run_dir, remote, update=True)
+        state = load_state(run_dir)
     again = {"cancelled", "skipped", *(("failed", "missing") if args.failed else ())}
     requeued = []
     for row in await tree_jobs(client, state):  # in tree order: a parent before its children
         if row["status"] in again:
             await client.requeue(row["id"])
             requeued.append(row["id"])
-    new = [job for job in tree.jobs if job.key not in state["jobs"]]
-    if new:
-        await check_node(client, state["node"], bool(state.get("shared_fs")))
-    for job in new:  # scripts added since are filled in too (those of --only-init already were: a no-op)
-        placeholders.substitute(tree.path(job) / job.script, values)
-    specs = tree_specs(tree, state["node"], state["jobs"], {job.key for job in new})
-    batch_order(parse_specs(specs, "tree"))
     workflow_id = await _submit(client, tree, state, [job.key for job in new])
     if args.json:
         print(as_json({"run_dir": str(run_dir), "requeued": requeued, "submitted": len(new), "workflow": workflow_id}))
@@ -401,3 +442,82 @@ async def cmd_resume(client: EngineClient, args: argparse.Namespace) -> int:
         where = f" as wf:{workflow_id}" if workflow_id is not None else ""
         say(f"{run_dir}: requeued {len(requeued)} job(s); submitted {len(new)} new job(s){where}")
     return 0
+
+
+# -- results back -----------------------------------------------------------------------------------------------
+
+ENDED = (DONE, FAILED, STOPPED)
+
+
+async def cmd_sync(client: EngineClient, args: argparse.Namespace) -> int:
+    run_dir = _run_dir(args.run)
+    state = load_state(run_dir)
+    if not state.get("remote_dir"):
+        fetched: list[str] = []
+        jobs: list[str] = []
+    else:
+        fetched, jobs = await sync(client, run_dir, state, await tree_jobs(client, state), _config(args))
+    if args.json:
+        print(as_json({"run_dir": str(run_dir), "fetched": fetched, "jobs": jobs}))
+    elif not state.get("remote_dir"):
+        say(f"{run_dir}: the jobs run in this directory itself; nothing to bring back")
+    else:
+        say(f"{run_dir}: {len(fetched)} file(s) brought back for {len(jobs)} job(s) that ended")
+    return 0
+
+
+async def sync(
+    client: EngineClient, run_dir: Path, state: dict[str, Any], jobs: list[dict[str, Any]], config: Config
+) -> tuple[list[str], list[str]]:
+    """Bring back, for each job of a staged tree that ended since the last sync (or ended again after a resume),
+    the files of its directory matching the tree's `results`, the `qsub.finished.*` markers and its stdout/stderr
+    (as `jobtui.{id}.stdout`/`.stderr`); recorded per job in tree.json (`synced`: key -> attempts). (files fetched
+    as DIR/NAME, keys of the jobs synced)."""
+    synced: dict[str, int] = state.setdefault("synced", {})
+    due = [
+        job
+        for job in jobs
+        if CATEGORY.get(job["status"]) in ENDED and job["attempts"] and synced.get(job["key"]) != job["attempts"]
+    ]
+    if not due:
+        return [], []
+    from engine.trees import staging
+
+    remote = staging.remote_of(config, state["node"])
+    if remote is None:
+        raise ValidationError(f"{run_dir}: node {state['node']!r} sees this machine's files now; nothing to sync.")
+    fetched: list[str] = []
+    stage = staging.Staging(remote)
+    try:
+        for directory in dict.fromkeys(job["directory"] for job in due):
+            got = await stage.pull(state["remote_dir"], directory, _local(run_dir, directory), state["results"])
+            fetched += [f"{directory}/{name}" for name in got]
+    finally:
+        await stage.close()
+    for job in due:
+        ident, where = job["script"][len("qsub.") :], _local(run_dir, job["directory"])
+        for stream in ("stdout", "stderr"):
+            await _save_output(client, job["id"], stream, where / f"jobtui.{ident}.{stream}")
+        synced[job["key"]] = job["attempts"]
+    save_state(run_dir, state)
+    return fetched, [job["key"] for job in due]
+
+
+def _local(run_dir: Path, directory: str) -> Path:
+    return run_dir if directory == ROOT else run_dir / directory
+
+
+async def _save_output(client: EngineClient, job_id: int, stream: str, path: Path) -> None:
+    """The job's last attempt's `stream`, as the engine reads it, written to `path` (when it is not empty)."""
+    chunks: list[str] = []
+    offset = 0
+    while True:
+        chunk = await client.logs(job_id, stream, offset, 1 << 20)
+        if not chunk["data"]:
+            break
+        chunks.append(chunk["data"])
+        offset = chunk["offset"]
+        if offset >= chunk["size"]:
+            break
+    if chunks:
+        path.write_text("".join(chunks), encoding="utf-8")

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tui.cli import doctor
 from tui.cli import job_verbs as jobs
 from tui.cli import queue_verbs as queue
 from tui.cli import tree_verbs as trees
 from tui.cli import workflow_verbs as workflows
-
-if TYPE_CHECKING:
-    from engine.api.client import HttpClient
+from tui.cli.attaching import ClientHandler, with_client
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-ClientHandler = Callable[["HttpClient", argparse.Namespace], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -32,15 +29,7 @@ def attached(handler: ClientHandler) -> Handler:
     """`handler` called with a client attached to the engine running on the state directory, closed after."""
 
     async def run(args: argparse.Namespace) -> int:
-        from engine.api.discovery import attach
-        from tui.context import load_context, load_token
-
-        _, state_dir = load_context(args)
-        client = attach(state_dir, token=load_token(args))
-        try:
-            return await handler(client, args)
-        finally:
-            await client.close()
+        return await with_client(handler, args)
 
     return run
 
@@ -222,7 +211,7 @@ VERBS: tuple[Verb, ...] = (
     Verb("create", "write a sample workflow file to start from", workflows.add_create_arguments, workflows.cmd_create),
     Verb(
         "tree",
-        "run a tree of qsub.{id} scripts and qsub.dependency.{id} files: init, status, stop, cancel, resume",
+        "run a tree of qsub.{id} scripts and qsub.dependency.{id} files: init, status, sync, stop, cancel, resume",
         trees.add_arguments,
         trees.cmd_tree,
     ),
