@@ -46,6 +46,13 @@ class PermissionDenied(JobTuiError):
     http_status = 403
 
 
+class NotAuthenticated(PermissionDenied):
+    """No identity: a missing or unknown token (HTTP 401, as the OpenAPI document declares)."""
+
+    title = "Unknown caller"
+    http_status = 401
+
+
 class Conflict(JobTuiError):
     title = "Not possible in this state"
     http_status = 409

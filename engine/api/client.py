@@ -21,6 +21,7 @@ from engine.errors import (
     Conflict,
     EngineUnavailable,
     JobTuiError,
+    NotAuthenticated,
     NotFound,
     PermissionDenied,
     StoreError,
@@ -76,6 +77,7 @@ class EngineClient(Protocol):
 
 _ERRORS: dict[int, type[JobTuiError]] = {
     400: ValidationError,
+    401: NotAuthenticated,
     403: PermissionDenied,
     404: NotFound,
     409: Conflict,

@@ -19,7 +19,7 @@ from engine import __version__
 from engine.accounts import account_named
 from engine.api.peer import peer_in, user_of
 from engine.api.tokens import TokenRegistry
-from engine.errors import JobTuiError, NotFound, PermissionDenied, ValidationError
+from engine.errors import JobTuiError, NotAuthenticated, NotFound, PermissionDenied, ValidationError
 from engine.models import Actor
 from engine.service.auth import capabilities
 from engine.service.jobspec import (
@@ -80,7 +80,7 @@ def current_actor(request: Request, authorization: Annotated[str | None, Header(
     else:
         user = request.app.state.tokens.user_for(token)
     if user is None:
-        raise PermissionDenied("missing or unknown API token; the owner's token is in <state dir>/owner.token.")
+        raise NotAuthenticated("missing or unknown API token; the owner's token is in <state dir>/owner.token.")
     return service.actor(user)
 
 

@@ -104,8 +104,8 @@ def test_socket_token_and_lock_are_private(daemon: Daemon) -> None:
 
 
 def test_api_needs_a_token(daemon: Daemon) -> None:
-    assert daemon.get("/api/queue", token="wrong").status_code == 403
-    assert daemon.get("/api/queue", token="").status_code == 403
+    assert daemon.get("/api/queue", token="wrong").status_code == 401
+    assert daemon.get("/api/queue", token="").status_code == 401
     assert daemon.get("/api/queue").status_code == 200
 
 
