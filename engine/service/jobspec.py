@@ -63,6 +63,13 @@ def _check_text(value: str, where: str, limit: int = MAX_TEXT) -> None:
         raise ValueError(f"{where} is longer than {limit} bytes; shorten it")
 
 
+def _check_arguments(value: list[str]) -> list[str]:
+    """`value`, if every argument is text a process may be given."""
+    for index, text in enumerate(value):
+        _check_text(text, f"argument {index + 1}", MAX_ARGUMENT)
+    return value
+
+
 # The byte limits, as the OpenAPI schema shows them (in characters, which a byte limit always bounds); the
 # validators below check the bytes and say which item is too long.
 Text = Annotated[str, Field(json_schema_extra={"maxLength": MAX_TEXT})]
@@ -187,9 +194,7 @@ class PythonCode(BaseModel):
     @field_validator("args")
     @classmethod
     def _args(cls, value: list[str]) -> list[str]:
-        for index, text in enumerate(value):
-            _check_text(text, f"argument {index + 1}", MAX_ARGUMENT)
-        return value
+        return _check_arguments(value)
 
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
@@ -342,9 +347,7 @@ class JobSpec(BaseModel):
     @field_validator("command")
     @classmethod
     def _arguments(cls, value: list[str]) -> list[str]:
-        for index, text in enumerate(value):
-            _check_text(text, f"argument {index + 1}", MAX_ARGUMENT)
-        return value
+        return _check_arguments(value)
 
     @field_validator("licenses", "inputs", "outputs", "tags")
     @classmethod
