@@ -467,15 +467,16 @@ class Engine:
         """Is `attempt` its job's attempt in progress (not one that has ended)?"""
         return self._attempts.get(attempt.job_id) is attempt
 
-    def executor_for(self, node: str) -> Executor | None:
-        return self.executors.get(node)
-
     def executor_of(self, job: Job, node: str) -> Executor | None:
-        """The executor of `job`'s attempts on `node`: the engine's own for an http job, which needs no node."""
+        """The executor of `job`'s attempts on `node` (None: no such node): the engine's own for an http job,
+        which needs no node."""
         return self._http if "http" in job.extra else self.executors.get(node)
 
     def _executor(self, job: Job, node: str) -> Executor:
-        return self._http if "http" in job.extra else self.executors[node]
+        """`executor_of` for a node the engine placed the job on, which exists."""
+        executor = self.executor_of(job, node)
+        assert executor is not None, f"job {job.id} is on {node!r}, which has no executor"
+        return executor
 
     def node_states(self) -> dict[str, NodeState]:
         return self._ledger.nodes

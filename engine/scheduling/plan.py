@@ -93,7 +93,6 @@ def plan(
     by_user = dict(usage.by_user)
     by_team = dict(usage.by_team)
     by_workflow = dict(usage.by_workflow)
-    caps = policy.workflow_caps
     licenses = dict(usage.licenses)
     nodes = [replace(n, gpus=list(n.gpus), labels=n.labels) for n in nodes]
     heads = [
@@ -107,36 +106,40 @@ def plan(
     while heads and len(starts) < free and passed_over < scan_limit:
         key, user, pos = heapq.heappop(heads)
         job = ready.jobs[key[1]]
-        if policy.fair_share and job.team and by_team.get(job.team, 0) >= policy.team_max_concurrent:
-            passed_over += 1
-            _push_next(heads, ready, user, pos)
-            continue
-        workflow = job.workflow_id
-        if workflow in caps and by_workflow.get(workflow, 0) >= caps[workflow]:
-            passed_over += 1
-            _push_next(heads, ready, user, pos)
-            continue
-        node = _place(job, nodes, licenses, policy)
+        node = None if _at_a_cap(job, by_team, by_workflow, policy) else _place(job, nodes, licenses, policy)
         if node is None:
             passed_over += 1
             _push_next(heads, ready, user, pos)
             continue
-        gpus = tuple(node.gpus[: job.resources.gpus])
-        del node.gpus[: job.resources.gpus]
-        node.used_cores += job.resources.cpus
-        node.used_mem_mb += job.resources.mem_mb
-        node.running += 1
-        for name, tokens in job.resources.licenses.items():
-            licenses[name] = licenses.get(name, 0) + tokens
+        starts.append(Start(job.id, node.name, _occupy(node, job, licenses)))
         by_user[user] = by_user.get(user, 0) + 1
         if job.team:
             by_team[job.team] = by_team.get(job.team, 0) + 1
-        if workflow is not None:
-            by_workflow[workflow] = by_workflow.get(workflow, 0) + 1
-        starts.append(Start(job.id, node.name, gpus))
+        if job.workflow_id is not None:
+            by_workflow[job.workflow_id] = by_workflow.get(job.workflow_id, 0) + 1
         if by_user[user] < policy.user_max_concurrent:
             _push_next(heads, ready, user, pos)
     return starts
+
+
+def _at_a_cap(job: Job, by_team: dict[str, int], by_workflow: dict[int, int], policy: Policy) -> bool:
+    """Is `job` held back by its team's share (with fair share) or by its workflow's cap?"""
+    if policy.fair_share and job.team and by_team.get(job.team, 0) >= policy.team_max_concurrent:
+        return True
+    workflow = job.workflow_id
+    return workflow in policy.workflow_caps and by_workflow.get(workflow, 0) >= policy.workflow_caps[workflow]
+
+
+def _occupy(node: NodeState, job: Job, licenses: dict[str, int]) -> tuple[int, ...]:
+    """Take what `job` needs on `node` (and of the licence pools) for this plan; the GPUs it gets."""
+    gpus = tuple(node.gpus[: job.resources.gpus])
+    del node.gpus[: job.resources.gpus]
+    node.used_cores += job.resources.cpus
+    node.used_mem_mb += job.resources.mem_mb
+    node.running += 1
+    for name, tokens in job.resources.licenses.items():
+        licenses[name] = licenses.get(name, 0) + tokens
+    return gpus
 
 
 def _push_next(heads: list, ready: QueueIndex, user: str, pos: int) -> None:
