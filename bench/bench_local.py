@@ -10,7 +10,11 @@ With `--baseline DIR` (another checkout of jobtui, e.g. `git worktree add /tmp/b
 checkout's engine runs as one more contender in the same rounds: a before/after comparison on one machine
 under the same load, which is the only kind this shared machine supports.
 
-usage: python bench/bench_local.py [N=5000] [C=16] [ROUNDS=3] [--baseline DIR]
+With `--no-cgroups`, jobtui also runs with `containment: {mode: proc}` (no cgroup per attempt: the /proc
+marker fallback) as one more contender, so the cost of the cgroups (made, joined, read and removed per attempt)
+is measured against the same engine without them, in the same rounds.
+
+usage: python bench/bench_local.py [N=5000] [C=16] [ROUNDS=3] [--baseline DIR] [--no-cgroups]
 """
 
 from __future__ import annotations
@@ -88,12 +92,15 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def jobtui(n: int, c: int, scratch: Path, root: Path = ROOT, cpu: list[float] | None = None) -> float:
+def jobtui(
+    n: int, c: int, scratch: Path, root: Path = ROOT, cpu: list[float] | None = None, containment: str = ""
+) -> float:
     state = scratch / "state"
     config = scratch / "bench.yaml"
     config.write_text(
         f"nodes:\n  - name: local\n    kind: local\n    cores: {c}\n"
         f"limits:\n  max_concurrent: {c}\n  user_max_concurrent: {c}\n"
+        + (f"containment:\n  mode: {containment}\n" if containment else "")
     )
     jobs = scratch / "jobs.txt"
     jobs.write_text(f"{TRUE}\n" * n)
@@ -123,6 +130,8 @@ def main() -> None:
         at = args.index("--baseline")
         baseline = Path(args[at + 1]).resolve()
         del args[at : at + 2]
+    no_cgroups = "--no-cgroups" in args
+    args = [a for a in args if a != "--no-cgroups"]
     n = int(args[0]) if len(args) > 0 else 5000
     c = int(args[1]) if len(args) > 1 else 16
     rounds = int(args[2]) if len(args) > 2 else 3
@@ -130,6 +139,9 @@ def main() -> None:
     baseline_cpu: list[float] = []
     if baseline is not None:
         results["jobtui@baseline"] = []
+    no_cgroups_cpu: list[float] = []
+    if no_cgroups:
+        results["jobtui proc"] = []  # the same engine without cgroups
     for r in range(rounds):
         order = list(results)
         order = order[r % len(order) :] + order[: r % len(order)]
@@ -144,6 +156,8 @@ def main() -> None:
                     t = jobtui(n, c, scratch)
                 elif name == "jobtui@baseline" and baseline is not None:
                     t = jobtui(n, c, scratch, baseline, baseline_cpu)
+                elif name == "jobtui proc":
+                    t = jobtui(n, c, scratch, cpu=no_cgroups_cpu, containment="proc")
                 elif name == "task-spooler":
                     t = task_spooler(n, c, scratch)
                 elif name == "GNU parallel":
@@ -162,6 +176,9 @@ def main() -> None:
             print(f"{name:<14}{m:8.2f}{m / n * 1000:9.3f}{m / base:10.2f}x")
     cpu = statistics.median(ENGINE_CPU)
     print(f"jobtui engine CPU (the --serve process alone): {cpu:.2f} s, {cpu / n * 1000:.3f} ms/job")
+    if no_cgroups_cpu:
+        cpu = statistics.median(no_cgroups_cpu)
+        print(f"jobtui proc engine CPU (no cgroups): {cpu:.2f} s, {cpu / n * 1000:.3f} ms/job")
     if baseline_cpu:
         cpu = statistics.median(baseline_cpu)
         print(f"jobtui@baseline engine CPU: {cpu:.2f} s, {cpu / n * 1000:.3f} ms/job ({baseline})")

@@ -16,11 +16,12 @@ and reads every job back. Printed per round and as medians over the rounds:
   of its sbatch calls, and its wall until the queue drained.
 
 `--slurm` starts its own throwaway single-node Slurm (scripts/start-slurm.sh, as the tests do: root, ports
-6817/6818 free) and stops it at the end; the tree runs on it with `--shared-fs` (its jobs see this machine's
-files). `--node NAME --config FILE` runs on a node of your own config instead (add `--shared-fs` for a cluster
-or SSH node that sees this file system).
+6817/6818 free) and stops it at the end; the tree runs on it where it is (a cluster with no `via` sees this
+machine's files). `--node NAME --config FILE` runs on a node of your own config instead (add `--shared-fs` for an
+SSH node, or a cluster via one, that sees this file system). `--files`: each step also waits for a file (`data.N`)
+the one before writes, looked for in the same scheduler query per poll interval (the count must not grow).
 
-usage: python bench/bench_tree.py [D=500] [ROUNDS=1] [--slurm] [--node NAME --config FILE [--shared-fs]]
+usage: python bench/bench_tree.py [D=500] [ROUNDS=1] [--slurm] [--files] [--node NAME --config FILE [--shared-fs]]
                                   [--cores 16] [--interval 1.0] [--max-queued 200]
 """
 
@@ -49,14 +50,17 @@ SCHEDULER_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "scontrol")
 PLAIN_SCRIPT = b"#!/bin/sh\n#SBATCH --output=/dev/null\ntrue\n"
 
 
-def make_tree(root: Path, directories: int) -> Path:
-    """`directories` material directories, each a chain of STEPS trivial steps."""
+def make_tree(root: Path, directories: int, files: bool = False) -> Path:
+    """`directories` material directories, each a chain of STEPS trivial steps; with `files`, each step also
+    writes `data.N`, which the next one waits for too (a file dependency, looked for by the node's poll)."""
     for d in range(directories):
         where = root / f"m{d:04d}"
         where.mkdir(parents=True)
         for n in range(1, STEPS + 1):
-            (where / f"qsub.{n}").write_text(f"touch qsub.finished.{n}\n")
-            (where / f"qsub.dependency.{n}").write_text(f"qsub.finished.{n - 1}\n" if n > 1 else "")
+            data = f"touch data.{n}\n" if files else ""
+            (where / f"qsub.{n}").write_text(f"{data}touch qsub.finished.{n}\n")
+            waits = f"qsub.finished.{n - 1}\n" + (f"data.{n - 1}\n" if files else "")
+            (where / f"qsub.dependency.{n}").write_text(waits if n > 1 else "")
     return root
 
 
@@ -133,7 +137,7 @@ def config_text(args: argparse.Namespace, scratch: Path) -> str:
 
 
 def one_round(args: argparse.Namespace, directories: int, scratch: Path, env: dict[str, str]) -> Round:
-    src = make_tree(scratch / "tree", directories)
+    src = make_tree(scratch / "tree", directories, args.files)
     state = scratch / "state"
     config = Path(args.config) if args.config else scratch / "bench.yaml"
     if not args.config:
@@ -151,7 +155,7 @@ def one_round(args: argparse.Namespace, directories: int, scratch: Path, env: di
         cpu0 = cpu_seconds(server.pid)
         start = time.perf_counter()
         node = "slurm" if args.slurm else args.node
-        shared = ["--shared-fs"] if args.slurm or args.shared_fs else []
+        shared = ["--shared-fs"] if args.shared_fs else []  # a cluster with no `via` stages nothing anyway
         init = [*jt, "--json", "tree", "init", str(src), "--node", node, "--name", "bench", *shared]
         done = subprocess.run(init, env=env, cwd=ROOT, capture_output=True, text=True)
         if done.returncode != 0:
@@ -244,6 +248,7 @@ def main() -> None:
     parser.add_argument("--config", help="a jobtui config defining --node (default: one local node)")
     parser.add_argument("--shared-fs", action="store_true", help="the node sees this machine's files")
     parser.add_argument("--slurm", action="store_true", help="start a throwaway local Slurm and run there")
+    parser.add_argument("--files", action="store_true", help="each step also waits for a data file of the one before")
     parser.add_argument("--cores", type=int, default=16, help="the local node's cores and the engine's limit")
     parser.add_argument("--interval", type=float, default=1.0, help="Slurm: the node's poll interval (s)")
     parser.add_argument("--max-queued", type=int, default=200, help="Slurm: the node's max_queued")

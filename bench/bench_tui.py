@@ -75,7 +75,7 @@ async def first_screen(n: int, size: tuple[int, int]) -> tuple[float, JobTuiApp,
 
     client.snapshot = timed_snapshot  # type: ignore[method-assign]
     t0 = time.perf_counter()
-    app = JobTuiApp(client, clock=lambda: T0, gpu_sampler=None)
+    app = JobTuiApp(client, clock=lambda: T0)
     frames = FrameClock(app)
     ctx = app.run_test(size=size)
     pilot = await ctx.__aenter__()

@@ -49,7 +49,7 @@ async def fill(state_dir: Path, n: int) -> None:
 async def measure(state_dir: Path, n: int) -> None:
     client = attach(state_dir)
     t0 = time.perf_counter()
-    app = JobTuiApp(client, gpu_sampler=None)
+    app = JobTuiApp(client)
     frames = FrameClock(app)
     ctx = app.run_test(size=(120, 40))
     await ctx.__aenter__()

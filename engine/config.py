@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.accounts import DEFAULT_SHARED_SOCKET
+from engine.config_hooks import Hook, HookDelivery, UsageThresholds
+from engine.containment.settings import ContainmentSettings
 from engine.errors import ConfigError
+from engine.policy import DEFAULT_ENV_DENY, Approval, FairShare, check_env_deny
 
 Role = Literal["admin", "lead", "researcher", "viewer"]
 ROLE_PRIORITY: dict[str, int] = {"admin": 30, "lead": 20, "researcher": 10, "viewer": 0}
@@ -96,8 +99,15 @@ class Limits(Strict):
     user_max_concurrent: int = Field(default=2, ge=1, le=MAX_LIMIT)
     team_max_concurrent: int = Field(default=10, ge=1, le=MAX_LIMIT)
     fair_share: bool = False
+    local_gpu_max_concurrent: int | None = Field(
+        default=None, ge=0, le=MAX_LIMIT, description="GPUs jobs on local nodes hold at once; None: no limit"
+    )
+    local_job_max_concurrent: int | None = Field(
+        default=None, ge=0, le=MAX_LIMIT, description="jobs on local nodes at once; None: no limit"
+    )
     starvation_minutes: float = Field(default=60.0, gt=0, le=525_600)  # a year
-    starvation_boost: int = Field(default=10, ge=0, le=100)
+    starvation_boost: int = Field(default=10, ge=0, le=100)  # priority a waiting job gains per starvation_minutes
+    starvation_max_boost: int = Field(default=50, ge=0, le=1000)  # the most it gains by waiting
 
 
 class LicensePool(Strict):
@@ -116,19 +126,54 @@ class JobDefaults(Strict):
 
 class ProgressPattern(Strict):
     name: str
-    regex: str
-    marker: str = Field(description="a literal substring every matching line contains")
+    regex: str | None = None
+    marker: str | None = Field(default=None, description="a literal substring every matching line contains")
+    progress_files: list[str] = Field(
+        default_factory=list,
+        description="files in the job's working directory to follow besides its output ({name}: the job's name, "
+        "{id}: its id), e.g. {name}.sta; Abaqus .sta, .msg and .inp files have built-in parsers",
+    )
+    tags: list[str] = Field(
+        default_factory=list, description="progress_files are followed for jobs with one of these tags (none: all)"
+    )
 
     @field_validator("regex")
     @classmethod
-    def _compiles(cls, value: str) -> str:
+    def _compiles(cls, value: str | None) -> str | None:
         import re
 
+        if value is None:
+            return value
         try:
             re.compile(value)
         except re.error as e:
             raise ValueError(f"not a valid regular expression: {e}") from e
         return value
+
+    @model_validator(mode="after")
+    def _something_to_follow(self) -> ProgressPattern:
+        if (self.regex is None) != (self.marker is None):
+            raise ValueError(f"progress pattern {self.name!r}: give both regex and marker, or neither")
+        if self.regex is None and not self.progress_files:
+            raise ValueError(f"progress pattern {self.name!r}: give a regex and marker, or progress_files")
+        return self
+
+
+class Watch(Strict):
+    """When a running job is flagged: past its run-time estimate (`job_overrun`), or making no progress
+    (`job_stalled`). Flags, not states: the job runs on."""
+
+    overrun_factor: float = Field(
+        default=2.0, ge=0, description="flag a job running past this many times its estimate; 0: never"
+    )
+    min_history: int = Field(default=3, ge=1, description="completed runs an estimate needs")
+    stall_after: float | None = Field(
+        default=None, gt=0, description="flag a job with no new output and no progress change for this many seconds"
+    )
+    stall_factor: float = Field(
+        default=10.0, ge=0, description="or for this many times its usual interval between progress updates; 0: never"
+    )
+    stall_min: float = Field(default=60.0, ge=0, description="the least time the stall_factor rule waits, seconds")
 
 
 class TuiConfig(Strict):
@@ -172,11 +217,36 @@ class Config(Strict):
     defaults: JobDefaults = Field(default_factory=JobDefaults)
     licenses: dict[str, LicensePool] = Field(default_factory=dict)
     progress_patterns: list[ProgressPattern] = Field(default_factory=list)
+    watch: Watch = Field(default_factory=Watch)
     tui: TuiConfig = Field(default_factory=TuiConfig)
     python_interpreter: str = Field(
         default="python3", min_length=1, description="runs python jobs' code unless a job names another"
     )
     http_jobs: HttpJobs = Field(default_factory=HttpJobs)
+    containment: ContainmentSettings = Field(default_factory=ContainmentSettings)
+    env_deny: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ENV_DENY),
+        description="names (globs) of the submitter's variables a job never gets, and whose values are redacted",
+    )
+    approval: Approval = Field(default_factory=Approval)
+    fairshare: FairShare = Field(default_factory=FairShare)
+    hooks: list[Hook] = Field(default_factory=list, description="notifications: a command or an HTTP POST per event")
+    hook_delivery: HookDelivery = Field(default_factory=HookDelivery)
+    usage: UsageThresholds = Field(default_factory=UsageThresholds)
+
+    @field_validator("hooks")
+    @classmethod
+    def _unique_hooks(cls, hooks: list[Hook]) -> list[Hook]:
+        names = [h.name for h in hooks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"hook names must be unique; repeated: {', '.join(dupes)}")
+        return hooks
+
+    @field_validator("env_deny", mode="before")
+    @classmethod
+    def _env_deny(cls, value: Any) -> Any:
+        return check_env_deny(value)
 
     @field_validator("nodes")
     @classmethod

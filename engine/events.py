@@ -87,9 +87,10 @@ class NodesSampled(Event):
     node: str
     reachable: bool
     sample: dict[str, Any] | None = None
+    reason: str = ""  # why it is unreachable, where known
 
     def data(self) -> dict[str, Any]:
-        return {"node": self.node, "reachable": self.reachable, "sample": self.sample}
+        return {"node": self.node, "reachable": self.reachable, "sample": self.sample, "reason": self.reason}
 
 
 @dataclass(slots=True, eq=False, kw_only=True)
@@ -103,8 +104,50 @@ class Resync(Event):
         return {"reason": self.reason}
 
 
+@dataclass(slots=True, eq=False, kw_only=True)
+class JobWatched(Event):
+    """Something noticed about a running job that changes no state; `payload` says what (its kinds below)."""
+
+    job_id: int
+    payload: dict[str, Any]
+
+    @property
+    def key(self) -> int | None:
+        return self.job_id
+
+    def data(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, **self.payload}
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class JobOverrun(JobWatched):
+    """A running job passed its run-time estimate times the configured factor (`watch.overrun_factor`)."""
+
+    kind: ClassVar[str] = "job_overrun"
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class JobStalled(JobWatched):
+    """A running job wrote nothing and changed no progress for its stall time (`stalled: false`: it moved again)."""
+
+    kind: ClassVar[str] = "job_stalled"
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class ProgressMilestone(JobWatched):
+    """A running job's progress reached 25, 50, 75 or 100 %."""
+
+    kind: ClassVar[str] = "progress_milestone"
+
+
+WATCHED_KINDS: dict[str, type[JobWatched]] = {c.kind: c for c in (JobOverrun, JobStalled, ProgressMilestone)}
+
+
 def decode(seq: int, kind: str, data: dict[str, Any]) -> Event | None:
     """The typed event for a wire frame; None for a kind this version does not know (skip it)."""
+    if kind in WATCHED_KINDS:
+        payload = {k: v for k, v in data.items() if k != "job_id"}
+        return WATCHED_KINDS[kind](seq=seq, job_id=int(data.get("job_id") or 0), payload=payload)
     if kind == JobChanged.kind:
         return JobChanged(seq=seq, record=data)
     if kind == JobRemoved.kind:
@@ -113,7 +156,7 @@ def decode(seq: int, kind: str, data: dict[str, Any]) -> Event | None:
         return LimitsChanged(seq=seq, limits=dict(data.get("limits") or {}))
     if kind == NodesSampled.kind:
         return NodesSampled(seq=seq, node=str(data.get("node")), reachable=bool(data.get("reachable")),
-                            sample=data.get("sample"))  # fmt: skip
+                            sample=data.get("sample"), reason=str(data.get("reason") or ""))  # fmt: skip
     if kind == Resync.kind:
         return Resync(seq=seq, reason=str(data.get("reason", "")))
     return None

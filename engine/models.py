@@ -60,8 +60,11 @@ class Reason(StrEnum):
     CONDITION_NOT_MET = "condition_not_met"  # skipped by an edge's condition (`failure` after a completed parent)
     CANCELLED = "cancelled"
     REJECTED = "rejected"
+    GPUS_BUSY = "gpus_busy"  # rejected at submission (`no_wait`): its GPUs were not free
     RESULTS_MISSING = "results_missing"
     NO_FINISHED_MARKER = "no_finished_marker"  # exited 0 without writing its `success_file`
+    ANALYSIS_NOT_COMPLETED = "analysis_not_completed"  # exited 0, but its solver's status file says it failed
+    WAITING_FOR_FILES = "waiting_for_files"  # waiting: a file of its `wait_for_files` is not there yet
 
 
 _S = JobStatus
@@ -88,6 +91,7 @@ class Resources:
     mem_mb: int = 0
     gpus: int = 0
     licenses: dict[str, int] = field(default_factory=dict)
+    gpu_ids: list[int] = field(default_factory=list)  # the devices it must get (empty: any free ones)
 
 
 @dataclass(slots=True)
@@ -111,6 +115,16 @@ class Progress:
     text: str = ""
     eta_seconds: float | None = None
     updated_at: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)  # a file parser's figures (Abaqus: step %, increment...)
+    overrun: float | None = None  # when it passed its run-time estimate times the overrun factor (a flag)
+    stalled_since: float | None = None  # no new output and no progress change since then (a flag, not a state)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "percent": self.percent, "step": self.step, "total": self.total, "text": self.text,
+            "eta_seconds": self.eta_seconds, "updated_at": self.updated_at, "detail": dict(self.detail),
+            "overrun": self.overrun, "stalled_since": self.stalled_since,
+        }  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -167,7 +181,13 @@ class Job:
             "status": self.status.value,
             "reason": self.reason.value if self.reason else None,
             "message": self.message,
-            "resources": {"cpus": r.cpus, "mem_mb": r.mem_mb, "gpus": r.gpus, "licenses": dict(r.licenses)},
+            "resources": {
+                "cpus": r.cpus,
+                "mem_mb": r.mem_mb,
+                "gpus": r.gpus,
+                "licenses": dict(r.licenses),
+                "gpu_ids": list(r.gpu_ids),
+            },
             "retry": {
                 "max_attempts": t.max_attempts,
                 "initial_delay": t.initial_delay,
@@ -187,14 +207,7 @@ class Job:
             "requires_approval": self.requires_approval,
             "attempts": self.attempts,
             "exit_code": self.exit_code,
-            "progress": {
-                "percent": p.percent,
-                "step": p.step,
-                "total": p.total,
-                "text": p.text,
-                "eta_seconds": p.eta_seconds,
-                "updated_at": p.updated_at,
-            },
+            "progress": p.to_dict(),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "started_at": self.started_at,
@@ -213,8 +226,7 @@ class Job:
             "retry": {"max_attempts": t.max_attempts, "initial_delay": t.initial_delay,
                       "backoff_factor": t.backoff_factor, "max_delay": t.max_delay},
             "node": self.node, "attempts": self.attempts, "exit_code": self.exit_code,
-            "progress": {"percent": p.percent, "step": p.step, "total": p.total, "text": p.text,
-                         "eta_seconds": p.eta_seconds, "updated_at": p.updated_at},
+            "progress": p.to_dict(),
             "updated_at": self.updated_at, "started_at": self.started_at, "finished_at": self.finished_at,
             "not_before": self.not_before, "extra": dict(self.extra),
         }  # fmt: skip
@@ -255,10 +267,14 @@ class Attempt:
     stderr_offset: int = 0
     gpus: list[int] = field(default_factory=list)
     unreachable_since: float | None = None
+    cgroups: list[str] = field(default_factory=list)  # its cgroup's directories on a local node (one per hierarchy)
+    cpu_seconds: float | None = None  # CPU time its processes used, told when it ended
+    peak_memory_bytes: int | None = None  # the most memory it held at once (without cgroups: its largest process)
 
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in _ATTEMPT_FIELDS}
         data["gpus"] = list(self.gpus)
+        data["cgroups"] = list(self.cgroups)
         return data
 
 

@@ -89,6 +89,17 @@ MIGRATIONS: list[str] = [
         max_concurrent INTEGER
     );
     """,
+    # 5: the environments jobs were submitted with, once per distinct one (a job's `extra.environment` is its
+    # digest): the submitter's variables that pass the deny-list, and the job's deny-listed values.
+    """
+    CREATE TABLE environments (digest TEXT PRIMARY KEY, data TEXT NOT NULL);
+    """,
+    # 6: an attempt's record (JSON in `data`) carries its cgroup's directories, CPU time and peak memory
+    # (`cgroups`, `cpu_seconds`, `peak_memory_bytes`); nothing to change in a table, but an older jobtui must not
+    # read such records, so the version moves on.
+    """
+    SELECT 1;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -136,6 +147,7 @@ class Store:
         self._flusher: asyncio.Task[None] | None = None
         self.last_error: StoreError | None = None
         self._durable = True
+        self._reader: aiosqlite.Connection | None = None  # reports' own read-only connection, opened on first use
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -189,6 +201,9 @@ class Store:
             await self.db.executescript(f"BEGIN; {MIGRATIONS[number]} PRAGMA user_version={number + 1}; COMMIT;")
 
     async def _close_quietly(self) -> None:
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            await reader.close()
         if self._db is not None:
             try:
                 await self._db.close()
@@ -334,11 +349,46 @@ class Store:
             (f"DELETE FROM jobs WHERE id IN ({marks})", tuple(ids)),
         ]
 
+    @staticmethod
+    def save_environment(digest: str, data: dict[str, Any]) -> Statement:
+        """Keep an environment jobs were submitted with (once: the same digest is the same environment)."""
+        return "INSERT OR IGNORE INTO environments(digest, data) VALUES (?, ?)", (digest, _dumps(data))
+
+    @staticmethod
+    def delete_unused_environments() -> Statement:
+        """Forget the environments no job refers to any more (after jobs are deleted)."""
+        digest = "json_extract(data, '$.extra.environment')"
+        used = f"SELECT {digest} FROM jobs WHERE {digest} IS NOT NULL"
+        return f"DELETE FROM environments WHERE digest NOT IN ({used})", ()
+
     # -- reading -------------------------------------------------------------------------------------
+
+    async def load_environments(self) -> dict[str, dict[str, Any]]:
+        """Every stored environment by digest (a damaged one is left out: its jobs start from the base)."""
+        found = {}
+        for digest, data in await self._rows("SELECT digest, data FROM environments"):
+            try:
+                found[digest] = _json_object(data, "its environment")
+            except _Damage:
+                continue  # its jobs are started from the engine's base environment
+        return found
 
     async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         try:
             async with self.db.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as e:
+            raise StoreError(_read_error_message(self.path, e)) from e
+
+    async def read(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Any]:
+        """Rows of a read-only report query (metrics aggregate in SQL rather than load every job), on a
+        connection of its own: a long report never holds up the writer's commits (WAL lets both run)."""
+        try:
+            if self._reader is None:
+                connection = aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                _never_keeps_the_process_alive(connection)
+                self._reader = await connection
+            async with self._reader.execute(sql, params) as cur:
                 return list(await cur.fetchall())
         except sqlite3.Error as e:
             raise StoreError(_read_error_message(self.path, e)) from e

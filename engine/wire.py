@@ -114,9 +114,17 @@ def submit_result(jobs: Sequence[Job]) -> dict[str, Any]:
     return {"ids": [j.id for j in jobs], "jobs": [j.to_dict() for j in jobs]}
 
 
-def list_result(jobs: Sequence[Job]) -> dict[str, Any]:
-    """`GET /api/queue`; clients return its `jobs`."""
-    return {"jobs": [j.to_dict() for j in jobs], "count": len(jobs)}
+def list_result(jobs: Sequence[Job], waiting: Mapping[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`GET /api/queue`; clients return its `jobs`. A queued job's record has `waiting` (`with_waiting`)."""
+    return {"jobs": [with_waiting(j.to_dict(), waiting) for j in jobs], "count": len(jobs)}
+
+
+def with_waiting(record: dict[str, Any], waiting: Mapping[int, dict[str, Any]] | None) -> dict[str, Any]:
+    """`record` with `waiting`: why the queued job waits (`code`, `text`), its `estimated_start` (or None), and
+    when the scheduler last looked at it (`looked_at`, when it has); None for a job not queued."""
+    if waiting is not None:
+        record["waiting"] = waiting.get(record["id"])
+    return record
 
 
 def dependency_record(job_id: int, parent: Job | None, when: str = "success") -> dict[str, Any]:
@@ -132,20 +140,26 @@ def detail_result(
     events: Iterable[JobEvent],
     dependencies: list[dict[str, Any]],
     position: int | None,
+    waiting: dict[str, Any] | None = None,
+    estimate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`GET /api/jobs/{id}`: the job, its attempts and history, what it runs after, its queue position."""
+    """`GET /api/jobs/{id}`: the job, its attempts and history, what it runs after, its queue position, why
+    it waits (`job.waiting`, see `with_waiting`), and its run-time `estimate` from the history of jobs like it
+    (`seconds` the median, `spread`, `runs`, `basis`: the key that matched, name, tags or command; None without)."""
     return {
-        "job": job.to_dict(),
+        "job": with_waiting(job.to_dict(), {job.id: waiting} if waiting else {}),
         "attempts": [a.to_dict() for a in attempts],
         "events": [e.to_dict() for e in events],
         "dependencies": dependencies,
         "position": position,
+        "estimate": estimate,
     }
 
 
-def position_result(job_id: int, position: int | None) -> dict[str, Any]:
-    """`GET /api/queue/position/{id}`; clients return its `position` (1-based, None when not ready to start)."""
-    return {"job_id": job_id, "position": position}
+def position_result(job_id: int, position: int | None, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`GET /api/queue/position/{id}`; clients return its `position` (1-based, None when not ready to start);
+    `waiting`: why it waits and when it may start (see `with_waiting`)."""
+    return {"job_id": job_id, "position": position, "waiting": waiting}
 
 
 def log_chunk_result(
@@ -167,9 +181,17 @@ def log_chunk_result(
     }
 
 
-def wait_result(done: bool, pending: Iterable[int], statuses: Mapping[int, str]) -> dict[str, Any]:
-    """`POST /api/queue/wait`: `statuses` by job id (JSON object keys are strings)."""
-    return {"done": done, "pending": sorted(pending), "statuses": {str(i): s for i, s in sorted(statuses.items())}}
+def wait_result(
+    done: bool, pending: Iterable[int], statuses: Mapping[int, str], blocked: Iterable[int] = ()
+) -> dict[str, Any]:
+    """`POST /api/queue/wait`: `statuses` by job id (JSON object keys are strings); `blocked`: the jobs not waited
+    for because they, or a job they run after, await approval (unless the wait includes them)."""
+    return {
+        "done": done,
+        "pending": sorted(pending),
+        "statuses": {str(i): s for i, s in sorted(statuses.items())},
+        "blocked": sorted(blocked),
+    }
 
 
 def cleanup_result(deleted: int) -> dict[str, Any]:
@@ -264,12 +286,20 @@ def workflow_action_result(summary: dict[str, Any], jobs: Sequence[Job]) -> dict
 
 # -- the queue ------------------------------------------------------------------------------------------------
 
-LIMIT_KEYS = ("max_concurrent", "user_max_concurrent", "team_max_concurrent", "fair_share")
+LIMIT_KEYS = (
+    "max_concurrent",
+    "user_max_concurrent",
+    "team_max_concurrent",
+    "fair_share",
+    "local_gpu_max_concurrent",
+    "local_job_max_concurrent",
+)
+NO_LIMIT_KEYS = frozenset({"local_gpu_max_concurrent", "local_job_max_concurrent"})  # absent or None: no limit
 
 
 def limits_result(limits: Mapping[str, Any]) -> dict[str, Any]:
     """`GET`/`POST /api/queue/concurrency` and a `limits_changed` event: the queue-wide limits."""
-    return {k: limits[k] for k in LIMIT_KEYS}
+    return {k: limits.get(k) if k in NO_LIMIT_KEYS else limits[k] for k in LIMIT_KEYS}
 
 
 def stats_result(stats: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,9 +319,14 @@ def node_record(
     reachable: bool,
     labels: Mapping[str, str],
     gpu_holders: Mapping[int, int],
+    gpus: Sequence[Mapping[str, Any]] = (),
+    measured: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One node: capacity, use, reachability, and `gpu_holders`, GPU index (a string: JSON object keys are
-    strings) -> the id of the job holding it. `gpu_holders_of` reads it back."""
+    strings) -> the id of the job holding it. `gpu_holders_of` reads it back. `gpus`: every device, as
+    `engine.service.devices.node_devices` describes it (name, memory, utilisation, job_id, user). `measured`:
+    what the node's last sample says (`engine.service.node_measures`: load, memory, GPU use, a cluster's queue,
+    since when and why it is unreachable); None when nothing was sampled."""
     return {
         "name": name,
         "kind": kind,
@@ -303,6 +338,8 @@ def node_record(
         "reachable": reachable,
         "labels": dict(labels),
         "gpu_holders": {str(index): job_id for index, job_id in sorted(gpu_holders.items())},
+        "gpus": [dict(device) for device in gpus],
+        "measured": dict(measured) if measured is not None else None,
     }
 
 

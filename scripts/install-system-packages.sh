@@ -5,7 +5,7 @@
 # fixtures start every daemon they need themselves, on their own configuration, and stop it by pid.
 set -euo pipefail
 want=(openssh-server openssh-client slurm-wlm munge gridengine-master gridengine-exec gridengine-client
-      task-spooler parallel tmux iproute2 rsync curl)
+      task-spooler parallel tmux iproute2 rsync curl chromium zsh fish)
 missing=()
 for pkg in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

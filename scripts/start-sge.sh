@@ -73,8 +73,11 @@ if ! qconf -sel 2>/dev/null | grep -qx "$HOST"; then
     qconf -Ae "$W/exechost.conf" >/dev/null
 fi
 qconf -ss 2>/dev/null | grep -qx "$HOST" || qconf -as "$HOST" >/dev/null
-running "$SPOOL/execd/localhost/execd.pid" || /usr/sbin/sge_execd
+# configured before sge_execd starts: an execd reads the global configuration (min_uid/min_gid 0, so that root may
+# run jobs) when it starts, and one started first may run the first jobs with the defaults (min_gid 1000: they fail
+# and put the queue in error)
 configure_once
+running "$SPOOL/execd/localhost/execd.pid" || /usr/sbin/sge_execd
 # ready once the qmaster lists jobs and the queue instance reports a load value (execd registered)
 wait_until 60 "the qmaster listing jobs (qstat -u '*')" qstat -u '*'
 wait_until 60 "sge_execd registering with the qmaster" execd_reports_load

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +21,22 @@ from engine.api.client import EngineClient
 from engine.config import Config
 from engine.errors import JobTuiError
 from engine.models import ACTIVE_NAMES, QUEUED_NAMES
-from engine.scheduling.capacity import sample_local_gpus
-from engine.wire import gpu_holders_of
 from tui import themes as theme_files
 from tui.app_base import JobAppBase
 from tui.bridge import EngineStatus, EventBridge, JobsChanged, SettingsChanged, SnapshotLoaded
 from tui.context import start_daemon
 from tui.keys import bindings, check_keymap
+from tui.screens.connecting import ConnectingScreen, StartingEngine, starting_engine, wait_until_serving
 from tui.screens.dialogs import QuitScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
+from tui.screens.metrics import MetricsScreen
 from tui.screens.palette import JobCommands
 from tui.screens.workflow import WorkflowScreen
 from tui.widgets.job_index import JobIndex
 from tui.widgets.panels import GpuPanel, NodesPanel
 
-NODES_EVERY = 2.0
-GPUS_EVERY = 5.0
+NODES_EVERY = 2.0  # nodes and their GPUs, as the engine sees them
 TICK_EVERY = 1.0
 
 
@@ -57,15 +57,15 @@ class JobTuiApp(JobAppBase):
         theme: str | None = None,
         keymap: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
-        gpu_sampler: Callable[[], list[Any]] | None = sample_local_gpus,
         live: bool = True,
+        starting: StartingEngine | None = None,
     ) -> None:
         super().__init__()
         self.client = client
+        self.starting = starting  # an engine still starting: the console opens once it answers `client`
         self.hosting = hosting
         self.clock = clock
         self.live = live
-        self.gpu_sampler = gpu_sampler
         self.index = JobIndex()
         self.user: str | None = None
         self.role: str | None = None
@@ -74,8 +74,7 @@ class JobTuiApp(JobAppBase):
         self.theme_set = theme_files.load_themes()
         self._theme_choice = theme_files.resolve(theme, self.theme_set)
         self.bridge = EventBridge(client, self.post_message)
-        self.nodes: list[dict[str, Any]] = []
-        self.gpus: list[Any] | None = None
+        self.nodes: list[dict[str, Any]] | None = None  # None: not heard from the engine yet
 
     @property
     def main(self) -> MainScreen:
@@ -86,8 +85,30 @@ class JobTuiApp(JobAppBase):
             self.register_theme(theme)
         self.theme = self._theme_choice
         self.set_keymap(self.keymap)
+        if self.starting is not None:  # an engine still loading its store: say so until it answers
+            self.push_screen(ConnectingScreen(self.starting.state_dir, self.starting.jobs))
+            self.run_worker(self._connect(self.starting), group="startup")
+        else:
+            self._open_console()
+
+    async def _connect(self, starting: StartingEngine) -> None:
+        try:
+            await wait_until_serving(self.client, starting.state_dir)
+            if starting.on_ready is not None:
+                await starting.on_ready()
+        except JobTuiError as e:
+            if isinstance(self.screen, ConnectingScreen):
+                self.screen.failed(e)
+            return
+        self._open_console(replace=True)
+
+    def _open_console(self, replace: bool = False) -> None:
+        """The main screen, fed by the event bridge (`replace`: in place of the connecting screen)."""
         self.install_screen(MainScreen(), "main")
-        self.push_screen("main")
+        if replace:
+            self.switch_screen("main")
+        else:
+            self.push_screen("main")
         for problem in self.theme_set.errors + self._problems:
             self.notify(problem, title="Config problem", severity="warning", timeout=10)
         self.bridge.start()
@@ -95,11 +116,6 @@ class JobTuiApp(JobAppBase):
         if self.live:
             self.set_interval(NODES_EVERY, self._refresh_nodes)
             self.set_interval(TICK_EVERY, self._tick)
-            if self.gpu_sampler is not None:
-                self.set_interval(GPUS_EVERY, self._sample_gpus)
-                self.call_later(self._sample_gpus)
-        else:
-            self.gpus = self.gpu_sampler() if self.gpu_sampler else []
 
     async def _who_am_i(self) -> None:
         with contextlib.suppress(JobTuiError):
@@ -148,7 +164,7 @@ class JobTuiApp(JobAppBase):
             self.main.set_engine_note("engine unreachable: retrying")
             self.notify(message.detail, title="Engine lost", severity="error", timeout=8)
 
-    # -- periodic: nodes, GPUs, clock --------------------------------------------------------------------
+    # -- periodic: nodes (and their GPUs), clock ----------------------------------------------------------
 
     async def _refresh_nodes(self) -> None:
         if self.bridge.connected:
@@ -156,15 +172,10 @@ class JobTuiApp(JobAppBase):
                 self.nodes = await self.client.nodes()
                 self._show_side()
 
-    async def _sample_gpus(self) -> None:
-        self.gpus = await asyncio.to_thread(self.gpu_sampler) if self.gpu_sampler else []
-        self._show_side()
-
     def _show_side(self) -> None:
         screen = self.main
-        holders = next((gpu_holders_of(n) for n in self.nodes if n.get("kind") == "local"), {})
-        screen.query_one("#nodes", NodesPanel).show_nodes(self.nodes)
-        screen.query_one("#gpus", GpuPanel).show_gpus(self.gpus, holders)
+        screen.query_one("#nodes", NodesPanel).show_nodes(self.nodes or [])
+        screen.query_one("#gpus", GpuPanel).show_gpus(self.nodes)
 
     def _tick(self) -> None:
         """Elapsed times move: repaint the visible rows once a second when one of them runs."""
@@ -177,6 +188,10 @@ class JobTuiApp(JobAppBase):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.keymap))
+
+    def action_metrics(self) -> None:
+        if not isinstance(self.screen, MetricsScreen):
+            self.push_screen(MetricsScreen(self.client, self.live))
 
     def action_next_theme(self) -> None:
         names = sorted(self.theme_set.themes) or [theme_files.FALLBACK]
@@ -215,16 +230,27 @@ async def _run(config: Config, state_dir: Path, args: argparse.Namespace, token:
     from tui.context import host_or_attach
     from tui.jobfile import read_jobs
 
-    client, host = await host_or_attach(config, state_dir, token=token)
+    host: Any = None
+    starting = starting_engine(state_dir, token)  # a daemon loading its store: the app waits for it
+    if starting is not None:
+        client: EngineClient = starting[0]
+    else:
+        client, host = await host_or_attach(config, state_dir, token=token)
     try:
-        if getattr(args, "submit_file", None):
-            found = read_jobs(args.submit_file)
-            await client.submit(found.jobs, workflow=found.workflow_info)
+
+        async def submit_file() -> None:
+            if getattr(args, "submit_file", None):
+                found = read_jobs(args.submit_file)
+                await client.submit(found.jobs, workflow=found.workflow_info)
+
+        if starting is None:
+            await submit_file()
         app = JobTuiApp(
             client,
             hosting=host is not None,
             theme=getattr(args, "theme", None) or config.tui.theme,
             keymap=config.tui.keys,
+            starting=replace(starting[1], on_ready=submit_file) if starting is not None else None,
         )
         choice = await app.run_async()
         counts = app.index.counts

@@ -6,12 +6,14 @@ Everything takes plain data (a `JobRow`, engine.wire's compact job row, or the c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.models import ACTIVE_NAMES
 from engine.wire import JobRow
+from tui.watch_text import abaqus_text, estimate_text, flags_text
 
 # Lifecycle order: sorting by status groups jobs the way they move through the queue.
 STATUS_ORDER = (
@@ -60,10 +62,16 @@ def duration(seconds: float | None) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
-def elapsed(row: JobRow, now: float) -> float | None:
-    if row.started_at is None:
+NOT_RUN_YET = frozenset({"waiting", "blocked"})  # a requeued job waits again: its old run's time is no elapsed time
+
+
+def elapsed(row: JobRow, now: float, since: float | None = None) -> float | None:
+    """How long the job's current attempt has run (or ran): from `since`, when the attempt started, where
+    known; `started_at` is its first attempt's start."""
+    start = since if since is not None else row.started_at
+    if start is None or row.status in NOT_RUN_YET:
         return None
-    return (row.finished_at or now) - row.started_at
+    return max(0.0, (row.finished_at or now) - start)
 
 
 def percent_of(row: JobRow) -> float | None:
@@ -127,8 +135,9 @@ def layout_columns(width: int, workflows: bool = True) -> list[tuple[Column, int
     return [(c, c.width + spare if c.key == "name" else c.width) for c in chosen]
 
 
-def cell_text(row: JobRow, column: Column, width: int, now: float) -> str:
-    """The text of one cell, exactly `width` cells wide (the status glyph leads the status cell)."""
+def cell_text(row: JobRow, column: Column, width: int, now: float, since: float | None = None) -> str:
+    """The text of one cell, exactly `width` cells wide (the status glyph leads the status cell); `since`:
+    when the job's current attempt started, where it is not its first."""
     key = column.key
     if key == "id":
         text = str(row.id)
@@ -145,7 +154,8 @@ def cell_text(row: JobRow, column: Column, width: int, now: float) -> str:
     elif key == "progress":
         text = progress_bar(percent_of(row), width)
     elif key == "elapsed":
-        text = duration(elapsed(row, now)) if row.started_at is not None else "-"
+        took = elapsed(row, now, since)
+        text = duration(took) if took is not None else "-"
     elif key == "eta":
         text = duration(row.eta) if row.eta is not None and row.status in ACTIVE_NAMES else "-"
     elif key == "attempts":
@@ -235,6 +245,16 @@ def detail_text(job: dict[str, Any], detail: dict[str, Any] | None, now: float) 
         lines.append(f"[b]workflow[/b]  #{markup_escape(str(job['workflow_id']))}")
     if job.get("reason") or job.get("message"):
         lines.append(f"[b]reason[/b]    {e(job.get('reason') or '-')}: {e(job.get('message') or '')}")
+    for label, text in (("flags", flags_text(prog, now)), ("abaqus", abaqus_text(prog))):
+        if text:  # what the engine watches: a flag raised, a solver's own status figures
+            lines.append(f"[b]{label:<9}[/b] {e(text)}")
+    usage = (job.get("extra") or {}).get("usage")
+    if isinstance(usage, dict):  # measured while it runs (CPU time and memory of its processes)
+        cpu = f"cpu {usage.get('cpu_seconds', 0):.1f}s" + (
+            f" ({usage['cpu_percent']:.0f}%)" if usage.get("cpu_percent") is not None else ""
+        )
+        rss = f"rss {usage.get('rss_mb', 0):.0f} MiB (peak {usage.get('peak_rss_mb', 0):.0f})"
+        lines.append(f"[b]usage[/b]     {cpu}  {rss}")
     success_file = (job.get("extra") or {}).get("success_file")
     if success_file:  # it completes only if it leaves this file in its working directory
         lines.append(f"[b]success[/b]   when {e(str(success_file))} exists after exit 0")
@@ -247,6 +267,14 @@ def detail_text(job: dict[str, Any], detail: dict[str, Any] | None, now: float) 
         return "\n".join(lines)
     if detail.get("position") is not None:
         lines.append(f"[b]queue[/b]     position {detail['position']}")
+    if detail.get("estimate"):
+        lines.append(f"[b]estimate[/b]  {e(estimate_text(detail['estimate']))}")
+    waiting = (detail.get("job") or {}).get("waiting")
+    if waiting:  # why it waits now, and when it may start (the engine's `core.waiting`)
+        start = waiting.get("estimated_start")
+        when = "unknown" if start is None else f"in {duration(max(0.0, start - now))}"
+        code, text = e(waiting.get("code") or ""), e(waiting.get("text") or "")
+        lines.append(f"[b]waiting[/b]   {code}: {text}  may start {when}")
     return "\n".join(lines + _dependency_lines(detail) + _attempt_lines(detail, now) + _event_lines(detail, now))
 
 
@@ -260,6 +288,10 @@ def progress_summary(prog: dict[str, Any]) -> str:
         parts.append(f"eta {duration(prog['eta_seconds'])}")
     if prog.get("text"):
         parts.append(markup_escape(prog["text"]))
+    if prog.get("overrun") is not None:
+        parts.append("[b]OVERRUN[/b]")
+    if prog.get("stalled_since") is not None:
+        parts.append("[b]STALLED[/b]")
     return "  ".join(parts) or "-"
 
 
@@ -280,7 +312,12 @@ def _attempt_lines(detail: dict[str, Any], now: float) -> list[str]:
         ran = duration((a.get("finished_at") or now) - a["started_at"]) if a.get("started_at") else "-"
         why = f" {markup_escape(a.get('reason') or '')} {markup_escape(a.get('message') or '')}".rstrip()
         exit_code = a.get("exit_code") if a.get("exit_code") is not None else "-"
-        out.append(f"  #{a['number']} {a.get('node')} {a.get('status')} exit {exit_code} ran {ran}{why}")
+        used = ""
+        if isinstance(cpu := a.get("cpu_seconds"), int | float):
+            used += f" cpu {cpu:.2f}s"
+        if isinstance(peak := a.get("peak_memory_bytes"), int | float):
+            used += f" peak {peak / (1 << 20):.1f} MiB"
+        out.append(f"  #{a['number']} {a.get('node')} {a.get('status')} exit {exit_code} ran {ran}{used}{why}")
     return ["[b]attempt history[/b]", *out] if out else []
 
 
@@ -305,23 +342,54 @@ def nodes_text(nodes: Sequence[dict[str, Any]]) -> str:
         mem = f"{(n.get('used_mem_mb') or 0) / 1024:.1f}/{(n.get('mem_mb') or 0) / 1024:.1f}G"
         lines.append(f"[b]{markup_escape(n['name'])}[/b] {n.get('kind', '')}{state}")
         lines.append(f" cpu {n.get('used_cores', 0)}/{n.get('cores', 0)}  mem {mem}  jobs {n.get('running', 0)}")
+        lines += measured_lines(n.get("measured"))
     return "\n".join(lines)
 
 
-def gpus_text(gpus: Sequence[Any] | None, holders: Mapping[int, int]) -> str:
-    """Per device: name, memory, utilisation and the job holding it (`holders`: GPU index -> job id, read from
-    the node record with `engine.wire.gpu_holders_of`); an honest line where there is none."""
-    if gpus is None:
-        return "[dim]sampling GPUs…[/dim]"
-    if not gpus:
-        return "[dim]no GPUs (NVML found none on this machine)[/dim]"
+def measured_lines(measured: dict[str, Any] | None) -> list[str]:
+    """What the node's last sample says, under what jobtui reserved: load, memory in use, GPU utilisation, a
+    cluster's queue, and since when and why it is unreachable."""
+    if not measured:
+        return []
+    parts = []
+    if measured.get("load1") is not None:
+        parts.append(f"load {measured['load1']:.2f}")
+    if measured.get("memory_mb"):
+        parts.append(f"mem {measured.get('memory_used_mb', 0) / 1024:.1f}/{measured['memory_mb'] / 1024:.1f}G")
+    if measured.get("gpu_utilization_pct") is not None:
+        parts.append(f"gpu {measured['gpu_utilization_pct']:.0f}%")
+    lines = [f" [dim]measured[/dim] {'  '.join(parts)}"] if parts else []
+    queue = measured.get("queue")
+    if queue:
+        lines.append(f" queue {queue.get('running', 0)} running, {queue.get('pending', 0)} pending")
+    if measured.get("unreachable_since") is not None:
+        since = time.strftime("%H:%M:%S", time.localtime(measured["unreachable_since"]))
+        reason = markup_escape(str(measured.get("unreachable_reason") or "no answer"))
+        lines.append(f" [b]down since {since}[/b]: {reason}")
+    return lines
+
+
+def gpus_text(nodes: Sequence[dict[str, Any]] | None) -> str:
+    """Per node with GPUs, per device: name, memory, utilisation and the job and user holding it, as the engine
+    reports them (each node record's `gpus`); an honest line where no node has any."""
+    if nodes is None:
+        return "[dim]asking the engine for GPUs…[/dim]"
     lines = []
-    for g in gpus:
-        job = holders.get(g.index)
-        owner = f"job {job}" if job is not None else "free"
-        lines.append(f"[b]{g.index}[/b] {markup_escape(g.name)[:22]}")
-        lines.append(f"  {g.memory_used_mb}/{g.memory_total_mb} MB  {g.utilization_pct:3d}%  {owner}")
-    return "\n".join(lines)
+    for n in nodes:
+        devices = n.get("gpus") or []
+        if not devices:
+            continue
+        state = "" if n.get("reachable", True) else " [b]unreachable[/b]"
+        lines.append(f"[b]{markup_escape(n['name'])}[/b]{state}")
+        for g in devices:
+            name = markup_escape(g.get("name") or "GPU")[:22]
+            total, used, util = g.get("memory_total_mb"), g.get("memory_used_mb"), g.get("utilization_pct")
+            memory = f"{used or 0}/{total} MB" if total is not None else "memory ?"
+            load = f"{util:3d}%" if util is not None else "   ?"
+            held = f"job {g['job_id']} {markup_escape(g.get('user') or '')}".rstrip() if g.get("job_id") else "free"
+            lines.append(f" {g['index']} {name}")
+            lines.append(f"   {memory} {load}  {held}")
+    return "\n".join(lines) if lines else "[dim]no GPUs on any node[/dim]"
 
 
 def stats_text(counts: dict[str, int], limits: dict[str, Any], avg_wait: float | None, shown: int, total: int) -> str:

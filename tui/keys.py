@@ -31,6 +31,7 @@ KEYS: tuple[Key, ...] = (
     Key("app.help", "question_mark", "help", "Help", "app"),
     Key("app.palette", "colon", "command_palette", "Commands", "app"),
     Key("app.theme", "T", "next_theme", "Theme", "app"),
+    Key("app.metrics", "M", "metrics", "Metrics", "app", show=False),
     Key("jobs.down", "j,down", "cursor_down", "Down", "jobs"),
     Key("jobs.up", "k,up", "cursor_up", "Up", "jobs"),
     Key("jobs.top", "g,home", "cursor_top", "Top", "jobs"),
@@ -51,6 +52,7 @@ KEYS: tuple[Key, ...] = (
     Key("jobs.submit", "s", "submit", "Submit", "jobs"),
     Key("jobs.logs", "l", "logs", "Logs", "jobs"),
     Key("jobs.follow", "f", "follow", "Follow", "jobs"),
+    Key("jobs.report", "y", "failure_report", "Report", "jobs"),
     Key("jobs.panels", "p", "toggle_panels", "Panels", "jobs"),
     Key("jobs.workflow", "w", "workflow_filter", "Workflow", "jobs"),
     Key("jobs.graph", "d", "workflow_graph", "DAG", "jobs"),
@@ -77,15 +79,31 @@ KEYS: tuple[Key, ...] = (
     Key("graph.close", "escape,q", "close", "Close", "graph"),
 )
 BY_ID = {k.id: k for k in KEYS}
+# The main screen's footer, most used first; it fits 80 columns (tests/tui/test_rough_edges.py checks it).
+# Every other binding of the `app` and `jobs` scopes is in `?` help only.
+FOOTER = (
+    "jobs.detail",
+    "jobs.filter",
+    "jobs.logs",
+    "jobs.cancel",
+    "jobs.requeue",
+    "jobs.submit",
+    "app.help",
+    "app.quit",
+)
+FOOTER_SCOPES = ("app", "jobs")
 
 
 def bindings(scope: str) -> list[BindingType]:
     """Textual bindings for one scope; the app's keymap (config `tui.keys`) overrides keys by id."""
-    return [
-        Binding(k.key, k.action, k.description, show=k.show, id=k.id, priority=k.priority)
-        for k in KEYS
-        if k.scope == scope
-    ]
+    keys = [k for k in KEYS if k.scope == scope]
+    if scope in FOOTER_SCOPES:  # the footer shows bindings in their order: its own first, in FOOTER's order
+        keys.sort(key=lambda k: FOOTER.index(k.id) if k.id in FOOTER else len(FOOTER))
+    return [Binding(k.key, k.action, k.description, show=_shown(k), id=k.id, priority=k.priority) for k in keys]
+
+
+def _shown(key: Key) -> bool:
+    return key.id in FOOTER if key.scope in FOOTER_SCOPES else key.show
 
 
 def check_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:

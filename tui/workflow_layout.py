@@ -5,6 +5,9 @@ chips (`★✔ name`: critical-path mark, status glyph, the name cut to fit), wr
 level is wider than the screen. An edge always goes from a higher line to a lower one, so the level order
 shows the edges' direction; a job's own parents are listed (and underlined) when it is selected.
 
+A job tree (`jobtui tree`, a workflow named `tree:<run directory>`) is drawn by directory instead: a line or
+more per material directory, its `qsub.{id}` jobs side by side in tree order, the directory in the gutter.
+
 Pure: it takes the detail `EngineClient.workflow()` returns (`engine.wire.workflow_detail_result`) and
 gives pieces of plain text with style names (a status, `critical`, `cursor`, ...), which the widget maps
 to theme styles. User text (job names) is only ever text here, never markup.
@@ -20,6 +23,8 @@ from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 
+from engine.trees.states import ORDER as TREE_ORDER
+from engine.trees.states import directory_state
 from engine.wire import workflow_status
 from tui.formatting import STATUS_GLYPH, duration
 
@@ -85,8 +90,33 @@ def critical_ids(detail: Mapping[str, Any]) -> list[int]:
     return list((detail.get("critical_path") or {}).get("jobs") or [])
 
 
+TREE_PREFIX = "tree:"  # the name `jobtui tree` gives a tree's workflow records
+DIRECTORY_MAX = 20  # cells of a directory name in a tree's gutter
+
+
+def is_tree(detail: Mapping[str, Any]) -> bool:
+    return str((detail.get("workflow") or {}).get("name") or "").startswith(TREE_PREFIX)
+
+
+def split_tree_name(name: str) -> tuple[str, str]:
+    """(directory, script) of a tree job's name `DIR/qsub.{id}`; a script of the run directory's top: `.`."""
+    directory, _, script = name.rpartition("/")
+    return (directory or ".", script)
+
+
+def directories_of(detail: Mapping[str, Any]) -> list[tuple[str, list[int]]]:
+    """(directory, job ids) per directory of a tree, in the order its jobs were submitted (tree order)."""
+    groups: dict[str, list[int]] = {}
+    for job in sorted(detail.get("jobs") or [], key=lambda j: j["id"]):
+        groups.setdefault(split_tree_name(str(job.get("name") or ""))[0], []).append(job["id"])
+    return list(groups.items())
+
+
 def levels_of(detail: Mapping[str, Any]) -> list[tuple[str, list[int]]]:
-    """(label, job ids) per level; a job no level holds (the engine found no order) goes last, as `?`."""
+    """(label, job ids) per line group: a tree's directories, else the execution levels, where a job no level
+    holds (the engine found no order) goes last, as `?`."""
+    if is_tree(detail):
+        return directories_of(detail)
     jobs = jobs_by_id(detail)
     out = [(str(n), [i for i in level if i in jobs]) for n, level in enumerate(detail.get("levels") or [])]
     placed = {i for _, level in out for i in level}
@@ -94,10 +124,16 @@ def levels_of(detail: Mapping[str, Any]) -> list[tuple[str, list[int]]]:
     return [(label, ids) for label, ids in [*out, ("?", rest)] if ids]
 
 
-def chip_text(job: Mapping[str, Any], critical: bool, width: int) -> str:
+def chip_name(job: Mapping[str, Any], tree: bool) -> str:
+    """What a chip calls a job: its name, or in a tree (whose gutter names the directory) its script."""
+    name = plain(job.get("name") or job["id"])
+    return split_tree_name(name)[1] if tree else name
+
+
+def chip_text(job: Mapping[str, Any], critical: bool, width: int, tree: bool = False) -> str:
     mark = CRITICAL_MARK if critical else " "
     glyph = STATUS_GLYPH.get(job.get("status", ""), "·")
-    return fit_cells(f"{mark}{glyph} {plain(job.get('name') or job['id'])}", width)
+    return fit_cells(f"{mark}{glyph} {chip_name(job, tree)}", width)
 
 
 def parents_of(detail: Mapping[str, Any], job_id: int | None) -> set[int]:
@@ -106,13 +142,16 @@ def parents_of(detail: Mapping[str, Any], job_id: int | None) -> set[int]:
 
 
 def layout(detail: Mapping[str, Any], width: int) -> GraphLayout:
-    """The graph in `width` cells: a line or more per level, `L<n> │` then the level's jobs."""
+    """The graph in `width` cells: a line or more per level, `L<n> │` then the level's jobs (a tree: per
+    directory, `DIR │` then its scripts)."""
     jobs = jobs_by_id(detail)
     levels = levels_of(detail)
+    tree = is_tree(detail)
     critical = set(critical_ids(detail))
-    gutter = max((len(label) for label, _ in levels), default=1) + 1  # "L" + the widest label
+    heads = [fit_cells(label, min(cell_len(label), DIRECTORY_MAX)) if tree else f"L{label}" for label, _ in levels]
+    gutter = max((cell_len(head) for head in heads), default=2)
     avail = max(1, width - gutter - 3)
-    longest = max((cell_len(plain(j.get("name") or j["id"])) for j in jobs.values()), default=0)
+    longest = max((cell_len(chip_name(j, tree)) for j in jobs.values()), default=0)
     chip = max(1, min(max(longest + 3, CHIP_MIN), CHIP_MAX, avail))
     widest = max((len(ids) for _, ids in levels), default=1)
     for side_by_side in range(widest, (avail + 1) // (chip + 1), -1):  # narrower chips, to keep a level on a line
@@ -121,16 +160,18 @@ def layout(detail: Mapping[str, Any], width: int) -> GraphLayout:
             break
     per_line = max(1, (avail + 1) // (chip + 1))
     out = GraphLayout(levels=[ids for _, ids in levels])
-    for level, (label, ids) in enumerate(levels):
+    for level, (_label, ids) in enumerate(levels):
         out.place.update((job_id, (level, n)) for n, job_id in enumerate(ids))
         for start in range(0, len(ids), per_line):
-            head = f"L{label}".rjust(gutter) if start == 0 else " " * gutter
+            head = " " * gutter
+            if start == 0:
+                head = set_cell_size(heads[level], gutter) if tree else heads[level].rjust(gutter)
             line: list[Cell] = [(f"{head} │ ", (LEVEL,), None)]
             for n, job_id in enumerate(ids[start : start + per_line]):
                 job = jobs[job_id]
                 status = job.get("status", "")
                 styles: tuple[str, ...] = (status, CRITICAL) if job_id in critical else (status,)
-                text = chip_text(job, job_id in critical, chip)
+                text = chip_text(job, job_id in critical, chip, tree)
                 if n:
                     line.append((" ", (), None))
                 if job_id in critical:  # the star in the accent colour, the rest in the job's status colour
@@ -148,6 +189,8 @@ def layout(detail: Mapping[str, Any], width: int) -> GraphLayout:
 def title_pieces(detail: Mapping[str, Any]) -> list[Piece]:
     """`Workflow #3 nightly v2  ▶ running  14 jobs  9 levels  ★ 9 jobs, 6h29m` (the critical path: its jobs
     and their timeouts' sum)."""
+    if is_tree(detail):
+        return tree_title_pieces(detail)
     wf = detail.get("workflow") or {}
     jobs = detail.get("jobs") or []
     status = str(wf.get("status") or "?")
@@ -166,6 +209,26 @@ def title_pieces(detail: Mapping[str, Any]) -> list[Piece]:
     ]
 
 
+def tree_title_pieces(detail: Mapping[str, Any]) -> list[Piece]:
+    """`Tree #3 camp-20260101-120000  ▶ running  12 jobs  3 directories: 1 done, 2 running` (directory states
+    as `jobtui tree status` words them)."""
+    wf = detail.get("workflow") or {}
+    jobs = jobs_by_id(detail)
+    status = str(wf.get("status") or "?")
+    run = plain(str(wf.get("name") or "")[len(TREE_PREFIX) :])
+    part = f" ({plain(wf['version'])})" if wf.get("version") else ""
+    groups = directories_of(detail)
+    states = Counter(directory_state(jobs[i].get("status", "") for i in ids) for _, ids in groups)
+    by_state = ", ".join(f"{states[state]} {state}" for state in TREE_ORDER if states[state])
+    return [
+        (f"Tree #{wf.get('id', '?')} ", (CRITICAL,)),
+        (f"{run}{part}", (CRITICAL,)),
+        ("  ", ()),
+        (f"{STATUS_GLYPH.get(status, '·')} {status}", (status,)),
+        (f"  {len(jobs)} jobs  {len(groups)} directories: {by_state or 'none'}", ()),
+    ]
+
+
 def job_pieces(detail: Mapping[str, Any], job_id: int | None, width: int = 0) -> list[list[Piece]]:
     """Three lines on the selected job: what it is (its name cut so that the rest fits `width`, when
     given), what it runs after (underlined in the graph; with each edge's condition), what runs after it."""
@@ -178,7 +241,7 @@ def job_pieces(detail: Mapping[str, Any], job_id: int | None, width: int = 0) ->
     facts: list[Piece] = [
         ("  ", ()),
         (f"{STATUS_GLYPH.get(status, '·')} {status}", (status,)),
-        (f"  L{job.get('level') if job.get('level') is not None else '?'}", (LEVEL,)),
+        (f"  {where(detail, job)}", (LEVEL,)),
         (f"  tries {job.get('attempts', 0)}", ()),
     ]
     if job.get("timeout"):
@@ -196,6 +259,13 @@ def job_pieces(detail: Mapping[str, Any], job_id: int | None, width: int = 0) ->
     children = [(j["id"], "") for j in jobs.values() if any(p["id"] == job["id"] for p in j.get("after") or [])]
     then = [("then:", (LEVEL,)), *_edges("  ", children, jobs, "nothing (a last job)")]
     return [first, after, then]
+
+
+def where(detail: Mapping[str, Any], job: Mapping[str, Any]) -> str:
+    """Where a job is drawn: its level (`L2`), or in a tree its directory."""
+    if is_tree(detail):
+        return f"in {fit_cells(split_tree_name(plain(job.get('name') or ''))[0], DIRECTORY_MAX).rstrip()}"
+    return f"L{job.get('level') if job.get('level') is not None else '?'}"
 
 
 def _edges(

@@ -39,7 +39,11 @@ class EngineClient(Protocol):
     user: str
 
     async def submit(
-        self, specs: list[dict[str, Any]], key: str | None = None, workflow: dict[str, Any] | None = None
+        self,
+        specs: list[dict[str, Any]],
+        key: str | None = None,
+        workflow: dict[str, Any] | None = None,
+        environment: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]: ...
     async def plan(self, specs: list[dict[str, Any]]) -> dict[str, Any]: ...
     async def list_jobs(
@@ -58,14 +62,20 @@ class EngineClient(Protocol):
     async def reject(self, job_id: int, reason: str) -> dict[str, Any]: ...
     async def requeue(self, job_id: int) -> dict[str, Any]: ...
     async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]: ...
-    async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]: ...
+    async def wait(
+        self, ids: list[int] | None, timeout: float = 30.0, include_blocked: bool = False
+    ) -> dict[str, Any]: ...
+    async def approvals(self) -> list[dict[str, Any]]: ...
+    async def fairshare(self) -> dict[str, Any]: ...
     async def stats(self) -> dict[str, Any]: ...
+    async def metrics(self, since: str = "7d", by: str | None = None) -> dict[str, Any]: ...
     async def me(self) -> dict[str, Any]: ...
     async def position(self, job_id: int) -> int | None: ...
     async def limits(self) -> dict[str, Any]: ...
     async def set_limits(self, changes: dict[str, Any]) -> dict[str, Any]: ...
     async def cleanup(self, days: float) -> int: ...
     async def nodes(self) -> list[dict[str, Any]]: ...
+    async def system_status(self, include_allocation: bool = False) -> dict[str, Any]: ...
     async def workflows(self) -> list[dict[str, Any]]: ...
     async def workflow(self, workflow_id: int) -> dict[str, Any]: ...
     async def cancel_workflow(self, workflow_id: int) -> dict[str, Any]: ...
@@ -112,12 +122,19 @@ class HttpClient:
         return orjson.loads(response.content)
 
     async def submit(
-        self, specs: list[dict[str, Any]], key: str | None = None, workflow: dict[str, Any] | None = None
+        self,
+        specs: list[dict[str, Any]],
+        key: str | None = None,
+        workflow: dict[str, Any] | None = None,
+        environment: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """With an idempotency `key`, a connection lost on the way (refused, reset, timed out) is tried once more
         with the same key: the engine answers the jobs of a first try that got through, never submits twice.
-        `workflow` ({name, version, description, digest}) says the batch came from a workflow file."""
+        `workflow` ({name, version, description, digest}) says the batch came from a workflow file;
+        `environment` is the submitter's (None: the jobs start from the engine's base environment)."""
         body: dict[str, Any] = {"jobs": specs} if workflow is None else {"jobs": specs, "workflow": workflow}
+        if environment is not None:
+            body["environment"] = environment
         if key is None:
             return (await self._call("POST", "/api/queue/submit", json=body))["jobs"]
         check_idempotency_key(key)  # before it goes into a header
@@ -166,12 +183,22 @@ class HttpClient:
     async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]:
         return await self._call("POST", f"/api/queue/{job_id}/priority", json={"priority": priority})
 
-    async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]:
-        body = {"ids": ids, "timeout": timeout}
+    async def wait(self, ids: list[int] | None, timeout: float = 30.0, include_blocked: bool = False) -> dict[str, Any]:
+        body = {"ids": ids, "timeout": timeout, "include_blocked": include_blocked}
         return await self._call("POST", "/api/queue/wait", json=body, timeout=timeout + 30)
+
+    async def approvals(self) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/api/queue/approvals"))["jobs"]
+
+    async def fairshare(self) -> dict[str, Any]:
+        return await self._call("GET", "/api/queue/fairshare")
 
     async def stats(self) -> dict[str, Any]:
         return await self._call("GET", "/api/queue/stats")
+
+    async def metrics(self, since: str = "7d", by: str | None = None) -> dict[str, Any]:
+        params = {"since": since} if by is None else {"since": since, "by": by}
+        return await self._call("GET", "/api/metrics", params=params)
 
     async def me(self) -> dict[str, Any]:
         return await self._call("GET", "/api/queue/me")
@@ -190,6 +217,10 @@ class HttpClient:
 
     async def nodes(self) -> list[dict[str, Any]]:
         return (await self._call("GET", "/api/nodes"))["nodes"]
+
+    async def system_status(self, include_allocation: bool = False) -> dict[str, Any]:
+        params = {"include_allocation": "true" if include_allocation else "false"}
+        return await self._call("GET", "/api/system/status", params=params)
 
     async def workflows(self) -> list[dict[str, Any]]:
         return (await self._call("GET", "/api/workflows"))["workflows"]

@@ -30,6 +30,7 @@ from engine.core.engine import Engine
 from engine.errors import ConfigError, EngineLocked, JobTuiError, StartupError
 from engine.executors.wrapper import setpriv
 from engine.service.verbs import JobService
+from engine.trees.results import ResultsBack
 
 log = logging.getLogger(__name__)
 GC_THRESHOLDS = (20_000, 50, 100)  # Python's defaults are (700, 10, 10)
@@ -193,6 +194,7 @@ class EngineHost:
         self.tcp = tcp
         self.engine = Engine(config, state_dir, self.owner)
         self.service = JobService(self.engine)
+        self.results = ResultsBack(self.engine)  # jobs' copy_back, as each ends
         self.lock = StateLock(state_dir)
         self.socket_path = state_dir / SOCKET_NAME
         self._server: _QuietServer | None = None
@@ -216,6 +218,7 @@ class EngineHost:
         try:
             try:
                 await self.engine.start()
+                self.results.start()
                 token = ensure_owner_token(self.state_dir)
             except OSError as e:
                 raise state_dir_error(self.state_dir, e) from e
@@ -271,6 +274,7 @@ class EngineHost:
     async def _undo_start(self) -> None:
         """Stop what a failed start began; the error that stopped it is the one the caller sees."""
         try:
+            await self.results.close()
             await self.engine.stop()
         except Exception:
             log.warning("stopping the engine after a failed start also failed", exc_info=True)
@@ -286,6 +290,7 @@ class EngineHost:
             self._server.force_exit = True
         if self._server_task is not None:
             await asyncio.gather(self._server_task, return_exceptions=True)
+        await self.results.close()
         await self.engine.stop()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()

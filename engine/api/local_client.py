@@ -13,6 +13,7 @@ from engine.events import Event
 from engine.models import Actor
 from engine.service import workflow_verbs
 from engine.service.jobspec import parse_specs, parse_workflow_info
+from engine.service.metrics import metrics, parse_window
 from engine.service.planning import plan_batch
 from engine.service.reads import job_detail, log_chunk, parse_statuses, snapshot, wait_for_jobs
 from engine.service.verbs import JobService
@@ -43,16 +44,22 @@ class LocalClient:
         return self.service.actor(self.user)
 
     async def submit(
-        self, specs: list[dict[str, Any]], key: str | None = None, workflow: dict[str, Any] | None = None
+        self,
+        specs: list[dict[str, Any]],
+        key: str | None = None,
+        workflow: dict[str, Any] | None = None,
+        environment: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         info = None if workflow is None else parse_workflow_info(workflow)
-        return submit_result(await self.service.submit(self._actor, parse_specs(specs), key, info))["jobs"]
+        jobs = await self.service.submit(self._actor, parse_specs(specs), key, info, environment)
+        return submit_result(jobs)["jobs"]
 
     async def plan(self, specs: list[dict[str, Any]]) -> dict[str, Any]:
         return plan_batch(self.service, self._actor, parse_specs(specs))
 
     async def list_jobs(self, status=None, limit=50, include_completed=False, user=None) -> list[dict[str, Any]]:
-        return list_result(self.service.list(parse_statuses(status), user, include_completed, limit))["jobs"]
+        jobs = self.service.list(parse_statuses(status), user, include_completed, limit)
+        return list_result(jobs, self.service.waiting(jobs))["jobs"]
 
     async def job(self, job_id: int) -> dict[str, Any]:
         return await job_detail(self.service, job_id)
@@ -75,11 +82,21 @@ class LocalClient:
     async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]:
         return job_record(await self.service.set_priority(self._actor, job_id, priority))
 
-    async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]:
-        return await wait_for_jobs(self.engine, ids, timeout)
+    async def wait(self, ids: list[int] | None, timeout: float = 30.0, include_blocked: bool = False) -> dict[str, Any]:
+        return await wait_for_jobs(self.engine, ids, timeout, include_blocked)
+
+    async def approvals(self) -> list[dict[str, Any]]:
+        jobs = self.service.approvals(self._actor)
+        return list_result(jobs, self.service.waiting(jobs))["jobs"]
+
+    async def fairshare(self) -> dict[str, Any]:
+        return self.service.fairshare()
 
     async def stats(self) -> dict[str, Any]:
         return stats_result(self.service.stats())
+
+    async def metrics(self, since: str = "7d", by: str | None = None) -> dict[str, Any]:
+        return await metrics(self.engine, parse_window(since), by)
 
     async def me(self) -> dict[str, Any]:
         return self.service.me(self._actor)
@@ -110,6 +127,9 @@ class LocalClient:
 
     async def nodes(self) -> list[dict[str, Any]]:
         return nodes_result(self.service.nodes())["nodes"]
+
+    async def system_status(self, include_allocation: bool = False) -> dict[str, Any]:
+        return self.service.system_status(include_allocation)
 
     async def snapshot(self, view: str = "full", limit: int | None = None) -> dict[str, Any]:
         return snapshot(self.service, view, limit)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import __version__
 from engine.accounts import account_named
+from engine.api.metrics_routes import add_metrics_routes
 from engine.api.peer import peer_in, user_of
 from engine.api.tokens import TokenRegistry
 from engine.errors import JobTuiError, NotAuthenticated, NotFound, PermissionDenied, ValidationError
@@ -128,6 +129,11 @@ class SubmitBody(BaseModel):
     workflow: WorkflowInfo | None = Field(
         default=None, description="the workflow file the batch came from: its record is saved with the jobs"
     )
+    environment: dict[str, str] | None = Field(
+        default=None,
+        description="the submitter's environment: the jobs get it less the config's env_deny (null: the engine's "
+        "base environment, as `--clean-env`)",
+    )
 
 
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)] | None
@@ -139,6 +145,12 @@ class ConcurrencyBody(BaseModel):
     user_max_concurrent: Limit = None
     team_max_concurrent: Limit = None
     fair_share: bool | None = None
+    local_gpu_max_concurrent: Annotated[int, Field(ge=0, le=MAX_LIMIT)] | None = Field(
+        default=None, description="GPUs jobs on local nodes hold at once; null: no limit"
+    )
+    local_job_max_concurrent: Annotated[int, Field(ge=0, le=MAX_LIMIT)] | None = Field(
+        default=None, description="jobs on local nodes at once; null: no limit"
+    )
 
 
 class PriorityBody(BaseModel):
@@ -150,6 +162,7 @@ class WaitBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ids: list[int] | None = Field(default=None, description="jobs to wait for; null: every job not yet ended")
     timeout: float = Field(default=30.0, gt=0, le=300)
+    include_blocked: bool = Field(default=False, description="wait for jobs awaiting approval too")
 
 
 class TokenBody(BaseModel):
@@ -176,6 +189,7 @@ def build_app(service: JobService, tokens: TokenRegistry) -> FastAPI:
     _queue_routes(app, service)
     _job_routes(app, service, tokens)
     _workflow_routes(app, service)
+    add_metrics_routes(app, service, current_actor, answers)
     return app
 
 
@@ -225,7 +239,7 @@ def _queue_routes(app: FastAPI, service: JobService) -> None:
     ) -> Response:
         wanted = parse_statuses(status)
         jobs = service.list(wanted, user, include_completed, limit)
-        return FastJSON(list_result(jobs))
+        return FastJSON(list_result(jobs, service.waiting(jobs)))
 
     @app.get("/api/queue/stats", responses=answers())
     async def stats(_: Caller) -> dict[str, Any]:
@@ -237,13 +251,24 @@ def _queue_routes(app: FastAPI, service: JobService) -> None:
 
     @app.get("/api/queue/position/{job_id}", responses=answers(404))
     async def position(_: Caller, job_id: int) -> dict[str, Any]:
-        return position_result(job_id, service.position(job_id))
+        return position_result(job_id, service.position(job_id), engine.waiting_of(engine.get(job_id)))
+
+    @app.get("/api/queue/approvals", response_model=dict[str, Any], responses=answers())
+    async def approvals(caller: Caller) -> Response:
+        """The jobs awaiting approval that the caller may approve (an admin: all; a lead: their team's)."""
+        jobs = service.approvals(caller)
+        return FastJSON(list_result(jobs, service.waiting(jobs)))
+
+    @app.get("/api/queue/fairshare", responses=answers())
+    async def fairshare(_: Caller) -> dict[str, Any]:
+        """Fair share over time: per user and team, the share, decayed usage, factor and priority bonus."""
+        return service.fairshare()
 
     @app.post("/api/queue/submit", response_model=dict[str, Any], responses=answers(409))
     async def submit(caller: Caller, body: SubmitBody, idempotency_key: IdempotencyKey = None) -> Response:
         """Submit a batch of jobs. A retry with the same `Idempotency-Key` and the same jobs creates nothing and
         answers the jobs the first one submitted; the same key with other jobs is a 409."""
-        jobs = await service.submit(caller, body.jobs, idempotency_key, body.workflow)
+        jobs = await service.submit(caller, body.jobs, idempotency_key, body.workflow, body.environment)
         return FastJSON(submit_result(jobs))
 
     @app.post("/api/queue/plan", responses=answers())
@@ -279,7 +304,7 @@ def _queue_routes(app: FastAPI, service: JobService) -> None:
 
     @app.post("/api/queue/concurrency", responses=answers())
     async def set_limits(caller: Caller, body: ConcurrencyBody) -> dict[str, Any]:
-        return limits_result(await service.set_limits(caller, body.model_dump()))
+        return limits_result(await service.set_limits(caller, body.model_dump(exclude_unset=True)))
 
     @app.post("/api/queue/cleanup", responses=answers())
     async def cleanup(
@@ -297,7 +322,7 @@ def _queue_routes(app: FastAPI, service: JobService) -> None:
     @app.post("/api/queue/wait", responses=answers(404))
     async def wait(_: Caller, body: WaitBody) -> dict[str, Any]:
         """Long poll: returns once every named job has ended, or at the timeout with those still pending."""
-        return await wait_for_jobs(engine, body.ids, body.timeout)
+        return await wait_for_jobs(engine, body.ids, body.timeout, body.include_blocked)
 
 
 def _workflow_routes(app: FastAPI, service: JobService) -> None:
@@ -365,6 +390,11 @@ def _job_routes(app: FastAPI, service: JobService, tokens: TokenRegistry) -> Non
     @app.get("/api/nodes", responses=answers())
     async def nodes(_: Caller) -> dict[str, Any]:
         return nodes_result(service.nodes())
+
+    @app.get("/api/system/status", responses=answers())
+    async def system_status(_: Caller, include_allocation: bool = False) -> dict[str, Any]:
+        """This machine's load, memory and GPUs; with `include_allocation`, the devices jobs hold on every node."""
+        return service.system_status(include_allocation)
 
     @app.get("/api/events", responses=answers())
     async def events(

@@ -27,16 +27,26 @@ from engine.accounts import Account, account_named, login_environment
 from engine.clock import Clock, SystemClock
 from engine.config import Config
 from engine.core.dependencies import Dependencies, blocked_by
+from engine.core.environment import ENV_KEY, StoredEnvironment, for_root_wrapper, job_environment
+from engine.core.estimates import Estimate
+from engine.core.file_waits import FileWaits, waited_files
+from engine.core.hook_feed import HookFeed
+from engine.core.job_watch import JobWatch
 from engine.core.node_monitor import NodeMonitor
+from engine.core.node_watch import NodeWatch
 from engine.core.outcomes import decide
 from engine.core.progress import compile_patterns
 from engine.core.recovery import reattach
 from engine.core.runner import Runner
+from engine.core.usage import UsageMonitor
+from engine.core.waiting import RunTimes, ScanNotes, WaitContext, wait_context, waiting_reason
+from engine.core.watch import Flag
 from engine.errors import NotFound, PermissionDenied, StoreError
-from engine.events import Event, EventBus, JobChanged, JobRemoved, LimitsChanged, Subscription
+from engine.events import Event, EventBus, JobChanged, JobRemoved, LimitsChanged, NodesSampled, Subscription
 from engine.executors.base import Executor, LaunchSpec, Outcome
 from engine.executors.http import HttpExecutor
 from engine.executors.registry import make_executors
+from engine.executors.results import Declared, HereFiles
 from engine.models import (
     ACTIVE,
     QUEUED,
@@ -53,12 +63,15 @@ from engine.models import (
     WorkflowRecord,
     can_transition,
 )
+from engine.notify.dispatcher import HookDispatcher
+from engine.scheduling.fair_share import FairShareKeeper
 from engine.scheduling.ledger import Ledger
 from engine.scheduling.plan import NodeState, Policy, Start, Usage, plan
 from engine.scheduling.queue_index import QueueIndex
 from engine.store import Statement, Store
 
 log = logging.getLogger(__name__)
+FAIRSHARE_SETTING = "fairshare_usage"  # the decayed usage of fair share over time, saved at each charge
 PROGRESS_SAVE_INTERVAL = 5.0
 DELETE_BATCH = 500
 
@@ -90,11 +103,15 @@ class Engine:
         self._ready = QueueIndex()
         self._ledger = Ledger(config)
         self._dependencies = Dependencies()
+        self._file_waits = FileWaits(lambda node: self.executors.get(node), self._files_checked)
+        self._files_found: set[int] = set()  # waiting jobs whose files were all found (they may start)
         self._monitor = NodeMonitor(self)
         self._executors = executors
         self._http = HttpExecutor(state_dir / "runs")  # http jobs' requests, made here (no node, no process)
         self._limits: dict[str, Any] = config.limits.model_dump()
-        self._patterns = compile_patterns([(p.marker, p.regex) for p in config.progress_patterns])
+        lines = [(p.marker, p.regex) for p in config.progress_patterns if p.regex and p.marker]
+        self._patterns = compile_patterns(lines)
+        self.watch = JobWatch(config, self.announce, self.note)  # estimates, progress files, flags, milestones
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._to_launch: list[tuple[Job, Attempt]] = []
         self._launch_wake = asyncio.Event()
@@ -109,9 +126,23 @@ class Engine:
         self._saving: dict[tuple[str, str], asyncio.Event] = {}  # keyed submissions being committed
         self._event_seq = 0
         self._base_env = dict(os.environ)
+        self._environments: dict[str, StoredEnvironment] = {}  # by digest: what jobs were submitted with
+        self._fair = FairShareKeeper(config.fairshare)  # fair share over time (used when enabled)
+        self._run_times = RunTimes()  # completed attempts' run times, for waiting jobs' estimated starts
+        self.scan_notes = ScanNotes()  # the jobs each scheduling pass looked at and could not place
+        self._age_next: dict[int, float] = {}  # job id -> when its ageing is next due (older timers are stale)
         self._node_kinds = {node.name: node.kind for node in config.nodes}
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self.hooks = HookDispatcher(config.hooks, config.hook_delivery, record=self.note)
+        self.node_watch = NodeWatch()
+        local_nodes = [node.name for node in config.nodes if node.kind == "local"]
+        ssh_nodes = [node.name for node in config.nodes if node.kind == "ssh"]
+        self._usage = UsageMonitor(self, config.usage, local_nodes, ssh_nodes)
+        self._usage_task: asyncio.Task[None] | None = None
+        self._hook_feed = None
+        if config.hooks:
+            self._hook_feed = HookFeed(self.hooks, self.clock, lambda w: self._workflows.get(w), self.jobs)
 
     @property
     def executors(self) -> dict[str, Executor]:
@@ -132,12 +163,16 @@ class Engine:
         except BaseException:
             await self._store.close_unflushed()  # a start that fails leaves nothing open
             raise
+        self.hooks.start()
+        self._usage_task = asyncio.get_running_loop().create_task(self._usage.run())
         self._loop_task = asyncio.get_running_loop().create_task(self._loop())
         self._launcher_task = asyncio.get_running_loop().create_task(self._launcher())
 
     async def _take_back_state(self) -> None:
         """Settings, executors, jobs: waiting ones queued again, active ones re-attached."""
-        self._limits.update((await self._store.load_settings()).get("limits", {}))
+        saved = await self._store.load_settings()
+        self._limits.update(saved.get("limits", {}))
+        self._fair.book.load(saved.get(FAIRSHARE_SETTING) or {})
         self._submissions = {(s.user, s.key): s for s in await self._store.load_submissions()}
         self._workflows = {w.id: w for w in await self._store.load_workflows()}
         self._workflow_caps = {w.id: w.max_concurrent for w in self._workflows.values() if w.max_concurrent}
@@ -147,12 +182,17 @@ class Engine:
             self._executors = make_executors(self.config, self.state_dir)
         for executor in self.executors.values():
             executor.attach(self._monitor)
+        stored = await self._store.load_environments()
+        self._environments = {d: StoredEnvironment.from_dict(e) for d, e in stored.items()}
         jobs = await self._store.load_jobs()
+        self.watch.learn(jobs)
         self._jobs = {job.id: job for job in jobs}
         self._next_id = (jobs[-1].id + 1) if jobs else 1
         active_ids = [j.id for j in jobs if j.status in ACTIVE]
         active = {a.job_id: a for a in await self._store.load_attempts_of(active_ids)}
         for job in jobs:
+            if job.status == JobStatus.COMPLETED and job.started_at is not None and job.finished_at is not None:
+                self._run_times.record(job.name, job.finished_at - job.started_at)
             if job.status == JobStatus.WAITING:
                 self._enqueue(job)
             elif job.status in ACTIVE:
@@ -164,12 +204,16 @@ class Engine:
             self._loop_task.cancel()
         if self._launcher_task:
             self._launcher_task.cancel()
+        if self._usage_task:
+            self._usage_task.cancel()
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await self.hooks.close()
         for attempt in self._attempts.values():
             self._store.queue([Store.save_attempt(attempt)])
         await self._store.close()
+        await self._file_waits.close()
         for executor in (self._executors or {}).values():
             await executor.close()
         await self._http.close()  # requests in flight are dropped: the next engine finds those attempts lost
@@ -206,6 +250,8 @@ class Engine:
         )
         self._store.queue([Store.save_job_state(job), Store.add_event(event), *also])
         self._bus.publish(JobChanged(record=job.to_dict()))
+        if self._hook_feed is not None:
+            self._hook_feed.job_changed(job, kind, old)
         if moved:
             self._follow(job)
 
@@ -215,10 +261,16 @@ class Engine:
         if old == JobStatus.WAITING:
             self._ready.remove(job.id)
             self._dependencies.forget(job.id)
+            self.scan_notes.forget(job.id)
+            self._age_next.pop(job.id, None)
+            self._file_waits.release(job.id)
+            self._files_found.discard(job.id)
         if old in ACTIVE and new not in ACTIVE and job.id in self._attempts:
             self._ledger.release(job, self._attempts[job.id])
         if new in TERMINAL:
             job.finished_at = self.clock.now()
+        if new == JobStatus.COMPLETED:
+            self.watch.completed(job)  # its run time joins the history estimates are drawn from
         if new == JobStatus.WAITING:
             job.finished_at = None
         self._wake.set()
@@ -246,10 +298,43 @@ class Engine:
             self._dependencies.wait(job.id, pending)
         elif job.not_before is not None and job.not_before > self.clock.now():
             heapq.heappush(self._timers, (job.not_before, job.id, "ready"))
+        elif job.id not in self._files_found and waited_files(job):
+            self._file_waits.hold(job, self._file_node(job))  # the ready queue once they are all there
         else:
             self._ready.add(job, self._effective_priority(job))
             age_at = job.updated_at + self._limits["starvation_minutes"] * 60
             heapq.heappush(self._timers, (age_at, job.id, "age"))
+
+    def _file_node(self, job: Job) -> str:
+        """Where the files `job` waits for are looked for: its node, or this machine (the service checked that a
+        job with no node can only run here)."""
+        if job.node_request is not None:
+            return job.node_request
+        return next((n.name for n in self.config.nodes if n.kind == "local"), self.config.nodes[0].name)
+
+    def _files_checked(self, job_id: int, missing: list[str]) -> None:
+        """The files `job_id` waits for were looked for: `missing` are not there yet. With none missing it goes to
+        the ready queue; else it shows what it waits for (reason waiting_for_files), when that changed."""
+        job = self._jobs.get(job_id)
+        if job is None or job.status != JobStatus.WAITING:
+            self._file_waits.release(job_id)
+            return
+        if missing:
+            if job.reason != Reason.WAITING_FOR_FILES or job.extra.get("missing_files") != missing:
+                shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                where = f" in {job.workdir}" if job.workdir else ""
+                self.transition(
+                    job, SYSTEM, "waiting_for_files", reason=Reason.WAITING_FOR_FILES,
+                    message=f"waiting for {shown}{where}", extra={**job.extra, "missing_files": missing},
+                )  # fmt: skip
+            return
+        self._file_waits.release(job_id)
+        self._files_found.add(job_id)
+        if job.reason == Reason.WAITING_FOR_FILES:
+            extra = {k: v for k, v in job.extra.items() if k != "missing_files"}
+            self.transition(job, SYSTEM, "files_found", reason=None, message="files found", extra=extra)
+        self._enqueue(job)
+        self._wake.set()
 
     def _blocked_by(self, child_id: int, parent: Job) -> bool:
         """Does `parent`'s end skip this child now, whatever its other parents do?"""
@@ -257,7 +342,8 @@ class Engine:
         return child is not None and blocked_by(child, parent) is not None
 
     def _effective_priority(self, job: Job) -> int:
-        return job.priority + (self._limits["starvation_boost"] if job.extra.get("aged") else 0)
+        """Its priority plus what it gained by waiting (`age_boost`, grown by each starvation interval)."""
+        return job.priority + job.extra.get("age_boost", 0)
 
     # -- verbs (the service checks who may; these do it) -----------------------------------------------
 
@@ -273,12 +359,14 @@ class Engine:
         key: str | None = None,
         digest: str = "",
         workflow: WorkflowRecord | None = None,
+        environments: Sequence[StoredEnvironment] = (),
     ) -> WorkflowRecord | None:
         """Take a batch numbered from `next_job_id`: on disk before it returns, then queued and announced.
 
         With an idempotency `key` (one `submission` found unused, with no await in between), the key, the
         batch's `digest` and its ids are saved in the same commit as the jobs. So is `workflow`, the record of
-        the workflow file the batch came from: numbered here, its id set on every job; it is returned.
+        the workflow file the batch came from: numbered here, its id set on every job; it is returned. The
+        `environments` its jobs refer to (by digest) are saved with them.
         """
         if not jobs or jobs[0].id != self._next_id:
             raise AssertionError("a batch must be numbered from next_job_id, with no await in between")
@@ -292,11 +380,14 @@ class Engine:
             for job in jobs:
                 job.workflow_id = workflow.id
         statements: list[Statement] = [] if workflow is None else [Store.save_workflow(workflow)]
+        # the environments the jobs were submitted with, once each; each job carries its digest (`extra.environment`)
+        statements += [Store.save_environment(e.digest, e.to_dict()) for e in environments]
         for job in jobs:
             self._event_seq += 1
-            submitted = JobEvent(
-                self._event_seq, job.id, job.created_at, actor.user, "submitted", None, job.status.value
-            )
+            submitted = JobEvent(  # its message: why it is held (an approval rule), if it is
+                self._event_seq, job.id, job.created_at, actor.user, "submitted", None, job.status.value, None,
+                job.message,
+            )  # fmt: skip
             statements += [Store.save_job(job), Store.add_event(submitted)]
         submission = None
         if keyed is not None:
@@ -316,6 +407,7 @@ class Engine:
         finally:
             if keyed is not None:
                 self._saving.pop(keyed).set()
+        self._environments.update((e.digest, e) for e in environments)
         if workflow is not None:
             self._workflows[workflow.id] = workflow
             if workflow.max_concurrent:
@@ -323,6 +415,8 @@ class Engine:
         for job in jobs:
             self._jobs[job.id] = job
             self._bus.publish(JobChanged(record=job.to_dict()))
+            if self._hook_feed is not None:
+                self._hook_feed.submitted(job)
         for job in jobs:
             if job.status == JobStatus.WAITING:
                 self._enqueue(job)
@@ -385,7 +479,8 @@ class Engine:
         for start in range(0, len(ended), DELETE_BATCH):
             batch = ended[start : start + DELETE_BATCH]
             keys = list(dict.fromkeys(key_of[i] for i in batch if i in key_of))
-            workflows = Store.delete_workflows(emptied) if start + DELETE_BATCH >= len(ended) else []
+            last = start + DELETE_BATCH >= len(ended)
+            workflows = [*Store.delete_workflows(emptied), Store.delete_unused_environments()] if last else []
             await self._store.commit([*Store.delete_jobs(batch), *Store.delete_submissions(keys), *workflows])
             for key in keys:
                 self._submissions.pop(key, None)
@@ -395,6 +490,9 @@ class Engine:
         for job_id in ended:
             del self._jobs[job_id]
             shutil.rmtree(self.state_dir / "runs" / str(job_id), ignore_errors=True)
+        if ended and self._environments:
+            used = {job.extra.get(ENV_KEY) for job in self._jobs.values()}
+            self._environments = {d: e for d, e in self._environments.items() if d in used}
         if ended:
             self._bus.publish(JobRemoved(job_ids=ended))
 
@@ -460,6 +558,10 @@ class Engine:
         """1-based place among the jobs ready to start, or None when it is not ready."""
         return self._ready.position(job_id)
 
+    def queue_place(self, priority: int) -> int:
+        """The place in the ready queue a job of `priority` submitted now would take (1: first)."""
+        return self._ready.place_of((-priority, self._next_id))
+
     def current_attempt(self, job_id: int) -> Attempt | None:
         return self._attempts.get(job_id)
 
@@ -486,7 +588,8 @@ class Engine:
         return {g: job_id for job_id, a in self._attempts.items() if a.node == node for g in a.gpus}
 
     def limits(self) -> dict[str, Any]:
-        keys = ("max_concurrent", "user_max_concurrent", "team_max_concurrent", "fair_share")
+        keys: tuple[str, ...] = ("max_concurrent", "user_max_concurrent", "team_max_concurrent", "fair_share")
+        keys = (*keys, "local_gpu_max_concurrent", "local_job_max_concurrent")
         return {k: self._limits[k] for k in keys}
 
     def all_limits(self) -> dict[str, Any]:
@@ -521,6 +624,11 @@ class Engine:
         await self._store.flush()
         return await self._store.load_attempts(job_id), await self._store.load_events(job_id)
 
+    async def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Any]:
+        """A read-only query over the store, once every queued change is written (reports: metrics)."""
+        await self._store.flush()
+        return await self._store.read(sql, params)
+
     async def attempt_of(self, job_id: int, number: int | None) -> Attempt | None:
         current = self._attempts.get(job_id)
         if current is not None and number in (None, current.number):
@@ -538,16 +646,28 @@ class Engine:
     def policy(self) -> Policy:
         lim = self._limits
         pools = {name: pool.tokens for name, pool in self.config.licenses.items()}
+        bonus, default = None, 0
+        if self._fair.enabled:  # worked out again after a charge, or once a minute: not at each pass
+            bonus, default = self._fair.bonus(self._queued_teams, self.clock.now()), self.config.fairshare.weight
         return Policy(
             lim["max_concurrent"], lim["user_max_concurrent"], lim["team_max_concurrent"], lim["fair_share"], pools,
-            self._workflow_caps,
+            self._workflow_caps, local_gpu_max=lim["local_gpu_max_concurrent"],
+            local_job_max=lim["local_job_max_concurrent"], user_bonus=bonus, bonus_default=default,
         )  # fmt: skip
+
+    def _queued_teams(self) -> dict[str, str | None]:
+        """The users with jobs ready to start or with fair-share usage, and their teams."""
+        users = [*self._ready.by_user, *self._fair.book.users]
+        return {user: self.config.team_of(user) for user in users}
 
     async def _loop(self) -> None:
         while True:
             self._wake.clear()
             self._fire_timers()
-            starts = plan(self._ready, self._ledger.usage, list(self._ledger.nodes.values()), self.policy())
+            passed: list[int] = []
+            nodes = list(self._ledger.nodes.values())
+            starts = plan(self._ready, self._ledger.usage, nodes, self.policy(), passed=passed)
+            self.scan_notes.note(passed, self.clock.now())
             if starts:
                 # The launcher commits intents while the loop plans on: one commit carries every
                 # start planned since the last one, and freed slots are refilled meanwhile.
@@ -565,11 +685,24 @@ class Engine:
             job = self._jobs.get(job_id)
             if job is None or job.status != JobStatus.WAITING:
                 continue
-            if kind == "ready" and job_id not in self._ready and job_id not in self._dependencies:
+            held = job_id in self._ready or job_id in self._dependencies or job_id in self._file_waits
+            if kind == "ready" and not held:
                 self._enqueue(job)
-            elif kind == "age" and job_id in self._ready and not job.extra.get("aged"):
-                job.extra["aged"] = True
-                self._ready.add(job, self._effective_priority(job))
+            elif kind == "age" and job_id in self._ready:
+                self._age(job, now)
+
+    def _age(self, job: Job, now: float) -> None:
+        """Starvation ageing: each interval waited adds `starvation_boost`, up to `starvation_max_boost`."""
+        if now < self._age_next.get(job.id, 0.0):
+            return  # a timer of an earlier wait: this wait has its own
+        step, cap = self._limits["starvation_boost"], self._limits["starvation_max_boost"]
+        boost = min(cap, job.extra.get("age_boost", 0) + step)
+        if boost != job.extra.get("age_boost", 0):
+            job.extra["age_boost"] = boost
+            self._ready.add(job, self._effective_priority(job))
+        if boost < cap and step > 0:
+            self._age_next[job.id] = due = now + self._limits["starvation_minutes"] * 60
+            heapq.heappush(self._timers, (due, job.id, "age"))
 
     def _record_starts(self, starts: list[Start]) -> list[tuple[Job, Attempt]]:
         """Take the planned starts: resources held, jobs `starting`, intents queued for the store."""
@@ -624,7 +757,10 @@ class Engine:
 
     def _launch_spec(self, job: Job, attempt: Attempt) -> LaunchSpec:
         run_as = self._account_to_run(job, attempt.node)
-        env = {**(login_environment(run_as) if run_as else self._base_env), **job.env}
+        base = login_environment(run_as) if run_as else self._base_env
+        env = job_environment(base, self._environments.get(job.extra.get(ENV_KEY, "")), job.env, run_as is not None)
+        if run_as is not None:  # the wrapper is root until setpriv: nothing in the env may steer it
+            env = for_root_wrapper(env)
         env["JOBTUI_JOB_ID"] = str(job.id)
         env["JOBTUI_ATTEMPT"] = str(attempt.number)
         if attempt.gpus:
@@ -647,7 +783,11 @@ class Engine:
     def spawn_runner(self, job: Job, attempt: Attempt, spec: LaunchSpec | None) -> None:
         attempt.started_at = attempt.started_at or self.clock.now()
         executor = self._executor(job, attempt.node)
-        runner = Runner(job, attempt, executor, self, self.clock, self._patterns, self.poll_interval, self.cancel_grace)
+        runner = Runner(
+            job, attempt, executor, self, self.clock, self._patterns, self.poll_interval, self.cancel_grace,
+            files=self.watch.files(job, self._progress_workdir(job, attempt, spec)),
+            watcher=self.watch.watcher(job, self.clock.now()), declared=self._declared(job, attempt, spec, executor),
+        )  # fmt: skip
         self._runners[job.id] = runner
         task = asyncio.get_running_loop().create_task(runner.run(spec))
         self._tasks[job.id] = task
@@ -658,6 +798,29 @@ class Engine:
                 self._tasks.pop(job_id, None)
 
         task.add_done_callback(forget)
+
+    def _progress_workdir(self, job: Job, attempt: Attempt, spec: LaunchSpec | None) -> str:
+        """Where an attempt's progress files are, for its executor's reads: absolute, or relative to its run dir
+        (an SSH node's default working directory is the attempt's `work`)."""
+        if self._node_kinds.get(attempt.node) == "ssh":
+            return job.workdir or "work"
+        return spec.workdir if spec is not None else job.workdir or str(Path.home())
+
+    def _declared(self, job: Job, attempt: Attempt, spec: LaunchSpec | None, executor: Executor) -> Declared | None:
+        """How a job's inputs and outputs are checked where it runs: local and cluster nodes here (an SSH node
+        stages and collects them itself; an http job has none)."""
+        if not (job.inputs or job.outputs) or "http" in job.extra:
+            return None
+        kind = self._node_kinds.get(attempt.node)
+        files = HereFiles() if kind == "local" else getattr(executor, "result_files", None)
+        if files is None:
+            return None
+        workdir = spec.workdir if spec is not None else job.workdir or str(Path.home())
+        return Declared(files, workdir, tuple(job.inputs), tuple(job.outputs))
+
+    def estimate(self, job: Job) -> Estimate | None:
+        """How long `job` should run, from the history of completed jobs like it (None without enough)."""
+        return self.watch.estimate(job)
 
     # -- what runners, recovery and the node monitor report --------------------------------------------
 
@@ -675,6 +838,7 @@ class Engine:
         job = self._jobs.get(job_id)
         if job is None:
             return
+        self.watch.progressed(job, progress)  # flags carried over, milestones announced
         job.progress = progress
         self._bus.publish(JobChanged(record=job.to_dict()))
         now = self.clock.monotonic()
@@ -682,16 +846,27 @@ class Engine:
             self._progress_saved[job_id] = now
             self._store.queue([Store.save_job_state(job), Store.save_attempt(attempt)])
 
+    def attempt_flagged(self, job_id: int, attempt: Attempt, flag: Flag) -> None:
+        """A runner flagged its attempt (overrun, stalled, resumed): shown on the job, announced, in its history."""
+        job = self._jobs.get(job_id)
+        live = job is not None and self._attempts.get(job_id) is attempt
+        if live and job is not None and self.watch.flagged(job, flag, self.clock.now()):
+            self._bus.publish(JobChanged(record=job.to_dict()))
+            self._store.queue([Store.save_job_state(job)])
+
     def attempt_finished(self, job_id: int, attempt: Attempt, outcome: Outcome) -> None:
         job = self._jobs.get(job_id)
         self._runners.pop(job_id, None)
         self._progress_saved.pop(job_id, None)
+        self._usage.forget(job_id)
+        self.watch.forget(job_id)
         if job is None or job.status not in ACTIVE or self._attempts.get(job_id) is not attempt:
             return
         attempt.status = "finished"
         attempt.finished_at = self.clock.now()
         attempt.exit_code = outcome.exit_code
         decision = decide(job, outcome, self.clock.now())
+        self._account(job, attempt, decision.status == JobStatus.COMPLETED)
         attempt.reason = decision.reason.value if decision.reason else None
         attempt.message = decision.message
         self.transition(
@@ -699,6 +874,40 @@ class Engine:
             message=decision.message, exit_code=outcome.exit_code, not_before=decision.not_before,
         )  # fmt: skip
         self._attempts.pop(job_id, None)
+
+    def _account(self, job: Job, attempt: Attempt, completed: bool) -> None:
+        """An ended attempt's run: its name's typical run time (when it completed), its user's fair-share usage."""
+        now = self.clock.now()
+        seconds = now - (attempt.running_since or attempt.started_at or now)
+        if completed:
+            self._run_times.record(job.name, seconds)
+        if self._fair.enabled:
+            res = job.resources
+            self._fair.charge(job.user, job.team, res.cpus, res.gpus, seconds, now)
+            self._store.queue([Store.set_setting(FAIRSHARE_SETTING, self._fair.book.to_dict())])
+
+    def waiting_context(self) -> WaitContext:
+        """What reading waiting reasons needs, gathered once (`waiting_of`'s `context`, for a listing)."""
+        running = [(self._jobs[i], a) for i, a in self._attempts.items()]
+        nodes = list(self._ledger.nodes.values())
+        usage, now = self._ledger.usage, self.clock.now()
+        return wait_context(self._jobs.get, usage, self.policy(), nodes, running, self._run_times, now)
+
+    def waiting_of(self, job: Job, context: WaitContext | None = None, exact: bool = True) -> dict[str, Any] | None:
+        """Why a queued job waits and its estimated start (`core.waiting`); None for any other job. `exact`
+        works out its queue position too (O(users)); a listing leaves it out."""
+        if job.status not in QUEUED:
+            return None
+        queued = job.id in self._ready
+        position = self._ready.position(job.id) if exact and queued else None
+        found = waiting_reason(job, context or self.waiting_context(), queued, position)
+        if found is not None and job.id in self.scan_notes.looked_at:
+            found["looked_at"] = self.scan_notes.looked_at[job.id]
+        return found
+
+    def fairshare(self) -> dict[str, Any]:
+        """Fair share over time: per user and team, the share, decayed usage, factor and priority bonus."""
+        return self._fair.report(self._queued_teams(), self.clock.now())
 
     def hold(self, job: Job, attempt: Attempt) -> None:
         """Recovery: `attempt` is this job's attempt in progress; its resources are held."""
@@ -722,3 +931,32 @@ class Engine:
     def announce(self, event: Event) -> None:
         """Publish an event that changes no job (a node sampled)."""
         self._bus.publish(event)
+        if isinstance(event, NodesSampled):
+            self.node_watch.saw(event.node, event.reachable, event.sample is not None, event.reason, self.clock.now())
+            if self._hook_feed is not None:
+                self._hook_feed.node_sampled(event.node, event.reachable)
+        elif self._hook_feed is not None and event.key is not None and (job := self._jobs.get(event.key)):
+            self._hook_feed.job_announced(event.kind, job, event.data())  # job_overrun, job_stalled, milestones
+
+    def local_sampled(self, node: str, sample: dict[str, Any]) -> None:
+        """This machine's measured load and memory, for a local node (the usage monitor)."""
+        self._monitor.node_changed(node, True, sample)
+
+    def attempt_usage(self, job_id: int, attempt: Attempt, usage: dict[str, Any]) -> None:
+        """The measured CPU time and memory of a running attempt (`Job.extra["usage"]`), shown and saved."""
+        job = self._jobs.get(job_id)
+        if job is None or not self.is_live(attempt):
+            return
+        job.extra["usage"] = usage
+        self._bus.publish(JobChanged(record=job.to_dict()))
+        self._store.queue([Store.save_job_state(job)])
+
+    def note(self, job_id: int, kind: str, message: str) -> None:
+        """Add a row to a job's history that changes nothing (a hook delivered, a usage warning, a flag)."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        self._event_seq += 1
+        status = job.status.value
+        event = JobEvent(self._event_seq, job_id, self.clock.now(), SYSTEM.user, kind, status, status, None, message)
+        self._store.queue([Store.add_event(event)])

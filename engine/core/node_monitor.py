@@ -46,7 +46,7 @@ class NodeMonitor:
     def __init__(self, host: MonitorHost) -> None:
         self.host = host
 
-    def node_changed(self, node: str, reachable: bool, sample: dict | None = None) -> None:
+    def node_changed(self, node: str, reachable: bool, sample: dict | None = None, reason: str = "") -> None:
         """An executor reports its node down, back, or freshly sampled."""
         state = self.host.node_states().get(node)
         if state is None:
@@ -61,7 +61,7 @@ class NodeMonitor:
             self.host.wake()
         if sample is not None:
             self.host.adopt_capacity(node, sample)
-        self.host.announce(NodesSampled(node=node, reachable=reachable, sample=sample))
+        self.host.announce(NodesSampled(node=node, reachable=reachable, sample=sample, reason=reason))
 
     def attempt_changed(self, attempt: Attempt) -> None:
         """A cluster's scheduler reports a new id or state for an attempt: show it on the job."""

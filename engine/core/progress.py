@@ -35,7 +35,7 @@ def parse_line(line: bytes, custom: tuple[Pattern, ...] = ()) -> Progress | None
     if b"%|" in line and (m := _TQDM.search(line)):
         step, total = int(m[2]), int(m[3])
         return Progress(percent=float(m[1]), step=step, total=total, text=_text(line))
-    if (b"of" in line) and (m := _STEP.search(line)):
+    if b"of" in line and _names_a_step(line) and (m := _STEP.search(line)):
         step, total = int(m[2]), int(m[3])
         percent = 100.0 * step / total if total else None
         return Progress(percent=percent, step=step, total=total, text=f"{m[1].decode().title()} {step} of {total}")
@@ -44,6 +44,14 @@ def parse_line(line: bytes, custom: tuple[Pattern, ...] = ()) -> Progress | None
         if value <= 100:
             return Progress(percent=value, text=_text(line))
     return None
+
+
+_STEP_WORDS = (b"tep", b"ncrement", b"TEP", b"NCREMENT")
+
+
+def _names_a_step(line: bytes) -> bool:
+    """Cheap pre-check for `Step/Increment i of n` (in lower, title or upper case): prose has `of` everywhere."""
+    return any(word in line for word in _STEP_WORDS)
 
 
 def _from_groups(m: re.Match[bytes], line: bytes) -> Progress | None:
@@ -101,6 +109,69 @@ class LineSplitter:
             lines.append(self._tail)
             self._tail = b""
         return lines
+
+
+DENSE = 32  # lines with a marker but no progress, looked at one by one before the rest of a chunk is split
+WINDOW = 1 << 16  # bytes of a chunk searched for markers at a time, from its end
+
+
+class LastProgress:
+    """The latest progress in an output stream, chunk by chunk: what `LineSplitter` + `last_progress` find, but
+    without splitting the chunk. Only lines holding a parser's marker (`%`, `step`, a pattern's own) are parsed,
+    latest first, found with `rfind` from the end; so plain output costs a few C scans of the chunk, and a chunk
+    whose last lines report progress costs a few lines' work however long it is. Keeps the partial tail."""
+
+    __slots__ = ("_tail",)
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def feed(self, chunk: bytes, custom: tuple[Pattern, ...] = ()) -> Progress | None:
+        data = self._tail + chunk if self._tail else chunk
+        end = max(data.rfind(b"\n"), data.rfind(b"\r"))  # the separator after the last complete line
+        self._tail = data[end + 1 :]
+        if len(self._tail) > 65536:  # a line with no end: parse what there is
+            found = parse_line(self._tail, custom)
+            self._tail = b""
+            if found is not None:
+                return found
+        if end < 0:
+            return None
+        markers = [b"%", *_STEP_WORDS, *(p.marker for p in custom)]  # a line `parse_line` may match holds one
+        if b"" in markers:  # a pattern that matches any line: every line is a candidate
+            return last_progress(data[:end].replace(b"\r", b"\n").split(b"\n"), custom)
+        longest = max(len(m) for m in markers)
+        lo = max(0, end - WINDOW)  # markers are looked for window by window from the end: a hit costs little
+        last = [data.rfind(m, lo, end) for m in markers]  # each marker's latest place in the window, moving back
+        cr = last_cr = data.rfind(b"\r", 0, end)
+        limit = end  # the separator ending the line the latest candidate is in
+        for _ in range(DENSE):
+            hit = max(last)
+            while hit < 0:  # none left in this window: the one before it (overlapping by a marker's length)
+                if lo == 0:
+                    return None
+                hi = min(limit, lo + longest - 1)
+                lo = max(0, lo - WINDOW)
+                last = [data.rfind(m, lo, hi) for m in markers]
+                hit = max(last)
+            if cr >= hit:
+                cr = data.rfind(b"\r", 0, hit)
+            start = max(data.rfind(b"\n", 0, hit), cr) + 1
+            stop = data.find(b"\n", hit, limit)
+            stop = limit if stop < 0 else stop
+            if last_cr > hit and (r := data.find(b"\r", hit, stop)) >= 0:
+                stop = r
+            found = parse_line(data[start:stop], custom)
+            if found is not None:
+                return found
+            limit = start - 1
+            if limit < 0:  # that was the chunk's first line
+                return None
+            last = [
+                data.rfind(m, lo, max(lo, limit)) if at >= start else at for m, at in zip(markers, last, strict=True)
+            ]
+        # Markers on most lines (`of` in prose): splitting the rest at once is cheaper than looking line by line.
+        return last_progress(data[: max(0, limit)].replace(b"\r", b"\n").split(b"\n"), custom) if limit > 0 else None
 
 
 def last_progress(chunk_lines: list[bytes], custom: tuple[Pattern, ...] = ()) -> Progress | None:

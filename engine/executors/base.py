@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -65,10 +66,24 @@ class LaunchSpec:
 class NodeListener(Protocol):
     """What an executor tells the engine about its node (reachability, sampled resources)."""
 
-    def node_changed(self, node: str, reachable: bool, sample: dict | None = None) -> None: ...
+    def node_changed(self, node: str, reachable: bool, sample: dict | None = None, reason: str = "") -> None:
+        """`reason`: why an unreachable node is (the last connection error), where the executor knows."""
+        ...
 
     def attempt_changed(self, attempt: Attempt) -> None:
         """The scheduler's id or state of an attempt changed (cluster executors)."""
+        ...
+
+
+class FileChecker(Protocol):
+    """What an executor that can look for files on its node adds (local, ssh and cluster ones do): the check behind
+    a job's `wait_for_files` (`core.file_waits`)."""
+
+    file_check_interval: float  # seconds between two looks (0: `missing_files` itself waits for the node's next query)
+
+    async def missing_files(self, paths: Callable[[], Sequence[str]]) -> tuple[Sequence[str], set[str]]:
+        """(the paths `paths()` gave when the node's query started, those of them that do not exist there), in one
+        batched query; raises when the node cannot tell now."""
         ...
 
 

@@ -11,10 +11,15 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from engine.containment.settings import ContainmentSettings
 from engine.executors.base import LaunchSpec, Liveness, Outcome, Output, no_finished_marker, read_file
+from engine.executors.file_checks import missing_here
+from engine.executors.local_containment import Containment
 from engine.executors.wrapper import (
     EXIT,
     PID,
@@ -84,11 +89,14 @@ def read_exit_code(run_dir: str) -> int | None:
 
 class LocalExecutor:
     queues_jobs = False
+    file_check_interval = 1.0  # seconds between two looks at the files waiting jobs wait for
 
-    def __init__(self, node: str, runs_root: Path) -> None:
+    def __init__(self, node: str, runs_root: Path, containment: ContainmentSettings | None = None) -> None:
         self.node = node
         self.runs_root = runs_root
+        self.containment = Containment(containment or ContainmentSettings(), str(runs_root))
         self._pidfds: dict[int, int] = {}
+        self._rusage: dict[int, resource.struct_rusage] = {}  # of a reaped wrapper, until its `wait` reads it
         self._umask = current_umask()  # jobs get the daemon's; the wrapper's own files are private whatever it is
 
     def run_dir(self, job_id: int, number: int) -> str:
@@ -108,9 +116,14 @@ class LocalExecutor:
         if marker:
             _write_success_record(spec, next(iter(marker.values())))
             env = {**env, **marker}
+        env = self.containment.prepare(spec.job, attempt, env)  # its cgroup, made before the job can start
         # Spawning from a worker thread (posix_spawn releases the GIL) measured slower here: the thread
         # hand-offs cost more CPU than the vfork pause they hide.
-        pid = os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=files)
+        try:
+            pid = os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=files)
+        except OSError:
+            await self.containment.remove(attempt)
+            raise
         attempt.pid = pid
         # Its start time identifies it across engine restarts (a recycled pid has another): read now, so it is
         # saved with the `running` transition. The pidfd pins the process for this engine's lifetime.
@@ -120,6 +133,10 @@ class LocalExecutor:
     async def wait(self, attempt: Attempt) -> Outcome:
         await self._exited(attempt)
         code = read_exit_code(attempt.run_dir)
+        oom = code != 0 and self.containment.oom_killed(attempt)
+        await self.containment.finish(attempt, self._rusage.pop(attempt.pid or 0, None))
+        if oom:
+            return Outcome(code, Reason.OUT_OF_MEMORY, _out_of_memory(attempt))
         if code is None:
             return Outcome(None, Reason.LOST, "the job's process ended without writing an exit code")
         if code == 0:
@@ -135,6 +152,7 @@ class LocalExecutor:
             return Liveness.RUNNING
         if read_exit_code(attempt.run_dir) is not None:
             return Liveness.EXITED
+        await self.containment.finish(attempt, None)  # what the vanished wrapper left running dies with it
         return Liveness.LOST
 
     async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
@@ -149,28 +167,46 @@ class LocalExecutor:
         return read_file(os.path.join(attempt.run_dir, stream), offset, limit)
 
     async def cancel(self, attempt: Attempt, grace: float) -> None:
+        """TERM to the wrapper's process group and to every process of the attempt (its cgroup, or those carrying
+        its marker: `setsid` descendants too), the rest of `grace` for them to end, then KILL to all of them."""
         pid = attempt.pid
-        if not pid or not _same_process(pid, attempt):
+        leader = pid is not None and pid > 0 and _same_process(pid, attempt)
+        if not leader and not self.containment.alive(attempt):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
-        _killpg(pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self._exited(attempt), grace)
-        except TimeoutError:
-            pass
-        # The leader may end on TERM while others of its group ignore it: they get the rest of the grace, then KILL.
-        while _group_alive(pid) and loop.time() < deadline:
+        if pid and leader:
+            _killpg(pid, signal.SIGTERM)
+        self.containment.signal(attempt, signal.SIGTERM)
+        if leader:
+            try:
+                await asyncio.wait_for(self._exited(attempt), grace)
+            except TimeoutError:
+                pass
+        # The leader may end on TERM while others ignore it: they get the rest of the grace, then KILL. A cgroup
+        # tells exactly (an orphan's zombie, which init may be slow to reap, is in no cgroup but in its group).
+        contained = self.containment.contained(attempt)
+        while loop.time() < deadline and (
+            self.containment.alive(attempt) or (not contained and pid and _group_alive(pid))
+        ):
             await asyncio.sleep(0.05)
-        if _group_alive(pid):
+        if pid and _group_alive(pid):
             _killpg(pid, signal.SIGKILL)
-        await self._exited(attempt)
+        await self.containment.kill(attempt)
+        if leader:
+            await self._exited(attempt)
 
     def attach(self, listener: object) -> None:
         return None  # this machine is always reachable
 
+    async def missing_files(self, paths: Callable[[], Sequence[str]]) -> tuple[Sequence[str], set[str]]:
+        """(the paths asked, those of them not on this machine): a stat each, off the event loop (a stalled network
+        file system never stalls the engine)."""
+        asked = paths()
+        return asked, await asyncio.to_thread(missing_here, asked)
+
     async def close(self) -> None:
-        return None
+        self.containment.close()
 
     async def _exited(self, attempt: Attempt) -> None:
         """Return once the attempt's process has ended; reap it if it is our child.
@@ -192,7 +228,8 @@ class LocalExecutor:
         finally:
             if fd is not None:
                 os.close(fd)
-            _reap(pid)
+            if (usage := _reap(pid)) is not None:
+                self._rusage[pid] = usage
 
 
 def _same_process(pid: int, attempt: Attempt) -> bool:
@@ -294,8 +331,18 @@ def _killpg(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def _reap(pid: int) -> None:
+def _reap(pid: int) -> resource.struct_rusage | None:
+    """Reap `pid` if it is our child and has ended: its resource usage (its waited-for descendants' included)."""
     try:
-        os.waitpid(pid, os.WNOHANG)
+        reaped, _status, usage = os.wait4(pid, os.WNOHANG)
     except ChildProcessError:
-        pass  # not our child: an earlier engine started it
+        return None  # not our child: an earlier engine started it
+    return usage if reaped else None
+
+
+def _out_of_memory(attempt: Attempt) -> str:
+    limit = f"{attempt.peak_memory_bytes / (1 << 20):.0f} MB" if attempt.peak_memory_bytes else "its limit"
+    return (
+        f"out of memory: the kernel killed the job when it reached {limit}, its memory limit (mem_mb); "
+        "submit it again with more (--mem)"
+    )

@@ -18,7 +18,7 @@ def make_executors(config: Config, state_dir: Path) -> dict[str, Executor]:
     pool = SshPool()  # one connection per SSH endpoint, shared by every node that names it
     for node in config.nodes:
         if isinstance(node, LocalNode):
-            executors[node.name] = LocalExecutor(node.name, state_dir / "runs")
+            executors[node.name] = LocalExecutor(node.name, state_dir / "runs", config.containment)
         elif isinstance(node, SshNode):
             executors[node.name] = SshExecutor(node, state_dir, pool)
         elif isinstance(node, ClusterNode):

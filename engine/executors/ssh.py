@@ -16,14 +16,18 @@ import contextlib
 import json
 import logging
 import posixpath
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from engine.config import SshNode
+from engine.containment.markers import MARK_ENV
 from engine.errors import JobTuiError
 from engine.executors import ssh_scripts as scripts
 from engine.executors.base import LaunchSpec, Liveness, NodeListener, Outcome, Output, no_finished_marker
+from engine.executors.file_checks import MISSING_SCRIPT, parse_missing, paths_input
+from engine.executors.results import results_missing
 from engine.executors.wrapper import STDERR, STDOUT, SUCCESS_ENV, success_env
 from engine.models import Attempt, Reason
 from engine.remote.pool import SshHost, SshPool, SshRefused, SshRunner, SshUnreachable, env_script
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 SAMPLE_INTERVAL = 30.0
 RETRY_WHILE_DOWN = 2.0
 SIZE_CACHE = 4096  # output sizes remembered, for the last attempts polled
+FOLLOWED_FILES = 16  # progress files of one attempt whose sizes its poll reports
 DATA_CACHE = 16 << 20  # bytes of output kept from polls until the runner reads them
 ENDED_CACHE = 4096  # attempts found ended at launch, until their wait()
 LAUNCH_BATCH = 64  # attempts started by one script at most
@@ -75,6 +80,7 @@ class _Watch:
 
 class SshExecutor:
     queues_jobs = False
+    file_check_interval = 2.0  # seconds between two looks (one command) at the files waiting jobs wait for
 
     def __init__(
         self,
@@ -98,6 +104,7 @@ class SshExecutor:
         self._home_lock = asyncio.Lock()
         self._watches: dict[tuple[int, int], _Watch] = {}
         self._sizes: dict[str, int] = {}
+        self._followed: dict[tuple[int, int], tuple[str, ...]] = {}  # an attempt's progress files, polled with it
         self._data: dict[str, tuple[int, bytes]] = {}  # path -> (offset, the rest of the file from there)
         self._data_bytes = 0
         self._ended: dict[tuple[int, int], scripts.AttemptState] = {}
@@ -235,7 +242,13 @@ class SshExecutor:
         return Liveness.EXITED if state.exit_code is not None else Liveness.LOST
 
     async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
-        path = posixpath.join(await self._abs(attempt.run_dir), stream)
+        """Bytes of an output stream, or of a progress file (a path relative to the run directory, or absolute)."""
+        path = posixpath.join(await self._abs(attempt.run_dir), await self._abs(stream))
+        if stream not in (STDOUT, STDERR):
+            followed = self._followed.setdefault((attempt.job_id, attempt.number), ())
+            if path not in followed and len(followed) < FOLLOWED_FILES:
+                self._followed[(attempt.job_id, attempt.number)] = (*followed, path)
+            return await self._read_file(path, offset, limit)
         known = self._sizes.get(path)
         cached = self._data.get(path)
         if cached is not None:
@@ -258,6 +271,18 @@ class SshExecutor:
             return b""  # the runner asks again on its next tick
         return out
 
+    async def _read_file(self, path: str, offset: int, limit: int) -> bytes:
+        """A progress file's new bytes: its size comes with the poll of its attempt (`_sizes`); read when it grew."""
+        known = self._sizes.get(path)
+        if known is not None and offset >= known:
+            return b""
+        argv = ["/bin/sh", "-c", scripts.READ, "jobtui-read", path, str(offset + 1), str(limit)]
+        try:
+            _status, out, _err = await self.host.run(argv, timeout=60)
+        except (SshUnreachable, SshRefused):
+            return b""
+        return out
+
     async def read_sized(self, attempt: Attempt, stream: str, offset: int, limit: int) -> Output:
         path = posixpath.join(await self._abs(attempt.run_dir), stream)
         known = self._sizes.get(path)
@@ -271,6 +296,15 @@ class SshExecutor:
             return Output(b"", 0)  # unknown until the node answers again (`read` gives nothing then, too)
         return Output(*scripts.parse_sized_read(out, offset))
 
+    async def missing_files(self, paths: Callable[[], Sequence[str]]) -> tuple[Sequence[str], set[str]]:
+        """(the paths asked, those of them not on the node): one command for all of them (the paths on its stdin)."""
+        asked = paths()
+        argv = ["/bin/sh", "-c", MISSING_SCRIPT]
+        status, out, err = await self.host.run(argv, input=paths_input(asked), timeout=60)
+        if status != 0:
+            raise JobTuiError(f"{self.host.where}: cannot look for files: {err.decode(errors='replace')[:200]}")
+        return asked, parse_missing(out.decode(errors="replace"), asked)
+
     async def cancel(self, attempt: Attempt, grace: float) -> None:
         launching = self._launching.get((attempt.job_id, attempt.number))
         if launching is not None:  # its launch script is running: cancel once the pid is known
@@ -280,6 +314,7 @@ class SshExecutor:
             return
         start = str(attempt.proc_start) if attempt.proc_start is not None else "-"
         argv = ["/bin/sh", "-c", scripts.CANCEL, "jobtui-cancel", str(attempt.pid), start, str(int(grace * 10))]
+        argv.append(attempt.launch_token)  # the marker every process of the attempt carries (see `_forwarded_env`)
         while True:
             try:
                 await self.host.run(argv, timeout=grace + 30)
@@ -331,6 +366,8 @@ class SshExecutor:
         finally:  # done, or detached (cancelled): either way this attempt is no longer polled
             if self._watches.get(key) is watch:
                 self._watches.pop(key, None)
+                for path in self._followed.pop(key, ()):
+                    self._sizes.pop(path, None)
 
     async def _poll_loop(self) -> None:
         """One command per tick checks every watched attempt; link trouble only delays it."""
@@ -359,11 +396,13 @@ class SshExecutor:
         items: list[scripts.PollItem] = []
         for attempt in attempts:
             start = attempt.proc_start if attempt.pid else None
+            files = self._followed.get((attempt.job_id, attempt.number), ())
             items.append(
                 scripts.PollItem(
-                    await self._abs(attempt.run_dir), attempt.pid, start, attempt.stdout_offset, attempt.stderr_offset
+                    await self._abs(attempt.run_dir), attempt.pid, start, attempt.stdout_offset, attempt.stderr_offset,
+                    files,
                 )
-            )
+            )  # fmt: skip
         try:
             script = scripts.poll_script(items)
         except ValueError as e:
@@ -371,6 +410,10 @@ class SshExecutor:
         body = await self.host.script(scripts.PRELUDE, script, timeout=timeout)
         report = scripts.parse_report(body, len(items))
         self._remember(report, [it.run_dir for it in items])
+        for item in items:  # a progress file the poll did not see is not there (yet): nothing to read
+            for path in item.files:
+                self._sizes.pop(path, None)
+                self._sizes[path] = report.file_sizes.get(path, 0)
         return report.states
 
     def _remember(self, report: scripts.Report, run_dirs: list[str]) -> None:
@@ -413,11 +456,8 @@ class SshExecutor:
                 await asyncio.sleep(RETRY_WHILE_DOWN)
             except TransferError as e:
                 return Outcome(code, Reason.TRANSFER_ERROR, str(e))
-        absent = result.absent_text()
-        if code == 0 and absent:
-            got = f"; kept {len(result.fetched) + len(result.unchanged)} file(s) in {local}"
-            return Outcome(code, Reason.RESULTS_MISSING, f"results missing: {absent}{got}")
-        return Outcome(code)
+        got = f"; kept {len(result.fetched) + len(result.unchanged)} file(s) in {local}"
+        return results_missing(code, result, got) or Outcome(code)
 
     def _manifest_path(self, attempt: Attempt) -> Path:
         return self.manifests / f"{attempt.job_id}-{attempt.number}.json"
@@ -453,4 +493,5 @@ def _forwarded_env(spec: LaunchSpec) -> dict[str, str]:
             env[name] = value
     env.pop(SUCCESS_ENV, None)  # the wrapper checks a success file only when the job has one
     env.update(success_env(spec.job.extra))
+    env[MARK_ENV] = spec.attempt.launch_token  # a cancel finds its `setsid` descendants by it in /proc
     return env

@@ -15,7 +15,8 @@ The answer is a list of records, one per line:
                         too whether the job's success file was there (`wrapper.SUCCESS_CHECK`)
   `S INDEX OUT ERR`     the sizes of its stdout and stderr files
   `D INDEX STREAM OFFSET N` then N raw bytes of that stream from OFFSET, then a newline
-  `G INDEX STREAM 0 N`  the same for a whole file of an ended attempt, whose bytes come in the block:
+  `P INDEX SIZE PATH`   the size of one of its progress files (`progress_files`); an absent one has no line
+  `G INDEX STREAM 0 N`  the same as `D` for a whole file of an ended attempt, whose bytes come in the block:
   `B TOTAL`             last: TOTAL raw bytes, the `G` files one after the other, then a newline
 A stream's bytes are sent only while all that is left of it (size - offset) is at most `DATA_CAP`,
 so the engine's final read of a short job costs no round trip.
@@ -128,6 +129,11 @@ jt_one() {  # INDEX STREAM FILE OFFSET SIZE E|L
     echo "D $1 $2 $4 $jt_k"; tail -c +"$(($4 + 1))" -- "$3" </dev/null | head -c "$jt_k"; echo
   fi
 }
+jt_fs() {  # INDEX FILE...: the sizes of an attempt's progress files, one stat for all (absent ones say nothing)
+  jt_i=$1; shift
+  stat -c "P $jt_i %s %n" -- "$@" </dev/null 2>/dev/null
+  return 0
+}
 jt_flush() {  # the whole files of ended attempts, in one cat
   [ -n "$jt_cat" ] || return 0
   echo "B $jt_ct"
@@ -158,18 +164,29 @@ def parse_sized_read(out: bytes, offset: int) -> tuple[bytes, int]:
     return data, max(size, offset + len(data)) if data else size  # it may have grown since the stat
 
 
-# $1 pid (the process group), $2 its start time or -, $3 grace in tenths of a second.
-CANCEL = r"""p=$1; s=$2; n=$3
+# $1 pid (the process group), $2 its start time or -, $3 grace in tenths of a second, $4 the attempt's marker
+# (`JOBTUI_ATTEMPT_MARK`, in every process of the job's environment; empty: none). The process group gets TERM,
+# then KILL after the grace; so do the processes carrying the marker (found with GNU grep in /proc/*/environ),
+# which reaches a descendant that left the group with `setsid`, even once the wrapper has ended.
+CANCEL = r"""p=$1; s=$2; n=$3; m=${4-}
 same() {
   { read -r l <"/proc/$p/stat"; } 2>/dev/null || return 1
   l=${l##*) }; set -- $l
   [ "$1" != Z ] && { [ "$s" = - ] || [ "${20}" = "$s" ]; }
 }
-same || exit 0
-kill -TERM "-$p" 2>/dev/null
-i=0
-while [ $i -lt "$n" ] && kill -0 "-$p" 2>/dev/null; do sleep 0.1; i=$((i+1)); done
-kill -KILL "-$p" 2>/dev/null
+marked() {
+  [ -n "$m" ] || return 0
+  grep -lzxF "JOBTUI_ATTEMPT_MARK=$m" /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/||; s|/environ$||'
+}
+signal_marked() { for q in $(marked); do [ "$q" = $$ ] || kill "-$1" "$q" 2>/dev/null; done; }
+if same; then
+  kill -TERM "-$p" 2>/dev/null
+  signal_marked TERM
+  i=0
+  while [ $i -lt "$n" ] && { kill -0 "-$p" 2>/dev/null || [ -n "$(marked)" ]; }; do sleep 0.1; i=$((i+1)); done
+  kill -KILL "-$p" 2>/dev/null
+fi
+signal_marked KILL
 exit 0
 """
 
@@ -203,6 +220,7 @@ class PollItem:
     start: int | None
     out_offset: int = 0
     err_offset: int = 0
+    files: tuple[str, ...] = ()  # its progress files (absolute paths), whose sizes are reported too
 
 
 @dataclass(slots=True)
@@ -214,6 +232,7 @@ class Report:
     states: dict[int, AttemptState] = field(default_factory=dict)
     sizes: dict[int, tuple[int, int]] = field(default_factory=dict)
     data: dict[tuple[int, str], tuple[int, bytes]] = field(default_factory=dict)
+    file_sizes: dict[str, int] = field(default_factory=dict)  # progress file -> its size
 
 
 def _line(*words: object) -> str:
@@ -233,6 +252,7 @@ def _report_lines(items: Sequence[PollItem]) -> str:
     ]
     out.append("jt_sizes\n")
     out += [_line("jt_data", i, it.run_dir, it.out_offset, it.err_offset) for i, it in enumerate(items)]
+    out += [_line("jt_fs", i, *it.files) for i, it in enumerate(items) if it.files]
     out.append("jt_flush\n")
     return "".join(out)
 
@@ -261,6 +281,8 @@ def poll_script(items: Sequence[PollItem]) -> str:
     """Check every item; report states, sizes and the short remainders of their outputs."""
     for it in items:
         check_word(it.run_dir, "run directory")
+        for path in it.files:
+            check_word(path, "run directory")  # listed one per line, like run directories
     return "jt_begin\n" + _report_lines(items)
 
 
@@ -312,6 +334,8 @@ def parse_report(body: bytes, count: int) -> Report:
             report.launched[index] = (pid, start_time_of(b" ".join(parts[3:]).decode(errors="replace")))
         elif kind == b"F" and len(parts) == 3 and parts[2].isdigit():
             report.failed[index] = int(parts[2])
+        elif kind == b"P" and len(parts) >= 4 and parts[2].isdigit():
+            report.file_sizes[b" ".join(parts[3:]).decode(errors="replace")] = int(parts[2])
         elif kind == b"S" and len(parts) == 4 and parts[2].isdigit() and parts[3].isdigit():
             report.sizes[index] = (int(parts[2]), int(parts[3]))
         elif kind in (b"D", b"G") and len(parts) == 5 and parts[3].isdigit() and parts[4].isdigit():

@@ -39,13 +39,27 @@ if cd "$w"; then w=$PWD; "$@"; rc=$?; else rc=126; fi
 )
 
 # On this machine the wrapper makes its files private (umask 077) whatever the daemon's umask, and gives the
-# job the daemon's own umask back (`$3`): stdin is /dev/null already (the spawn's file actions).
+# job the daemon's own umask back (`$3`): stdin is /dev/null already (the spawn's file actions). Before the job
+# starts it joins the attempt's cgroup (each `cgroup.procs` in $JOBTUI_CGROUP_PROCS, one a line: no word
+# splitting, so the job's IFS is never used nor changed) and, asked to, caps the address space (`ulimit -v` from
+# $JOBTUI_RLIMIT_AS_KB); a job it cannot contain never runs (exit code 125, the reason in its stderr).
+CGROUP_PROCS_ENV = "JOBTUI_CGROUP_PROCS"
+RLIMIT_AS_ENV = "JOBTUI_RLIMIT_AS_KB"
 LOCAL_WRAPPER = r"""d=$1; w=$2; u=$3; shift 3
 umask 077
 echo $$ >"$d/pid"
 exec >>"$d/stdout" 2>>"$d/stderr"
+c=0
+if [ -n "${JOBTUI_CGROUP_PROCS-}" ]; then
+  while IFS= read -r f; do echo $$ >"$f" || c=1; done <<E
+$JOBTUI_CGROUP_PROCS
+E
+fi
+if [ -n "${JOBTUI_RLIMIT_AS_KB-}" ]; then ulimit -v "$JOBTUI_RLIMIT_AS_KB" || c=1; fi
+unset JOBTUI_CGROUP_PROCS JOBTUI_RLIMIT_AS_KB
 umask "$u"
-if cd "$w"; then "$@"; rc=$?; else rc=126; fi
+if [ $c = 1 ]; then echo "jobtui: the job was not started: it could not be contained (see above)" >&2; rc=125
+elif cd "$w"; then "$@"; rc=$?; else rc=126; fi
 umask 077
 printf '%s\n' "$rc" >"$d/exit"
 """
@@ -93,7 +107,12 @@ def is_wrapper_of(argv: list[bytes], run_dir: str) -> bool:
 
 # As another user (shared mode): the wrapper stays the daemon's, so only it writes the run directory; the job
 # gets its output files as inherited descriptors and changes to its working directory with its own rights.
-AS_USER = 'cd -- "$1" || exit 126; shift; exec "$@"'
+# Run as the job's account (after setpriv): first put back the variables the engine kept from the root wrapper
+# (`core.environment.for_root_wrapper`: LD_*, IFS, ...; the names are checked identifiers), then the job.
+AS_USER = (
+    r'for n in ${JOBTUI_RESTORE-}; do eval "export $n=\"\${JOBTUI_KEEP_$n}\"; unset JOBTUI_KEEP_$n"; done; '
+    'unset JOBTUI_RESTORE; cd -- "$1" || exit 126; shift; exec "$@"'
+)
 AS_USER_NAME = "jobtui-job"
 
 

@@ -465,7 +465,8 @@ class SshHost:
     def _notify(self, reachable: bool) -> None:
         for node, listener in self.listeners:
             try:
-                listener.node_changed(node, reachable)
+                why = "" if reachable or self._last_error is None else f"{self.where}: {self._last_error}"
+                listener.node_changed(node, reachable, reason=why)
             except Exception:  # a listener's bug must not stop the connector
                 log.exception("listener failed for node %s", node)
 

@@ -47,13 +47,17 @@ def sample_local_gpus() -> list[GpuSample]:
 
 
 def local_node_state(cfg: LocalNode, gpu_count: int) -> NodeState:
+    """A local node: the config's cores, memory and GPUs, or this machine's (`gpu_count`: NVML's devices)."""
+    devices = list(range(cfg.gpus if cfg.gpus is not None else gpu_count))
     return NodeState(
         name=cfg.name,
         cores=cfg.cores or os.cpu_count() or 1,
         mem_mb=cfg.memory_mb if cfg.memory_mb is not None else local_memory_mb(),
-        gpus=list(range(cfg.gpus if cfg.gpus is not None else gpu_count)),
+        gpus=list(devices),
         max_jobs=cfg.max_jobs,
         labels=dict(cfg.labels),
+        kind="local",
+        devices=devices,
     )
 
 

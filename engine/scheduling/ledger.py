@@ -23,6 +23,7 @@ class Ledger:
         node.used_cores += job.resources.cpus
         node.used_mem_mb += job.resources.mem_mb
         node.gpus = [g for g in node.gpus if g not in attempt.gpus]
+        node.used_gpus += job.resources.gpus
 
     def release(self, job: Job, attempt: Attempt) -> None:
         node = self.nodes.get(attempt.node)
@@ -33,6 +34,7 @@ class Ledger:
         node.used_cores -= job.resources.cpus
         node.used_mem_mb -= job.resources.mem_mb
         node.gpus = sorted(node.gpus + list(attempt.gpus))
+        node.used_gpus -= job.resources.gpus
 
     def _count(self, job: Job, sign: int) -> None:
         u = self.usage
@@ -55,4 +57,5 @@ class Ledger:
         if cfg.memory_mb is None and sample.get("memory_mb"):
             state.mem_mb = sample["memory_mb"]
         if cfg.gpus is None and sample.get("gpus") is not None:
-            state.gpus = [g["index"] for g in sample["gpus"] if g["index"] not in held_gpus]
+            state.devices = [g["index"] for g in sample["gpus"]]
+            state.gpus = [g for g in state.devices if g not in held_gpus]

@@ -23,6 +23,8 @@ def build_node_states(config: Config) -> dict[str, NodeState]:
                 gpus=list(range(cfg.gpus or 0)),
                 max_jobs=cfg.max_queued,
                 labels=dict(cfg.labels),
+                kind=cfg.kind,
+                devices=None if cfg.gpus is None else list(range(cfg.gpus)),  # None: the cluster counts them
             )
         else:
             states[cfg.name] = NodeState(
@@ -32,5 +34,7 @@ def build_node_states(config: Config) -> dict[str, NodeState]:
                 gpus=list(range(cfg.gpus or 0)),
                 max_jobs=cfg.max_jobs,
                 labels=dict(cfg.labels),
+                kind=cfg.kind,
+                devices=None if cfg.gpus is None else list(range(cfg.gpus)),  # None: known once sampled
             )
     return states

@@ -50,4 +50,8 @@ class QueueIndex:
         key = self.keys.get(job_id)
         if key is None:
             return None
+        return self.place_of(key)
+
+    def place_of(self, key: SortKey) -> int:
+        """1-based place a job with sort `key` has, or would take (O(users · log n))."""
         return 1 + sum(bisect_left(queue, key) for queue in self.by_user.values())

@@ -48,8 +48,10 @@ def parse_duration(value: float | str) -> float:
 
 
 MAX_TEXT = 4096  # bytes in a name or path (PATH_MAX)
+MAX_WAITED_FILES = 1000  # files one job may wait for
 MAX_ARGUMENT = 128 * 1024  # bytes in one argument or environment value (the kernel's MAX_ARG_STRLEN)
 MAX_ID = 2**63 - 1
+MAX_GPUS = 1024  # GPUs one job may ask for; device indexes are below it
 MAX_IDEMPOTENCY_KEY = 200  # characters of printable ASCII (it travels in an HTTP header)
 _IDEMPOTENCY_KEY = re.compile(rf"[\x20-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
 NOTHING_SUBMITTED = "Nothing was submitted; fix these and submit again."
@@ -236,19 +238,58 @@ def _loopback(host: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
-def check_success_file(path: str) -> None:
-    """A job's `success_file`: a non-empty path below its working directory, on any node (no NUL or newline, not
-    absolute or `~`, no `..` component, at most MAX_TEXT bytes); a ValueError saying what is wrong otherwise."""
-    _check_text(path, "the success file")
+def check_success_file(path: str, what: str = "the success file") -> None:
+    """A job's `success_file` (or a file it waits for, `what`): a non-empty path below its working directory, on any
+    node (no NUL or newline, not absolute or `~`, no `..` component, at most MAX_TEXT bytes); a ValueError saying
+    what is wrong otherwise."""
+    _check_text(path, what)
     if "\n" in path or "\r" in path:
-        raise ValueError("the success file holds a line break; name a file without one")
+        raise ValueError(f"{what} holds a line break; name a file without one")
     if path.startswith(("/", "~")):
-        raise ValueError(f"{path!r} is absolute; give a path relative to the job's working directory")
+        raise ValueError(f"{what} {path!r} is absolute; give a path relative to the job's working directory")
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if not parts:
-        raise ValueError(f"{path!r} names no file; give e.g. qsub.finished.1")
+        raise ValueError(f"{what} {path!r} names no file; give e.g. qsub.finished.1")
     if ".." in parts:
-        raise ValueError(f"{path!r} leaves the job's working directory ('..'); give a path below it")
+        raise ValueError(f"{what} {path!r} leaves the job's working directory ('..'); give a path below it")
+
+
+class CopyBack(BaseModel):
+    """Files brought back to this machine after the job ends, whatever its end: those of its working directory on
+    its node that match `files`, copied into the directory `to` here (nothing there is ever deleted), and its last
+    attempt's output as `{output}.stdout` / `{output}.stderr` there. Done by the engine off its loop, only for jobs
+    of the engine's own account (it writes with that account's rights); a copy that fails is noted on the job and
+    never fails it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: Text = Field(description="an absolute directory on the engine's machine")
+    files: list[Text] = Field(default_factory=list, max_length=256, description="globs below the working directory")
+    output: Text | None = Field(default=None, description="the file-name stem the output is saved as")
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: str) -> str:
+        _check_text(value, "copy_back.to")
+        if not value.startswith("/") or any(ord(c) < 32 for c in value):
+            raise ValueError(f"copy_back.to {value!r}: give an absolute directory on the engine's machine")
+        return value
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, value: list[str]) -> list[str]:
+        for index, pattern in enumerate(value):
+            check_success_file(pattern, f"copy_back file {index + 1}")
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _output(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_text(value, "copy_back.output")
+            if not value or "/" in value or value in (".", "..") or any(ord(c) < 32 for c in value):
+                raise ValueError(f"copy_back.output {value!r}: give a file name (no '/'), e.g. jobtui.1")
+        return value
 
 
 def typed_command(http: HttpCall | None, python: PythonCode | None, interpreter: str = "python3") -> list[str]:
@@ -268,7 +309,14 @@ class JobSpec(BaseModel):
     priority: int | None = Field(default=None, ge=0, le=100)
     cpus: int | None = Field(default=None, ge=0, le=1_000_000)
     mem_mb: int | None = Field(default=None, ge=0, le=2**40)
-    gpus: int = Field(default=0, ge=0, le=1024)
+    gpus: int = Field(default=0, ge=0, le=MAX_GPUS)
+    gpu_ids: list[Annotated[int, Field(ge=0, lt=MAX_GPUS)]] = Field(
+        default_factory=list, max_length=MAX_GPUS, description="the GPU devices it needs (it waits for them)"
+    )
+    any_gpu: bool = Field(default=False, description="any free GPUs (1 unless `gpus` says more); not with gpu_ids")
+    no_wait: bool = Field(
+        default=False, description="rejected at once (reason gpus_busy) when its GPUs are not free now"
+    )
     licenses: list[Text] = Field(default_factory=list)
     after: list[JobId | Text] = Field(default_factory=list, description="job ids, or keys of jobs of this batch")
     after_when: dict[str, Condition] = Field(
@@ -287,6 +335,9 @@ class JobSpec(BaseModel):
     inputs: list[Text] = Field(default_factory=list, description="local files staged to the node before the run")
     outputs: list[Text] = Field(default_factory=list, description="globs collected back after the run")
     node: Text | None = None
+    target: Literal["local", "remote", "auto"] = Field(
+        default="auto", description="local nodes only, remote ones only (SSH, clusters), or either"
+    )
     labels: dict[str, Text] = Field(default_factory=dict, json_schema_extra={"propertyNames": {"maxLength": MAX_TEXT}})
     tags: list[Text] = Field(default_factory=list)
     http: HttpCall | None = Field(
@@ -299,6 +350,21 @@ class JobSpec(BaseModel):
         default=None,
         description="a file, relative to the working directory, the job must leave behind: one that exits 0 without "
         "it fails with the reason no_finished_marker",
+    )
+    copy_back: CopyBack | None = Field(
+        default=None, description="files and output brought back to this machine after the job ends"
+    )
+    wait_for_files: list[Text] = Field(
+        default_factory=list,
+        max_length=MAX_WAITED_FILES,
+        description="files, relative to the working directory on the job's node, that must all exist before it "
+        "starts; until then it waits with the reason waiting_for_files",
+    )
+    progress_files: list[Text] = Field(
+        default_factory=list,
+        max_length=16,
+        description="files in the working directory to follow for progress besides its output ({name}: the job's "
+        "name, {id}: its id), e.g. {name}.sta; Abaqus .sta, .msg and .inp files have built-in parsers",
     )
 
     @model_validator(mode="before")
@@ -315,6 +381,10 @@ class JobSpec(BaseModel):
             raise ValueError("a job is an http request or python code, not both; split it in two jobs")
         if self.http is not None and self.success_file is not None:
             raise ValueError("an http job writes no files, so it has no success_file; remove it")
+        if self.http is not None and self.copy_back is not None:
+            raise ValueError("an http job writes no files, so there is nothing to copy back; remove copy_back")
+        if self.http is not None and self.wait_for_files:
+            raise ValueError("an http job runs on no node, so it cannot wait for files there; remove wait_for_files")
         if self.http is not None or self.python is not None:
             self.command = typed_command(self.http, self.python)
         return self
@@ -370,6 +440,20 @@ class JobSpec(BaseModel):
             check_success_file(value)
         return value
 
+    @field_validator("progress_files")
+    @classmethod
+    def _progress_files(cls, value: list[str]) -> list[str]:
+        for index, path in enumerate(value):
+            check_success_file(path, f"progress file {index + 1}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("wait_for_files")
+    @classmethod
+    def _waited_files(cls, value: list[str]) -> list[str]:
+        for index, path in enumerate(value):
+            check_success_file(path, f"waited-for file {index + 1}")
+        return list(dict.fromkeys(value))
+
     @field_validator("labels")
     @classmethod
     def _label_texts(cls, value: dict[str, str]) -> dict[str, str]:
@@ -391,6 +475,27 @@ class JobSpec(BaseModel):
                 if dep.isascii() and dep.isdigit() and not 1 <= int(dep) <= MAX_ID:
                     raise ValueError(f"job id {dep} is out of range; ids are 1 to {MAX_ID}")
         return value
+
+    @model_validator(mode="after")
+    def _gpu_request(self) -> JobSpec:
+        """`gpu_ids` name the devices (and so the count); `any_gpu` takes any free ones; not both."""
+        if self.gpu_ids and self.any_gpu:
+            raise ValueError(
+                "gpu_ids (--gpu-ids) names the devices and any_gpu (--any-gpu) takes any free ones; give one of them"
+            )
+        if len(set(self.gpu_ids)) != len(self.gpu_ids):
+            raise ValueError(f"gpu_ids {self.gpu_ids} names a device twice; name each once")
+        if self.gpu_ids and self.gpus and self.gpus != len(self.gpu_ids):
+            raise ValueError(
+                f"gpus is {self.gpus} but gpu_ids names {len(self.gpu_ids)} devices; drop gpus or make them agree"
+            )
+        if self.gpu_ids:
+            self.gpus = len(self.gpu_ids)
+        elif self.any_gpu and not self.gpus:
+            self.gpus = 1
+        if self.no_wait and not self.gpus:
+            raise ValueError("no_wait (--no-wait) rejects a job whose GPUs are busy; this one asks for none: add gpus")
+        return self
 
     @model_validator(mode="after")
     def _conditions_name_dependencies(self) -> JobSpec:
@@ -432,11 +537,15 @@ def check_idempotency_key(key: str) -> None:
 
 
 class WorkflowInfo(BaseModel):
-    """Who a batch is when it came from a workflow file: the engine keeps a record of it with its jobs."""
+    """Who a batch is when it came from a workflow file: the engine keeps a record of it with its jobs. With
+    `join`, the batch joins that workflow instead (a job tree's resumed part): its other fields are not used."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: Text = Field(min_length=1)
+    join: int | None = Field(
+        default=None, ge=1, description="add the batch to this workflow (its submitter's or, for an admin, any)"
+    )
     version: Text | None = None
     description: Text = ""
     digest: str = Field(default="", pattern=r"^([0-9a-f]{64})?$", description="sha256 of the file, hex")

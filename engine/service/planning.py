@@ -8,19 +8,22 @@ least-loaded node that fits now) and its limits on running jobs. Jobs are placed
 nodes as they are now: the jobs of the batch take no room from each other (most of them wait for their
 parents anyway), and a job's dependencies do not hold it back here (the caller has the graph for that).
 
-Per job: `index` (in the batch), `key`, `name`, `node` (where it would start now, else None), `reason` (why
-it would not start now, or never; None when it would), `runnable` (False: it can never start, so the
-submission would be refused). `ok` is True when every job is runnable.
+Per job: `index` (in the batch), `key`, `name`, `node` (where it would start now, else None), `gpus` (the
+devices it would get there), `reason` (why it would not start now, or never; None when it would), `position`
+(where it would wait in the queue when it would not start now: 1 is next), `runnable` (False: it can never
+start, so the submission would be refused). `ok` is True when every job is runnable.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from engine.errors import JobTuiError, ValidationError
-from engine.models import Actor, Job
-from engine.scheduling.plan import NodeState, Policy, Usage, placement
+from engine.models import Actor
+from engine.scheduling.blocking import held_by_limits, no_room
+from engine.scheduling.plan import placement, take_gpus
 from engine.service.auth import require
 from engine.service.jobspec import JobSpec, batch_order
 from engine.service.verbs import JobService
@@ -44,7 +47,9 @@ def plan_batch(service: JobService, actor: Actor, specs: list[JobSpec]) -> dict[
             "key": spec.key,
             "name": spec.name or Path(spec.command[0]).name,
             "node": None,
+            "gpus": [],
             "reason": None,
+            "position": None,
             "runnable": True,
         }
         try:
@@ -56,13 +61,17 @@ def plan_batch(service: JobService, actor: Actor, specs: list[JobSpec]) -> dict[
             continue
         entry["name"] = job.name
         node = placement(job, nodes, usage, policy)
-        held = _held_by_limits(job, usage, policy)
+        held = held_by_limits(job, usage, policy)  # the code a queued job's waiting reason uses too
         if node is None:
-            entry["reason"] = f"no room now: {_no_room(job, nodes, usage, policy)}"
+            entry["reason"] = f"no room now: {no_room(job, nodes, usage, policy)[1]}"
         elif held:
-            entry["reason"] = f"{held} (it fits {node})"
+            entry["reason"] = f"{held[1]} (it fits {node})"
         else:
+            state = engine.node_states()[node]
             entry["node"] = node
+            entry["gpus"] = list(take_gpus(replace(state, gpus=list(state.gpus)), job))
+        if entry["reason"] is not None:
+            entry["position"] = engine.queue_place(job.priority)
         jobs.append(entry)
     return {"ok": all(j["runnable"] for j in jobs), "jobs": jobs}
 
@@ -73,40 +82,3 @@ def _check_dependencies(service: JobService, spec: JobSpec, keys: set[str]) -> N
             continue
         if service.engine.find(int(dep)) is None:
             raise ValidationError(f"it depends on job {dep}, which does not exist; check the id with `jobtui list`.")
-
-
-def _held_by_limits(job: Job, usage: Usage, policy: Policy) -> str | None:
-    """Why the engine's limits on running jobs would keep `job` waiting now, or None."""
-    if usage.total >= policy.max_concurrent:
-        return f"waits for a slot: {usage.total} jobs run, the most at once is {policy.max_concurrent}"
-    mine = usage.by_user.get(job.user, 0)
-    if mine >= policy.user_max_concurrent:
-        return f"waits for a slot: {job.user} runs {mine} jobs, the most per user is {policy.user_max_concurrent}"
-    team = usage.by_team.get(job.team, 0) if job.team else 0
-    if policy.fair_share and job.team and team >= policy.team_max_concurrent:
-        return f"waits for a slot: team {job.team} runs {team} jobs, its most is {policy.team_max_concurrent}"
-    return None
-
-
-def _no_room(job: Job, nodes: list[NodeState], usage: Usage, policy: Policy) -> str:
-    """What keeps a job that could run on some node from starting on any now."""
-    res = job.resources
-    for name, tokens in res.licenses.items():
-        used, pool = usage.licenses.get(name, 0), policy.license_pools.get(name, 0)
-        if used + tokens > pool:
-            return f"it needs {tokens} '{name}' licence tokens, {pool - used} of {pool} are free"
-    why = []
-    for n in nodes:
-        if not n.matches(job):
-            continue
-        if not n.reachable:
-            why.append(f"{n.name} is unreachable")
-        elif n.max_jobs is not None and n.running >= n.max_jobs:
-            why.append(f"{n.name} runs its most jobs ({n.max_jobs})")
-        elif n.used_cores + res.cpus > n.cores:
-            why.append(f"{n.name} has {n.cores - n.used_cores} of {n.cores} cores free, it needs {res.cpus}")
-        elif n.mem_mb and n.used_mem_mb + res.mem_mb > n.mem_mb:
-            why.append(f"{n.name} has {n.mem_mb - n.used_mem_mb} MB free, it needs {res.mem_mb} MB")
-        elif res.gpus > len(n.gpus):
-            why.append(f"{n.name} has {len(n.gpus)} free GPUs, it needs {res.gpus}")
-    return "; ".join(why) or "no matching node has room"

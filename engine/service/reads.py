@@ -45,7 +45,11 @@ async def job_detail(service: JobService, job_id: int) -> dict[str, Any]:
     job = engine.get(job_id)
     attempts, events = await engine.history(job_id)
     parents = [dependency_record(p, engine.find(p), job.after_when.get(p, "success")) for p in job.after]
-    return detail_result(job, attempts, events, parents, engine.queue_position(job_id))
+    estimate = engine.estimate(job)
+    return detail_result(
+        job, attempts, events, parents, engine.queue_position(job_id), engine.waiting_of(job),
+        estimate.to_dict() if estimate is not None else None,
+    )  # fmt: skip
 
 
 async def log_chunk(
@@ -79,38 +83,58 @@ async def log_chunk(
     return log_chunk_result(job_id, attempt.number, stream, offset, out.data, done, out.size)
 
 
-async def wait_for_jobs(engine: Engine, ids: list[int] | None, timeout: float) -> dict[str, Any]:
-    """Wait until the jobs have ended (all unended ones when `ids` is None); costs a set lookup per event."""
+async def wait_for_jobs(
+    engine: Engine, ids: list[int] | None, timeout: float, include_blocked: bool = False
+) -> dict[str, Any]:
+    """Wait until the jobs have ended (all unended ones when `ids` is None); costs a set lookup per event.
+
+    A job awaiting approval, or running after one that does, is not waited for (it may wait for days): it is
+    answered in `blocked`, and the wait is done once every other job has ended. `include_blocked` waits for
+    those too.
+    """
     if ids is not None:
         missing = [i for i in ids if engine.find(i) is None]
         if missing:
             raise NotFound(f"no such job(s): {', '.join(map(str, missing))}; `jobtui list` shows the jobs there are.")
     wanted = set(ids) if ids is not None else {j.id for j in engine.jobs() if not j.is_terminal}
     sub = engine.subscribe()
-    pending = {i for i in wanted if not _ended(engine.find(i))}
+    settled = _ended if include_blocked else lambda job: _ended(job) or _held_for_approval(engine, job)
+    pending = {i for i in wanted if not settled(engine.find(i))}
     try:
         async with asyncio.timeout(timeout):
-            while pending:
+            while pending or (pending := {i for i in wanted if not settled(engine.find(i))}):
                 events = [await sub.queue.get()]
                 while not sub.queue.empty():  # drain: one wake-up per burst, not per event
                     events.append(sub.queue.get_nowait())
                 for event in events:
                     key = event.key
                     if key is not None and key in pending:  # a set lookup; the job's record is never read here
-                        if _ended(engine.find(key)):
+                        if settled(engine.find(key)):
                             pending.discard(key)
                     elif isinstance(event, (Resync, JobRemoved)):
-                        pending = {i for i in pending if not _ended(engine.find(i))}
+                        pending = {i for i in pending if not settled(engine.find(i))}
     except TimeoutError:
         pass
     finally:
         engine.unsubscribe(sub)
     statuses = {i: job.status.value for i in sorted(wanted) if (job := engine.find(i)) is not None}
-    return wait_result(not pending, pending, statuses)
+    blocked = [] if include_blocked else [i for i in wanted if _held_for_approval(engine, engine.find(i))]
+    return wait_result(not pending, pending, statuses, blocked)
 
 
 def _ended(job: Job | None) -> bool:
     return job is None or job.is_terminal
+
+
+def _held_for_approval(engine: Engine, job: Job | None, depth: int = 0) -> bool:
+    """Does `job` await approval, or wait for a job that does (through its unended parents)?"""
+    if job is None or job.is_terminal or depth > 100:
+        return False
+    if job.status == JobStatus.BLOCKED:
+        return True
+    if job.status != JobStatus.WAITING:
+        return False
+    return any(_held_for_approval(engine, engine.find(p), depth + 1) for p in job.after)
 
 
 def parse_statuses(values: list[str] | None) -> set[JobStatus] | None:
@@ -119,8 +143,10 @@ def parse_statuses(values: list[str] | None) -> set[JobStatus] | None:
         return None
     names = {v for value in values for v in value.split(",") if v}
     aliases = {"pending": "waiting", "queued": "waiting"}
-    try:
-        return {JobStatus(aliases.get(n, n)) for n in names}
-    except ValueError as e:
-        known = ", ".join(s.value for s in JobStatus)
-        raise ValidationError(f"unknown status in {sorted(names)}; use one of: {known}.") from e
+    known = {s.value for s in JobStatus}
+    unknown = sorted(n for n in names if aliases.get(n, n) not in known)
+    if unknown:
+        listed = ", ".join(repr(n) for n in unknown)
+        choices = ", ".join(s.value for s in JobStatus)
+        raise ValidationError(f"unknown status {listed}; use one of: {choices} (or pending, queued).")
+    return {JobStatus(aliases.get(n, n)) for n in names}

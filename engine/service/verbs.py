@@ -5,15 +5,25 @@ before it returns. Both the HTTP API and the in-process client go through here.
 from __future__ import annotations
 
 import builtins
+import os
 import shutil
 import socket
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from engine.accounts import account_named
 from engine.config import MAX_LIMIT, Limits
 from engine.core.engine import Engine
+from engine.core.environment import (
+    ENV_KEY,
+    StoredEnvironment,
+    check_sent_environment,
+    denied,
+    split_environment,
+)
 from engine.errors import Conflict, PermissionDenied, ValidationError
+from engine.executors.results import input_path
 from engine.models import (
     ACTIVE,
     QUEUED,
@@ -29,8 +39,10 @@ from engine.models import (
     WorkflowRecord,
 )
 from engine.scheduling.capacity import abaqus_tokens
-from engine.scheduling.plan import unplaceable_reason
+from engine.scheduling.plan import local_limit_reached, unplaceable_reason
+from engine.service.approval_rules import apply_rules, may_approve
 from engine.service.auth import capabilities, require, require_manage
+from engine.service.devices import LocalGpuSamples, local_summary, node_devices, system_status
 from engine.service.jobspec import (
     JobSpec,
     WorkflowInfo,
@@ -40,8 +52,11 @@ from engine.service.jobspec import (
     reaches,
     typed_command,
 )
+from engine.service.node_measures import node_measures
 from engine.service.selection import queue_stats, select_jobs
 from engine.wire import me_result, node_record
+
+NO_LIMIT_WHEN_NONE = frozenset({"local_gpu_max_concurrent", "local_job_max_concurrent"})
 
 
 class JobService:
@@ -49,6 +64,8 @@ class JobService:
         self.engine = engine
         self.config = engine.config
         self._which: dict[tuple[str, str | None], bool] = {}
+        self._environments: dict[str, StoredEnvironment] = {}  # the distinct environments of the batch being built
+        self.local_gpus = LocalGpuSamples()  # NVML, at most every few seconds
         self.api_addresses: list[tuple[str, int]] = []  # the API's TCP addresses (`--listen`), set by its host
 
     def actor(self, user: str) -> Actor:
@@ -57,13 +74,19 @@ class JobService:
     # -- submit ------------------------------------------------------------------------------------------
 
     async def submit(
-        self, actor: Actor, specs: list[JobSpec], key: str | None = None, workflow: WorkflowInfo | None = None
+        self,
+        actor: Actor,
+        specs: list[JobSpec],
+        key: str | None = None,
+        workflow: WorkflowInfo | None = None,
+        environment: dict[str, str] | None = None,
     ) -> list[Job]:
         """Validate a batch as a whole, then hand it to the engine, which makes it durable: all or nothing.
 
         With an idempotency `key`, a batch this user already submitted with that key is not submitted again:
         its jobs are returned as they are now. The same key with other jobs is a Conflict. A batch that came
-        from a workflow file says who it is in `workflow`: its record is saved with its jobs.
+        from a workflow file says who it is in `workflow`: its record is saved with its jobs. `environment` is
+        the submitter's (None: `--clean-env`): the jobs get it, less the config's `env_deny`.
         """
         require(actor, "submit", "submit jobs")
         if not specs:
@@ -77,14 +100,17 @@ class JobService:
             if earlier is not None:
                 return self._submitted_before(earlier, digest)
         order = batch_order(specs)
+        if environment is not None:
+            check_sent_environment(environment)
         self._which = {}  # program lookups, for this batch only
+        self._environments = {}
         ids: dict[int, int] = {}
         keys = {spec.key: i for i, spec in enumerate(specs) if spec.key}
         now = engine.clock.now()
         first_id = engine.next_job_id  # no await from here to engine.submit: the ids stay ours
         jobs: list[Job] = []
         for index in order:
-            job = self._build(actor, specs[index], first_id + len(jobs), now)
+            job = self._build(actor, specs[index], first_id + len(jobs), now, environment)
             job.after = [self._resolve_dep(dep, keys, ids, index) for dep in specs[index].after]
             job.after_when = {  # only the edges that are not `success`, by parent id
                 self._resolve_dep(dep, keys, ids, index): when
@@ -92,16 +118,50 @@ class JobService:
                 if when != "success"
             }
             job.status = JobStatus.BLOCKED if job.requires_approval else JobStatus.WAITING
+            if specs[index].no_wait and job.status == JobStatus.WAITING:
+                self._reject_if_gpus_busy(job, now)
             ids[index] = job.id
             jobs.append(job)
         record = None
-        if workflow is not None:  # numbered by the engine
+        if workflow is not None and workflow.join is not None:
+            self._join(actor, workflow.join, jobs)
+        elif workflow is not None:  # numbered by the engine
             record = WorkflowRecord(
                 0, workflow.name, workflow.version, workflow.description, workflow.digest, actor.user, now,
                 workflow.max_concurrent,
             )  # fmt: skip
-        await engine.submit(jobs, actor, key, digest, record)
+        await engine.submit(jobs, actor, key, digest, record, list(self._environments.values()))
         return sorted(jobs, key=lambda j: j.id)
+
+    def _join(self, actor: Actor, workflow_id: int, jobs: list[Job]) -> None:
+        """Put a batch's jobs in an existing workflow, whose submitter the actor must be (or an admin)."""
+        record = self.engine.workflow(workflow_id)
+        if record.submitter != actor.user and not actor.is_admin:
+            raise PermissionDenied(
+                f"workflow {workflow_id} ({record.name}) is {record.submitter}'s; only they or an admin may add jobs "
+                "to it. Nothing was submitted."
+            )
+        for job in jobs:
+            job.workflow_id = workflow_id
+
+    def _reject_if_gpus_busy(self, job: Job, now: float) -> None:
+        """`no_wait`: a job whose GPUs are not free now on any node it may run on ends `rejected` at once."""
+        nodes = list(self.engine.node_states().values())
+        local_limit = local_limit_reached(job, nodes, self.engine.policy())
+        free = [
+            n.name
+            for n in nodes
+            if n.reachable and n.matches(job) and n.gpus_free_for(job) and (n.kind != "local" or local_limit is None)
+        ]
+        if free:
+            return
+        wanted = f"GPU devices {','.join(map(str, job.resources.gpu_ids))}" if job.resources.gpu_ids else None
+        asked = wanted or f"{job.resources.gpus} GPU" + ("s" if job.resources.gpus != 1 else "")
+        busy = f"; {local_limit}" if local_limit else ""
+        job.status, job.reason, job.finished_at = JobStatus.REJECTED, Reason.GPUS_BUSY, now
+        job.message = (
+            f"rejected at submission (--no-wait): {asked} not free now{busy}; submit without --no-wait to queue it"
+        )
 
     def _submitted_before(self, earlier: Submission, digest: str) -> list[Job]:
         if earlier.digest != digest:
@@ -114,7 +174,8 @@ class JobService:
             )
         return [job for job in map(self.engine.find, earlier.ids) if job is not None]
 
-    def _build(self, actor: Actor, spec: JobSpec, job_id: int, now: float) -> Job:
+    def _build(self, actor: Actor, spec: JobSpec, job_id: int, now: float, sent: dict[str, str] | None = None) -> Job:
+        """The job of `spec`, checked; `sent`: the submitter's environment (None: the engine's base)."""
         cfg = self.config
         priority = spec.priority if spec.priority is not None else actor.priority_level
         if spec.priority is not None and spec.priority > actor.priority_level and actor.role not in ("admin", "lead"):
@@ -156,14 +217,31 @@ class JobService:
             updated_at=now,
             extra={"labels": dict(spec.labels)} if spec.labels else {},
         )
+        job.resources.gpu_ids = list(spec.gpu_ids)
+        if spec.target != "auto":  # where it may run: local nodes only, or remote ones only
+            job.extra["target"] = spec.target
         if spec.http is not None:  # the request, or the code, travels on the job (persisted with it)
             job.extra["http"] = spec.http.model_dump()
         if spec.python is not None:
             job.extra["python_code"] = spec.python.code
         if spec.success_file is not None:  # checked where the attempt ends (engine.executors.wrapper)
             job.extra["success_file"] = spec.success_file
-        self._check_runnable(job, spec)
+        if spec.wait_for_files:  # looked for on its node until all exist (engine.core.file_waits)
+            job.extra["wait_for_files"] = list(spec.wait_for_files)
+        if spec.copy_back is not None:  # done after it ends (engine.trees.results)
+            job.extra["copy_back"] = spec.copy_back.model_dump()
+        if spec.progress_files:  # followed besides its output while it runs (engine.core.job_watch)
+            job.extra["progress_files"] = list(spec.progress_files)
+        path = job.env.get("PATH")
+        if path is None and sent is not None and not denied("PATH", cfg.env_deny):
+            path = sent.get("PATH")
+        job.env, stored = split_environment(sent, job.env, cfg.env_deny)
+        if stored is not None:
+            job.extra[ENV_KEY] = stored.digest
+            self._environments[stored.digest] = stored
+        self._check_runnable(job, spec, path)
         self._check_runs_as_its_submitter(actor, job)
+        apply_rules(job, actor, cfg.approval)
         return job
 
     def _tokens(self, name: str, cpus: int) -> int:
@@ -175,7 +253,8 @@ class JobService:
             )
         return abaqus_tokens(cpus) if pool.formula == "abaqus" else 1
 
-    def _check_runnable(self, job: Job, spec: JobSpec) -> None:
+    def _check_runnable(self, job: Job, spec: JobSpec, path: str | None) -> None:
+        """Refuse a job that can never start; its program is looked for on `path` (the job's PATH)."""
         label = f"job {job.name!r}"
         why = unplaceable_reason(job, list(self.engine.node_states().values()), self.engine.policy())
         if why:
@@ -192,8 +271,16 @@ class JobService:
             raise ValidationError(
                 f"{label}: working directory {spec.workdir!r} does not exist; create it or fix --workdir."
             )
+        if spec.wait_for_files:
+            self._check_waits(label, job, spec)
+        if spec.inputs and not spec.after and self._only_local(job):
+            self._check_inputs(label, spec)
+        if spec.copy_back is not None and spec.workdir is None:
+            raise ValidationError(
+                f"{label}: copy_back brings files back from its working directory, so it needs one; give workdir."
+            )
         program = job.command[0]
-        key = (program, job.env.get("PATH"))
+        key = (program, path)
         if key not in self._which:
             self._which[key] = shutil.which(program, path=key[1]) is not None
         on_path = self._which[key]
@@ -201,6 +288,31 @@ class JobService:
         if self._only_local(job) and not runnable:
             raise ValidationError(
                 f"{label}: command {program!r} was not found on PATH; give its full path or install it."
+            )
+
+    def _check_inputs(self, label: str, spec: JobSpec) -> None:
+        """A local job's inputs exist now (a job that runs after others may wait for them to write its inputs);
+        they are looked for again when it launches (`executors.results`)."""
+        workdir = spec.workdir or str(Path.home())
+        missing = [p for p in spec.inputs if not os.path.exists(input_path(p, workdir))]
+        if missing:
+            listed = ", ".join(repr(p) for p in missing)
+            raise ValidationError(
+                f"{label}: input {listed} does not exist on this machine (looked for in {workdir}); create it or "
+                "fix the job's inputs."
+            )
+
+    def _check_waits(self, label: str, job: Job, spec: JobSpec) -> None:
+        """A job that waits for files says where they are: below its working directory, on its node."""
+        if spec.workdir is None:
+            raise ValidationError(
+                f"{label}: it waits for files relative to its working directory, so it needs one; give workdir "
+                "(--workdir)."
+            )
+        if job.node_request is None and not self._only_local(job):
+            raise ValidationError(
+                f"{label}: it waits for files, which are looked for on the node it runs on; name that node "
+                "(node: / --node)."
             )
 
     def _check_http_target(self, label: str, url: str) -> None:
@@ -283,11 +395,13 @@ class JobService:
         )
 
     def _blocked(self, actor: Actor, job_id: int, verb: str) -> Job:
-        require(actor, verb, f"{verb} jobs")
         job = self.engine.get(job_id)
+        if not may_approve(actor, job):  # an admin; a lead for their team's jobs held by a team_lead rule
+            require(actor, verb, f"{verb} jobs")
         if job.status != JobStatus.BLOCKED:
+            done = {"approve": "approved", "reject": "rejected"}.get(verb, f"{verb}ed")
             raise Conflict(
-                f"job {job_id} is {job.status.value}, not awaiting approval; only blocked jobs can be {verb}d."
+                f"job {job_id} is {job.status.value}, not awaiting approval; only blocked jobs can be {done}."
             )
         return job
 
@@ -338,12 +452,14 @@ class JobService:
                 f"invalid limits: {', '.join(too_big)} is more than {MAX_LIMIT}. Limits are whole numbers from 1 "
                 f"to {MAX_LIMIT}."
             )
-        merged = {**self.engine.all_limits(), **{k: v for k, v in changes.items() if v is not None}}
+        # None leaves a limit as it is, except where None means "no limit" (the local GPU and job limits).
+        changes = {k: v for k, v in changes.items() if v is not None or k in NO_LIMIT_WHEN_NONE}
+        merged = {**self.engine.all_limits(), **changes}
         try:
             validated = Limits.model_validate(merged).model_dump()
         except Exception as e:
             raise ValidationError(f"invalid limits: {e}. Limits are whole numbers of at least 1.") from e
-        persisted = {k: validated[k] for k in changes if changes[k] is not None}
+        persisted = {k: validated[k] for k in changes}
         await self.engine.set_limits(validated, persisted)
         return self.limits()
 
@@ -368,7 +484,38 @@ class JobService:
         return select_jobs(self.engine.jobs(), status, user, include_completed, limit)
 
     def stats(self) -> dict[str, Any]:
-        return queue_stats(self.engine.jobs(), self.limits())
+        """The queue's figures, and under `local` (the seed's) the local nodes' jobs and GPUs."""
+        stats = queue_stats(self.engine.jobs(), self.limits())
+        states = self.engine.node_states()
+        local = [states[n.name] for n in self.config.nodes if n.kind == "local"]
+        limits = self.limits()
+        stats["local"] = local_summary(
+            local,
+            self.engine.gpu_holders,
+            pending=sum(j.status == JobStatus.WAITING and any(n.matches(j) for n in local) for j in self.engine.jobs()),
+            max_gpus=limits["local_gpu_max_concurrent"],
+            max_jobs=limits["local_job_max_concurrent"],
+        )
+        return stats
+
+    def waiting(self, jobs: Iterable[Job]) -> dict[int, dict[str, Any]]:
+        """Why each queued job of `jobs` waits, by id (`Engine.waiting_of`): worked out now, for these only, with
+        no queue positions (each costs O(users))."""
+        context = None
+        found = {}
+        for job in jobs:
+            if job.status in QUEUED:
+                context = context or self.engine.waiting_context()
+                if (reason := self.engine.waiting_of(job, context, exact=False)) is not None:
+                    found[job.id] = reason
+        return found
+
+    def fairshare(self) -> dict[str, Any]:
+        return self.engine.fairshare()
+
+    def approvals(self, actor: Actor) -> builtins.list[Job]:
+        """The jobs awaiting approval that `actor` may approve, oldest first."""
+        return [j for j in self.engine.jobs() if j.status == JobStatus.BLOCKED and may_approve(actor, j)]
 
     def position(self, job_id: int) -> int | None:
         self.engine.get(job_id)
@@ -403,10 +550,23 @@ class JobService:
                     running=state.running,
                     reachable=state.reachable,
                     labels=state.labels,
-                    gpu_holders=self.engine.gpu_holders(cfg.name),
+                    gpu_holders=(holders := self.engine.gpu_holders(cfg.name)),
+                    gpus=(devices := node_devices(state, holders, self.engine.find, self.local_gpus)),
+                    measured=node_measures(
+                        state, self.engine.node_watch.of(cfg.name), self.engine.attempts_on(cfg.name), devices
+                    ),
                 )
             )
         return out
+
+    def system_status(self, include_allocation: bool) -> dict[str, Any]:
+        """`GET /api/system/status`: this machine's load, memory and GPUs, and with `include_allocation` which
+        devices jobs hold (engine.service.devices)."""
+        states = self.engine.node_states()
+        local = [n.name for n in self.config.nodes if n.kind == "local"]
+        running = sum(states[name].running for name in local)
+        nodes = self.nodes() if include_allocation else []
+        return system_status(nodes, self.local_gpus(), running, include_allocation, self.engine.clock.now())
 
 
 def _exists(path: Path, as_dir: bool = False) -> bool:

@@ -4,7 +4,8 @@ The layout (the jobauto seed): the tree's root holds one level of material direc
 itself, as the directory `.`); each directory holds scripts `qsub.{id}` and, for each, `qsub.dependency.{id}`:
 one file name a line, every one of which must exist before `qsub.{id}` starts (empty: ready at once). A script
 writes `qsub.finished.{id}` when it ends normally. A listed `qsub.finished.{k}` of the same directory is an
-edge to job k of that directory. Nothing else can be waited for yet: any other listed file is refused.
+edge to job k of that directory; any other listed file (a path below the directory: no `..`, not absolute) is
+waited for on the node (the job's `wait_for_files`).
 
 `scan` reads and checks the whole tree before anything is copied or submitted: every problem is an
 `engine.errors.ValidationError` naming the file (and line).
@@ -29,11 +30,13 @@ _RESERVED = (DEPENDENCY, FINISHED)
 
 @dataclass(frozen=True, slots=True)
 class TreeJob:
-    """One `qsub.{id}` of a directory, with the ids of the jobs of that directory it waits for."""
+    """One `qsub.{id}` of a directory, with the ids of the jobs of that directory it waits for and the other files
+    it waits for (relative to the directory)."""
 
     directory: str
     id: str
     after: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
 
     @property
     def script(self) -> str:
@@ -114,13 +117,14 @@ def _directory(tree: Tree, name: str, path: Path) -> list[TreeJob]:
     for stray in sorted(p.name for p in path.iterdir() if p.name.startswith(DEPENDENCY)):
         if stray[len(DEPENDENCY) :] not in known:
             tree.warnings.append(f"{path / stray}: no {SCRIPT}{stray[len(DEPENDENCY) :]} beside it; ignored.")
-    jobs = [TreeJob(name, job_id, read_dependencies(path / f"{DEPENDENCY}{job_id}", job_id, known)) for job_id in ids]
+    jobs = [TreeJob(name, job_id, *read_dependencies(path / f"{DEPENDENCY}{job_id}", job_id, known)) for job_id in ids]
     _check_acyclic(path, jobs)
     return jobs
 
 
-def read_dependencies(file: Path, job_id: str, known: set[str]) -> tuple[str, ...]:
-    """The ids of the jobs of its directory that `file` (a `qsub.dependency.{id}`) makes job `job_id` wait for."""
+def read_dependencies(file: Path, job_id: str, known: set[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What `file` (a `qsub.dependency.{id}`) makes job `job_id` wait for: (the ids of jobs of its directory, the
+    other files, relative to the directory)."""
     try:
         data = file.read_bytes()
     except FileNotFoundError as e:
@@ -134,11 +138,17 @@ def read_dependencies(file: Path, job_id: str, known: set[str]) -> tuple[str, ..
     except UnicodeDecodeError as e:
         raise ValidationError(f"{file}: not UTF-8 text; write one file name a line.") from e
     after: list[str] = []
+    files: list[str] = []
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line:
             continue
         parent = dependency(line, f"{file}:{number}")
+        if not parent.startswith(FINISHED):
+            if parent not in files:
+                files.append(parent)
+            continue
+        parent = parent[len(FINISHED) :]
         if parent == job_id:
             raise ValidationError(f"{file}:{number}: qsub.{job_id} waits for its own marker {line}; remove the line.")
         if parent not in known:
@@ -147,24 +157,26 @@ def read_dependencies(file: Path, job_id: str, known: set[str]) -> tuple[str, ..
             )
         if parent not in after:
             after.append(parent)
-    return tuple(after)
+    return tuple(after), tuple(files)
 
 
 def dependency(line: str, where: str) -> str:
-    """The id `k` of a dependency line `qsub.finished.{k}`; a path outside the directory, a control character or
-    any other file is refused with `where` (file:line)."""
+    """A dependency line, checked: `qsub.finished.{k}` (its id checked), or another file's path below the
+    directory, normalised (`./a//b` -> `a/b`); a path outside the directory or a control character is refused with
+    `where` (file:line)."""
     if any(ord(c) < 32 or ord(c) == 127 for c in line):
         raise ValidationError(f"{where}: {line!r} holds a control character (NUL, CR, tab...); write one file name.")
     if line.startswith(("/", "~")):
         raise ValidationError(f"{where}: {line!r} is an absolute path; name a file of this directory.")
-    if ".." in line.split("/"):
+    parts = [part for part in line.split("/") if part not in ("", ".")]
+    if ".." in parts:
         raise ValidationError(f"{where}: {line!r} leaves this directory ('..'); name a file of this directory.")
-    if "/" in line or not line.startswith(FINISHED):
-        raise ValidationError(
-            f"{where}: {line!r}: only qsub.finished.{{id}} dependencies (on a job of the same directory) are "
-            "supported yet; other files cannot be waited for."
-        )
-    return check_id(line[len(FINISHED) :], where)
+    if not parts:
+        raise ValidationError(f"{where}: {line!r} names no file; name a file of this directory.")
+    path = "/".join(parts)
+    if len(parts) == 1 and path.startswith(FINISHED):
+        return FINISHED + check_id(path[len(FINISHED) :], where)
+    return path
 
 
 def _check_acyclic(path: Path, jobs: list[TreeJob]) -> None:

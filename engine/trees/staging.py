@@ -8,7 +8,8 @@ config. `push` copies the run directory there with rsync over the node's own SSH
 the remote path from being read by the node's shell. `pull` brings back the files of one directory that match the
 tree's result globs and the `qsub.finished.*` markers, with the `Stager` (globs checked to stay inside the
 directory; only changed files move; nothing local is ever deleted). A cluster on this machine (no `via`) and a
-local node see the run directory where it is: `remote_of` gives None.
+local node see the run directory where it is: `remote_of` gives None; an SSH node (or a cluster via one) that sees
+it at the same path, writable (the same machine, or a shared file system), is found by `sees`.
 """
 
 from __future__ import annotations
@@ -115,12 +116,34 @@ class Staging:
 
     async def directory(self, run_name: str) -> str:
         """The run directory's absolute path on the host."""
+        return self.remote.directory(await self.home(), run_name)
+
+    async def home(self) -> str:
+        """The home directory on the host (asked once)."""
         if self._home is None:
             status, out, err = await self._sh('printf %s "$HOME"')
             if status != 0 or not out.startswith("/"):
                 raise StagingError(f"{self.host.where}: cannot find the home directory: {err.strip()[:200]}")
             self._home = out
-        return self.remote.directory(self._home, run_name)
+        return self._home
+
+    async def absolute(self, path: str) -> str:
+        """`path` on the host as an absolute path (`~/x` and relative paths are below its home)."""
+        if path.startswith("/"):
+            return posixpath.normpath(path)
+        rest = path[2:] if path.startswith("~/") else "" if path == "~" else path
+        return posixpath.normpath(posixpath.join(await self.home(), rest))
+
+    async def sees(self, run_dir: Path, state_file: str) -> bool:
+        """Does the host see `run_dir` at the same path, writable (this machine, or a shared file system)? Told by
+        its `state_file` there being the same bytes as here; then nothing needs staging."""
+        script = '[ -d "$1" ] && [ -w "$1" ] && cat -- "$1/$2"'
+        status, out, _ = await self._sh(script, str(run_dir), state_file)
+        try:
+            here = (run_dir / state_file).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        return status == 0 and out == here
 
     async def has_rsync(self) -> bool:
         if shutil.which("rsync") is None or shutil.which("ssh") is None:

@@ -1,6 +1,7 @@
 """A submitted workflow as `GET /api/workflows/{id}` and `jobtui show wf:ID` give it: its record and status
 (`service.workflow_reads`), its jobs with their edges and conditions, and its graph's execution levels and
-critical path (`graph.analyze`, each job weighed by its timeout). It reads; it changes nothing.
+critical path (`graph.analyze`, each job weighed by the median run time of completed jobs of its name, else by its
+timeout). It reads; it changes nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def graph_of(jobs: list[Job]) -> list[GraphNode]:
 
 def workflow_detail(service: JobService, workflow_id: int) -> dict[str, Any]:
     record, jobs = workflow_jobs(service.engine, workflow_id)
-    analysis = analyze(graph_of(jobs), title=record.name)
+    medians = service.engine.watch.run_times.medians_by_name()  # past run times weigh a job before its timeout
+    analysis = analyze(graph_of(jobs), medians, title=record.name)
     level_of = {int(job_id): n for n, level in enumerate(analysis.levels) for job_id in level}
     return workflow_detail_result(
         workflow_summary(record, jobs),

@@ -39,6 +39,9 @@ from engine.workflows.model import HttpOptions, JobModel, JobType, WorkflowModel
 from engine.workflows.problems import Loc, Problems
 from engine.workflows.workflow import Settings, WorkflowJob
 
+# A workflow job's fields that are jobtui's own, as a JobSpec has them.
+PASSED_THROUGH = ("tags", "node", "labels", "gpus", "licenses", "inputs", "outputs", "requires_approval", "priority")
+
 
 class JobReader(Problems):
     """The half of the reader that builds each job (`Reader` reads the document and calls it)."""
@@ -86,7 +89,7 @@ class JobReader(Problems):
         workdir = job.working_directory
         spec["workdir"] = os.path.normpath(os.path.join(self.base_dir, workdir)) if workdir else self.base_dir
         origin["workdir"] = [*at, "working_directory"]
-        for key in ("tags", "node", "labels", "gpus", "licenses", "inputs", "outputs", "requires_approval", "priority"):
+        for key in (*PASSED_THROUGH, "gpu_ids", "any_gpu", "target"):
             value = getattr(job, key)
             if value is not None:
                 spec[key], origin[key] = value, [*at, key]

@@ -23,7 +23,8 @@ A workflow is a YAML (or JSON) mapping; every key not listed here is refused, wi
         working_directory: build    # default: the workflow file's directory
         tags: [build]
         conditions: {skip_if_failed: [lint], only_if: {NODE_ENV: production}, only_if_branch: main}
-        # jobtui's own: node, labels, cpus, gpus, licenses, inputs, outputs, requires_approval, priority
+        # jobtui's own: node, labels, cpus, gpus, gpu_ids, any_gpu, target, licenses, inputs, outputs,
+        # requires_approval, priority
 
 Job types (`jobs`), edges and conditions (`reader`), environment values (`expansion`) and what is refused
 (`problems`) are described where they are read.
@@ -143,6 +144,9 @@ class JobModel(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     cpus: int | None = None
     gpus: int | None = None
+    gpu_ids: list[int] | None = None
+    any_gpu: bool | None = None
+    target: Literal["local", "remote", "auto"] | None = None
     licenses: list[str] = Field(default_factory=list)
     inputs: list[str] = Field(default_factory=list)
     outputs: list[str] = Field(default_factory=list)

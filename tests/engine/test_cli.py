@@ -72,7 +72,7 @@ def test_submit_list_show_logs(cli: Daemon) -> None:
     ]
 
     detail = cli.cli_json("show", str(job_id))
-    assert set(detail) == {"job", "attempts", "events", "dependencies", "position"}
+    assert set(detail) == {"job", "attempts", "events", "dependencies", "position", "estimate"}
     assert set(detail["attempts"][0]) >= ATTEMPT_KEYS and set(detail["events"][0]) >= EVENT_KEYS
     text = cli.cli("show", str(job_id)).stdout
     assert text.startswith(f"Job {job_id}: greet  [completed]") and "history:" in text
@@ -141,7 +141,8 @@ def test_cancel_approve_reject_requeue_priority(cli: Daemon) -> None:
     wait_ok(cli, a)
     assert len(cli.cli_json("show", str(a))["attempts"]) == 2
     human = cli.cli("requeue", str(b))
-    assert human.returncode == 1 and f"job {b}:" in human.stderr and "submitted again" in human.stderr
+    assert human.returncode == 1 and human.stderr.startswith(f"jobtui: job {b} is rejected"), human.stderr
+    assert "submitted again" in human.stderr
 
 
 def test_stats_me_position_concurrency(cli: Daemon) -> None:
@@ -172,12 +173,20 @@ def test_stats_me_position_concurrency(cli: Daemon) -> None:
     assert me["user"] == "root" and me["role"] == "admin"
 
     limits = cli.cli_json("concurrency")
-    assert limits == {"max_concurrent": 10, "user_max_concurrent": 10, "team_max_concurrent": 10, "fair_share": False}
+    assert limits == {
+        "max_concurrent": 10,
+        "user_max_concurrent": 10,
+        "team_max_concurrent": 10,
+        "fair_share": False,
+        "local_gpu_max_concurrent": None,
+        "local_job_max_concurrent": None,
+    }
     assert cli.cli_json("concurrency", "--max-concurrent", "1", "--fair-share", "on")["max_concurrent"] == 1
     blocker = submit(cli, "--", "sleep", "30")
     queued = submit(cli, "--", "true")
     position = cli.cli_json("position", str(queued))
-    assert set(position) == {"id", "position"} and position["position"] == 1
+    assert set(position) == {"id", "position", "waiting"} and position["position"] == 1
+    assert position["waiting"]["code"] == "global_limit"  # why it waits: the one slot is taken
     assert "position" in cli.cli("position", str(queued)).stdout
     cli.cli_json("cancel", str(blocker))
     cli.cli_json("concurrency", "--max-concurrent", "10", "--fair-share", "off")

@@ -81,10 +81,10 @@ async def test_submit_wait_show_logs(pair: Pair) -> None:
     (job,) = await client.submit([{"command": ["sh", "-c", "echo hi; echo err >&2"], "name": "hi", "cpus": 2}])
     assert set(job) >= JOB_KEYS and job["name"] == "hi" and job["status"] == "waiting" and job["user"] == OWNER
     waited = as_json(await client.wait([job["id"]], timeout=10))
-    assert waited == {"done": True, "pending": [], "statuses": {str(job["id"]): "completed"}}
+    assert waited == {"done": True, "pending": [], "statuses": {str(job["id"]): "completed"}, "blocked": []}
 
     detail = await client.job(job["id"])
-    assert set(detail) == {"job", "attempts", "events", "dependencies", "position"}
+    assert set(detail) == {"job", "attempts", "events", "dependencies", "position", "estimate"}
     assert detail["job"]["status"] == "completed" and detail["job"]["resources"]["cpus"] == 2
     assert set(detail["attempts"][0]) >= ATTEMPT_KEYS and set(detail["events"][0]) >= EVENT_KEYS
     assert [e["to_status"] for e in detail["events"]] == ["waiting", "starting", "running", "completed"]
@@ -136,6 +136,8 @@ async def test_queue_verbs(pair: Pair) -> None:
         "user_max_concurrent": 20,
         "team_max_concurrent": 20,
         "fair_share": False,
+        "local_gpu_max_concurrent": None,
+        "local_job_max_concurrent": None,
     }
     assert (await client.set_limits({"max_concurrent": 4}))["max_concurrent"] == 4
     nodes = as_json(await client.nodes())
@@ -380,6 +382,9 @@ async def test_local_and_http_clients_answer_alike_verb_by_verb(both: tuple[Engi
     assert await local.stats() == await http.stats()
     assert await local.me() == await http.me()
     assert await local.limits() == await http.limits()
+    metrics = [await c.metrics("1d", by) for c in clients for by in (None, "user")]
+    assert shape(metrics[0]) == shape(metrics[2]) and shape(metrics[1]) == shape(metrics[3])
+    assert metrics[1]["groups"][OWNER]["ended"] == metrics[3]["groups"][OWNER]["ended"] >= 4
     nodes = await local.nodes()
     assert nodes == await http.nodes()
     assert sorted(nodes[0]["gpu_holders"].values()) == [ids[0][0], ids[1][0]]  # both GPUs held, keys are str

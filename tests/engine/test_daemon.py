@@ -139,12 +139,15 @@ def test_serve_never_imports_textual(tmp_path) -> None:
     state = tmp_path / "state"
     env = {**os.environ, "JOBTUI_HOME": str(state)}
     argv = [sys.executable, "-X", "importtime", "-m", "tui.cli", "--state-dir", str(state), "--serve"]
-    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, cwd=ROOT, text=True)
-    try:
-        wait_for_sync(lambda: (state / "engine.sock").exists(), 20, "the engine to serve")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
+    log = tmp_path / "importtime.log"  # a file, not a pipe: the import lines outgrow a pipe's buffer
+    with open(log, "w") as errors:
+        proc = subprocess.Popen(argv, stderr=errors, stdout=subprocess.DEVNULL, env=env, cwd=ROOT, text=True)
+        try:
+            wait_for_sync(lambda: (state / "engine.sock").exists(), 20, "the engine to serve")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+    err = log.read_text()
     imported = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")]
     assert "engine.api.daemon" in imported and "uvicorn" in imported  # the probe sees what --serve loads
     assert not [m for m in imported if m.split(".")[0] == "textual"], "--serve imported textual"

@@ -150,6 +150,8 @@ async def test_limits_set_at_run_time_persist_across_restart(engine_factory, sta
         "user_max_concurrent": 20,
         "team_max_concurrent": 20,
         "fair_share": True,
+        "local_gpu_max_concurrent": None,
+        "local_job_max_concurrent": None,
     }
     assert again.engine.policy().max_concurrent == 3
 

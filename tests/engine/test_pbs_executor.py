@@ -100,7 +100,7 @@ class Listener:
     def __init__(self) -> None:
         self.states: list[str | None] = []
 
-    def node_changed(self, node: str, reachable: bool, sample: dict | None = None) -> None:
+    def node_changed(self, node: str, reachable: bool, sample: dict | None = None, reason: str = "") -> None:
         return None
 
     def attempt_changed(self, attempt: Attempt) -> None:

@@ -63,7 +63,9 @@ async def test_each_job_gets_its_node_or_why_it_can_never_start(host: EngineHost
         "key": "build",
         "name": "true",
         "node": "local",
+        "gpus": [],
         "reason": None,
+        "position": None,
         "runnable": True,
     }
     assert not by_key["huge"]["runnable"] and by_key["huge"]["node"] is None

@@ -102,7 +102,10 @@ def test_a_tree_runs_stops_one_directory_and_resumes_with_a_new_script(cli: Daem
     (run / "Si" / "qsub.3").write_text(SCRIPT.format(id="3", body=""))
     (run / "Si" / "qsub.dependency.3").write_text("qsub.finished.2\n")
     resumed = cli.cli_json("tree", "resume", str(run))
-    assert len(resumed["requeued"]) == 2 and resumed["submitted"] == 1 and resumed["workflow"] != workflow
+    assert len(resumed["requeued"]) == 2 and resumed["submitted"] == 1
+    assert resumed["workflow"] == workflow  # the new script joins the tree's one record (its --max-queued holds)
+    assert json.loads((run / "tree.json").read_text())["workflows"] == [workflow]
+    assert cli.cli_json("show", f"wf:{workflow}")["workflow"]["jobs"] == 10
     wait_states(cli, run, {"Si": all_done(*STEPS, "3"), "GaAs": all_done(*STEPS), "NiO": all_done(*STEPS)})
     assert [line.split()[0] for line in (run / "Si" / "runs.log").read_text().splitlines()] == ["0", "1", "2", "3"]
     assert "bin=/opt/ecalj/bin" in (run / "Si" / "runs.log").read_text().splitlines()[3]  # filled in on resume
@@ -153,10 +156,12 @@ def bad_tree(root: Path, case: str) -> tuple[Path, list[str]]:
         (src / "Si" / "qsub.1 2").write_text("true\n")
     elif case == "missing":
         (src / "Si" / "qsub.dependency.2").unlink()
-    elif case == "other-file":
-        (src / "Si" / "qsub.dependency.0").write_text("POSCAR\n")
+    elif case == "other-file":  # another file may be waited for, but not the marker of a job the directory lacks
+        (src / "Si" / "qsub.dependency.0").write_text("POSCAR\nqsub.finished.9\n")
     elif case == "node":
         extra = ["--node", "nowhere"]
+    elif case == "mem":
+        extra = ["--mem", "lots"]
     return src, extra
 
 
@@ -167,8 +172,9 @@ SAID = {
     "newline": "--set binpath='/opt/bin\\ntouch pwned': the value holds '\\n', ' '",
     "id": "'1 2' is not a job id",
     "missing": "qsub.dependency.2: missing",
-    "other-file": "only qsub.finished.{id} dependencies",
+    "other-file": "qsub.dependency.0:2: qsub.finished.9 is the marker of qsub.9, which this directory does not have",
     "node": "--node 'nowhere': no such node",
+    "mem": "'lots' is not a memory size",
 }
 
 
@@ -195,3 +201,17 @@ def test_an_existing_run_directory_is_never_overwritten(cli: Daemon, tmp_path: P
     assert done.returncode == 2 and "already exists; a tree run is never copied over another" in done.stderr
     assert done.stderr.count("\n") == 1 and workflow_count(cli) == workflows
     assert all(entries(path) == ["mine"] for path in taken)
+
+
+def test_resources_asked_for_each_job_hold_for_resumed_ones_too(cli: Daemon, tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "init", {"Si": {}})
+    opts = ["--mem", "64M", "--timeout", "15m", "--cpus", "1"]
+    done = cli.cli_json("tree", "init", str(src), "--node", "local", "--only-init", *opts)
+    run = Path(done["run_dir"])
+    assert json.loads((run / "tree.json").read_text())["resources"] == {"cpus": 1, "mem_mb": "64M", "timeout": "15m"}
+    cli.cli_json("tree", "resume", str(run))
+    state = json.loads((run / "tree.json").read_text())
+    for job_id in state["jobs"].values():
+        job = cli.cli_json("show", str(job_id))
+        job = job["job"]
+        assert job["resources"]["mem_mb"] == 64 and job["resources"]["cpus"] == 1 and job["timeout"] == 900

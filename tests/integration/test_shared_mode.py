@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.accounts import UnixUser
+from tests.fixtures.cgroups import cgroups_available
 from tests.fixtures.engine import JOBTUI, ROOT, Daemon
 from tests.waiting import wait_for_sync
 
@@ -159,3 +160,27 @@ def test_the_wrapper_and_run_directory_stay_the_daemons(
     for path in runs:
         assert path.stat().st_uid == os.geteuid()
     assert (shared.daemon.state_dir.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_job_cannot_leave_its_cgroup_or_raise_its_limit(
+    shared: SharedEngine, test_accounts: dict[str, UnixUser]
+) -> None:
+    memory = Path("/sys/fs/cgroup/memory")
+    if cgroups_available() is not None or not (memory / "cgroup.procs").exists():
+        pytest.skip(cgroups_available() or "no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory")
+    alice = test_accounts["alice"]
+    probe = (
+        f"p=$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup); d={memory}$p; "
+        "case $p in */jobtui-*) echo contained;; esac; "
+        'if echo 1073741824 > "$d/memory.limit_in_bytes"; then echo raised; fi; '
+        'if echo $$ > "$d/../../cgroup.procs"; then echo escaped; fi; '
+        'echo limit=$(cat "$d/memory.limit_in_bytes")'
+    )
+    code, body = shared.api(
+        alice, "POST", "/api/queue/submit", {"jobs": [{"command": ["sh", "-c", probe], "mem_mb": 64}]}
+    )
+    assert code == 200, body
+    job = shared.wait_ended(alice, body["jobs"][0]["id"])
+    out = shared.output(alice, job["id"])
+    assert "contained" in out and f"limit={64 << 20}" in out, out
+    assert "raised" not in out and "escaped" not in out, out

@@ -63,6 +63,34 @@ async def test_cancel_kills_the_remote_process_tree(sshd_server, ssh_engine):
     await wait_for(lambda: not _group_members(attempt.pid), 5, "the remote process group to be gone")
 
 
+async def test_cancel_kills_a_setsid_descendant_on_the_node(sshd_server, ssh_engine):
+    engine, service = await ssh_engine(sshd_server.node("n1"))
+    actor = service.actor("root")
+    (job,) = await service.submit(actor, [JobSpec(command=["sh", "-c", "setsid sleep 300 & echo gc=$!; sleep 300"])])
+    await wait_for(
+        lambda: job.status == JobStatus.RUNNING and engine.current_attempt(job.id) is not None, 10, "the job to run"
+    )
+    attempt = engine.current_attempt(job.id)
+    executor = engine.executors["n1"]
+
+    async def grandchild() -> int | None:
+        out = await executor.read(attempt, "stdout", 0, 100)
+        return int(out.split(b"=")[1]) if out.endswith(b"\n") else None
+
+    pid = await wait_for(grandchild, 10, "the setsid grandchild's pid in the job's output")
+    assert _alive(pid) and pid not in _group_members(attempt.pid)  # it left the job's process group
+    await service.cancel(actor, job.id)
+    await wait_for(lambda: job.is_terminal, 15, "the job to be cancelled")
+    await wait_for(lambda: not _alive(pid), 5, "the setsid grandchild on the node to die")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 async def test_changed_host_key_is_refused_before_any_command(sshd_server, ssh_engine, tmp_path):
     wrong = tmp_path / "known_hosts"
     other_key = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"

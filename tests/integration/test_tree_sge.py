@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import subprocess
+import tempfile
 import threading
 import uuid
 from pathlib import Path
@@ -215,3 +217,102 @@ def test_a_tree_on_an_ssh_node_is_staged_by_sftp_without_rsync(
     wait_states(cli, run, {"Si": {"qsub.3": "done"}}, timeout=60)
     assert (run / "Si" / "step3.dat").read_text() == "result 3\n" and (run / "Si" / "qsub.finished.3").exists()
     assert (remote / "Si" / "runs.log").read_text().split()[::3] == ["0", "1", "2", "3"]  # nothing ran twice
+
+
+def states_no_sync(cli: Daemon, run: Path) -> dict[str, dict[str, str]]:
+    """{directory: {script: state}} from `tree status --no-sync --json`: nothing brought back by the CLI."""
+    out: dict[str, dict[str, str]] = {}
+    for job in cli.cli_json("tree", "status", "--no-sync", str(run))["jobs"]:
+        out.setdefault(job["directory"], {})[job["script"]] = job["state"]
+    return out
+
+
+def test_a_file_dependency_on_sge_and_results_back_as_each_job_ends(
+    tree_daemon: Daemon, sge_cluster: RealCluster, tmp_path: Path
+) -> None:
+    """Si's gw waits for a file its lda writes (rst/chg.dat: not a marker, so no edge), looked for by the cluster
+    poller; every job's `--results` files, markers and output come back by the engine as it ends (GaAs's lda
+    fails: its results come back too), with no `tree sync` and no syncing `tree status`, and nothing else does."""
+    cli = tree_daemon
+    src = tmp_path / "init"
+    si, gaas = src / "Si", src / "GaAs"
+    for where in (si, gaas):
+        where.mkdir(parents=True)
+        (where / "POSCAR").write_text(f"{where.name}\n")
+    lda = "echo 0 >>runs.log\nsleep 2\nmkdir -p rst\necho chg >rst/chg.dat\necho result 0 >step0.dat\n"
+    (si / "qsub.0").write_text(lda + "echo scratch >scratch0.tmp\necho out of 0\ntouch qsub.finished.0\n")
+    (si / "qsub.dependency.0").write_text("")
+    gw = "echo 1 >>runs.log\ncat rst/chg.dat >step1.dat\necho scratch >scratch1.tmp\necho out of 1\n"
+    (si / "qsub.1").write_text(gw + "touch qsub.finished.1\n")
+    (si / "qsub.dependency.1").write_text("rst/chg.dat\n")  # the file alone: no qsub.finished.0
+    (gaas / "qsub.0").write_text("echo result 0 >step0.dat\necho scratch >scratch0.tmp\necho broken >&2\nexit 3\n")
+    (gaas / "qsub.dependency.0").write_text("")
+
+    out = cli.cli_json("tree", "init", str(src), "--node", "sge", "--name", "files", "--results", "*.dat")
+    run = Path(out["run_dir"])
+    remote = Path(json.loads((run / "tree.json").read_text())["remote_dir"])
+    jobs = {job["key"]: job for job in cli.cli_json("tree", "status", "--no-sync", str(run))["jobs"]}
+    gw_id = jobs["Si/1"]["id"]
+
+    def gw_events() -> dict[str, str]:
+        return {e["kind"]: e["message"] for e in cli.get(f"/api/jobs/{gw_id}").json()["events"]}
+
+    wait_for_sync(lambda: "waiting_for_files" in gw_events(), 60, lambda: f"Si/qsub.1 to wait: {gw_events()}")
+    assert gw_events()["waiting_for_files"] == f"waiting for rst/chg.dat in {remote / 'Si'}"
+    final = {"Si": {"qsub.0": "done", "qsub.1": "done"}, "GaAs": {"qsub.0": "failed"}}
+    wait_for_sync(
+        lambda: states_no_sync(cli, run) == final,
+        120,
+        lambda: f"{final}; now {states_no_sync(cli, run)}; {cli._log_tail()}",
+    )
+    assert (remote / "Si" / "runs.log").read_text().split() == ["0", "1"]
+    kinds = [e["kind"] for e in cli.get(f"/api/jobs/{gw_id}").json()["events"]]
+    assert kinds.index("waiting_for_files") < kinds.index("files_found") < kinds.index("starting"), kinds
+
+    # results back by the engine as each job ended: the *.dat files, the markers and the output, nothing else
+    expected = {
+        "Si": {"step0.dat", "step1.dat", "qsub.finished.0", "qsub.finished.1", "jobtui.0.stdout", "jobtui.1.stdout"},
+        "GaAs": {"step0.dat", "jobtui.0.stderr"},
+    }
+
+    def came_back() -> bool:
+        return all((run / d / name).exists() for d, names in expected.items() for name in names)
+
+    wait_for_sync(came_back, 60, lambda: f"results in {run}: {sorted(p.name for p in run.rglob('*'))}", step=0.2)
+    assert (run / "Si" / "step1.dat").read_text() == "chg\n" and (run / "Si" / "jobtui.1.stdout").read_text() == (
+        "out of 1\n"
+    )
+    assert (run / "GaAs" / "jobtui.0.stderr").read_text() == "broken\n"
+    scripts = {"Si": {"qsub.0", "qsub.1", "qsub.dependency.0", "qsub.dependency.1"}, "GaAs": {"qsub.0",
+               "qsub.dependency.0"}}  # fmt: skip
+    for directory, names in expected.items():
+        local = {p.name for p in (run / directory).iterdir()}
+        assert local == {"POSCAR", *scripts[directory], *names}, local  # no rst/, runs.log or scratch files
+    assert "synced" not in json.loads((run / "tree.json").read_text())  # the CLI brought nothing back
+    copied = cli.get(f"/api/jobs/{gw_id}").json()
+    assert copied["job"]["extra"]["copied_back"] == 1 and "results_copied" in [e["kind"] for e in copied["events"]]
+
+
+def test_an_ssh_node_that_sees_the_run_directory_gets_no_copy(
+    tmp_path: Path, sshd_server: Sshd, request: pytest.FixtureRequest
+) -> None:
+    """No --shared-fs: the node (this machine, through sshd, as the test user) reads the run directory's tree.json
+    at the same path and may write there, so `init` stages nothing and the jobs run in the run directory itself."""
+    config = daemon_config(tmp_path / "config.yaml", sshd_server, f"~/.jobtui-test/tree-{uuid.uuid4().hex[:8]}")
+    cli = Daemon(tmp_path / "state", config).start()
+    request.addfinalizer(cli.cleanup)
+    public = Path(tempfile.mkdtemp(prefix="jobtui-tree-shared-"))  # pytest's own tmp dirs are 0700: not shared
+    request.addfinalizer(lambda: shutil.rmtree(public, ignore_errors=True))
+    public.chmod(0o755)
+    src = make_tree(public / "init", {"Si": {}})
+    for path in [public / "init", *(public / "init").rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    argv = cli.argv("--json", "tree", "init", str(src), "--node", "login")
+    done = subprocess.run(argv, capture_output=True, text=True, env=cli.env, timeout=60, umask=0)  # a shared group
+    assert done.returncode == 0, done.stderr
+    run = Path(json.loads(done.stdout)["run_dir"])
+    state = json.loads((run / "tree.json").read_text())
+    assert state["shared_fs"] is True and "remote_dir" not in state, state
+    wait_states(cli, run, {"Si": {f"qsub.{s}": "done" for s in STEPS}}, timeout=60)
+    assert (run / "Si" / "runs.log").stat().st_uid == pwd.getpwnam(TEST_USER).pw_uid  # run there, by the node
+    assert (run / "Si" / "qsub.finished.2").exists()

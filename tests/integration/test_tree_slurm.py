@@ -1,12 +1,13 @@
 """Issue 12, item 4, on the real local Slurm: a tree of 4 directories x 2 steps submitted by `jobtui tree init
---node slurm --shared-fs --max-queued 2` to a real `jobtui --serve` whose cluster node is this machine's
-Slurm (the run directory is on the file system the Slurm jobs see, hence `--shared-fs`). While it runs, the
+--node slurm --max-queued 2` to a real `jobtui --serve` whose cluster node is this machine's Slurm (no `via`: the
+Slurm jobs see the run directory where it is, so nothing is staged and no `--shared-fs` is needed). While it runs, the
 scheduler's own queue (`squeue`) and the engine's states are sampled over and over: never more than 2 of the
 tree's jobs are in Slurm at once (and 2 are, at times: the limit is used, not just respected), every job
 completes with its marker, and each ran in Slurm exactly once."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,10 +57,9 @@ def test_max_queued_keeps_at_most_2_of_the_trees_jobs_in_slurm(
 ) -> None:
     tag = f"mq{uuid.uuid4().hex[:8]}x"
     src = make_tree(tmp_path / "init", tag)
-    out = daemon.cli_json(
-        "tree", "init", str(src), "--node", "slurm", "--shared-fs", "--max-queued", str(MAX_QUEUED), "--name", "mq"
-    )
+    out = daemon.cli_json("tree", "init", str(src), "--node", "slurm", "--max-queued", str(MAX_QUEUED), "--name", "mq")
     run, workflow = Path(out["run_dir"]), int(out["workflow"])
+    assert "remote_dir" not in json.loads((run / "tree.json").read_text())  # it runs where it is: nothing staged
     assert out["jobs"] == DIRECTORIES * len(STEPS)
 
     in_squeue: list[int] = []  # the tree's jobs Slurm has, pending or running, at each sample

@@ -189,10 +189,13 @@ class FakeClient:
                     "reachable": True,
                     "labels": {},
                     "gpu_holders": {},
+                    "gpus": [],
                 },
             ]
         )
+        self.metrics_result: dict[str, Any] = {}  # what `metrics` answers (tests set it)
         self.logs_text: dict[int, str] = {}
+        self.stderr_text: dict[int, str] = {}
 
     def _job(self, i: int) -> dict[str, Any]:
         return self.jobs.get(i) or make_job(i)
@@ -285,7 +288,7 @@ class FakeClient:
         self, job_id: int, stream: str = "stdout", offset: int = 0, limit: int = 65536, attempt: int | None = None
     ) -> dict[str, Any]:
         self.calls.append(("logs", (job_id, stream, offset, limit)))
-        data = self.logs_text.get(job_id, "").encode() if stream == "stdout" else b""
+        data = (self.logs_text if stream == "stdout" else self.stderr_text).get(job_id, "").encode()
         chunk = data[offset : offset + limit]
         return log_chunk_result(job_id, 1, stream, offset, chunk, True, len(data))
 
@@ -320,7 +323,11 @@ class FakeClient:
         return await self._act("priority", job_id, None, "priority", priority=priority)
 
     async def submit(
-        self, specs: list[dict[str, Any]], key: str | None = None, workflow: dict[str, Any] | None = None
+        self,
+        specs: list[dict[str, Any]],
+        key: str | None = None,
+        workflow: dict[str, Any] | None = None,
+        environment: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         self.calls.append(("submit", specs))
         self._need("submit", "submit jobs")
@@ -357,7 +364,13 @@ class FakeClient:
             jobs = jobs[-limit:] if limit > 0 else []
         return [dict(j) for j in jobs]
 
-    async def wait(self, ids: list[int] | None, timeout: float = 30.0) -> dict[str, Any]:
+    async def approvals(self) -> list[dict[str, Any]]:
+        return [j for j in self._all() if j["status"] == "blocked"]
+
+    async def fairshare(self) -> dict[str, Any]:
+        return {"enabled": False, "half_life_hours": 168.0, "weight": 100, "users": [], "teams": []}
+
+    async def wait(self, ids: list[int] | None, timeout: float = 30.0, include_blocked: bool = False) -> dict[str, Any]:
         jobs = {j["id"]: j for j in self._all()}
         wanted = ids if ids is not None else [i for i, j in jobs.items() if j["status"] not in TERMINAL_NAMES]
         pending = [i for i in wanted if i in jobs and jobs[i]["status"] not in TERMINAL_NAMES]
@@ -395,6 +408,14 @@ class FakeClient:
 
     async def nodes(self) -> list[dict[str, Any]]:
         return self.nodes_list
+
+    async def metrics(self, since: str = "7d", by: str | None = None) -> dict[str, Any]:
+        self.calls.append(("metrics", since))
+        return self.metrics_result
+
+    async def system_status(self, include_allocation: bool = False) -> dict[str, Any]:
+        nodes = [{"name": n["name"], "kind": n["kind"], "gpus": n.get("gpus") or []} for n in self.nodes_list]
+        return {"timestamp": T0, "gpus": [], "nodes": nodes} if include_allocation else {"timestamp": T0, "gpus": []}
 
     def _workflow_jobs(self, workflow_id: int) -> tuple[WorkflowRecord, list[Job]]:
         """As `engine.service.workflow_reads.workflow_jobs`: the record and its jobs, in id order."""
@@ -440,11 +461,11 @@ if TYPE_CHECKING:
 
 
 def fake_app(client: FakeClient, **kwargs: Any) -> JobTuiApp:
-    """A deterministic app over `client`: fixed clock, no GPU sampling, no periodic timers."""
+    """A deterministic app over `client`: fixed clock, no periodic timers."""
     from tui.app import JobTuiApp
 
     kwargs.setdefault("theme", "dark")
-    return JobTuiApp(client, clock=lambda: T0, gpu_sampler=lambda: [], live=False, **kwargs)
+    return JobTuiApp(client, clock=lambda: T0, live=False, **kwargs)
 
 
 async def loaded(pilot, count: int | None = None) -> None:

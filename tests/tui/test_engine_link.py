@@ -49,7 +49,7 @@ async def test_attach_act_and_reconnect(tmp_path):
     cli = attach(tmp_path)
     try:
         await cli.submit([{"command": ["sleep", "30"], "name": "sleeper"}])
-        app = JobTuiApp(attach(tmp_path), gpu_sampler=lambda: [], live=False, theme="dark")
+        app = JobTuiApp(attach(tmp_path), live=False, theme="dark")
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: 1 in app.index.rows)
             await cli.submit([{"command": ["sleep", "30"], "name": "second", "requires_approval": True}])

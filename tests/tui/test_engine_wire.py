@@ -14,7 +14,6 @@ from engine.api.client import HttpClient
 from engine.api.daemon import EngineHost
 from engine.api.tokens import read_owner_token
 from engine.config import LocalNode
-from engine.models import GpuSample
 from tests.fixtures.engine import OWNER, kill_leftover_jobs, make_config
 from tests.tui.fakes import FakeClient, fake_app, loaded
 from tui.app import JobTuiApp
@@ -41,10 +40,6 @@ async def until(pilot: Any, condition: Callable[[], Any], timeout: float = 15.0)
         await pilot.pause(0.05)
 
 
-def gpus() -> list[GpuSample]:
-    return [GpuSample(0, "Test GPU", 16000, 1200, 40), GpuSample(1, "Test GPU", 16000, 0, 0)]
-
-
 async def test_a_tui_attached_over_http_shows_the_jobs_while_one_holds_a_gpu(host: EngineHost) -> None:
     owner = host.client()
     gpu_job, plain = await owner.submit(
@@ -57,19 +52,19 @@ async def test_a_tui_attached_over_http_shows_the_jobs_while_one_holds_a_gpu(hos
         snapshot = await client.snapshot(view="rows")  # a 500 while a GPU was held (int keys in the node record)
         assert (await client.nodes())[0]["gpu_holders"] == {"0": gpu_job["id"]}
         assert snapshot["nodes"][0]["gpu_holders"] == {"0": gpu_job["id"]}
-        app = JobTuiApp(client, gpu_sampler=gpus, live=False, theme="dark")
+        app = JobTuiApp(client, live=False, theme="dark")
         async with app.run_test(size=(140, 40)) as pilot:
             await until(pilot, lambda: {gpu_job["id"], plain["id"]} <= set(app.index.rows))
             assert app.index.rows[gpu_job["id"]].status == "running"
-            panel = str(app.main.query_one("#gpus").render())
-            assert f"job {gpu_job['id']}" in panel and "free" in panel
+            panel = str(app.main.query_one("#gpus").render())  # the engine's view: device 0 held, 1 free
+            assert f"job {gpu_job['id']} {OWNER}" in panel and "free" in panel
     finally:
         await client.close()
 
 
 async def test_cleanup_removes_the_rows_from_an_attached_tui(host: EngineHost) -> None:
     client = host.client()
-    app = JobTuiApp(client, gpu_sampler=lambda: [], live=False, theme="dark")
+    app = JobTuiApp(client, live=False, theme="dark")
     async with app.run_test(size=(120, 40)) as pilot:
         done = await client.submit([{"command": ["true"], "name": f"quick-{i}"} for i in range(3)])
         (running,) = await client.submit([{"command": ["sleep", "60"], "name": "stays"}])

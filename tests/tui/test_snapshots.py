@@ -79,3 +79,26 @@ def test_workflow_graph_80x24(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(fake_app(client), terminal_size=(80, 24), run_before=before)
+
+
+def test_cancel_dialog_80x24(snap_compare):
+    """The cancel question: its keys shown on the buttons, the action it confirms focused (Enter does it)."""
+
+    async def before(pilot):
+        await loaded(pilot)
+        await pilot.press("c")
+        await pilot.pause(0.2)
+
+    assert snap_compare(fake_app(populated()), terminal_size=(80, 24), run_before=before)
+
+
+def test_failure_report(snap_compare):
+    client = populated()
+    client.stderr_text[3] = "".join(f"loading shard {i}\n" for i in range(60)) + "RuntimeError: CUDA out of memory\n"
+
+    async def before(pilot):
+        await loaded(pilot)
+        await pilot.press("j", "j", "y")
+        await pilot.pause(0.4)
+
+    assert snap_compare(fake_app(client), terminal_size=(120, 36), run_before=before)

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
+from engine.containment.mode import detect
 from tests.fixtures.engine import ROOT
 from tui.cli import doctor_checks, main
 from tui.cli.doctor_checks import cgroups
 
 NAMES = {"jobtui", "config", "mode", "state dir", "engine", "identity", "node local", "cgroups v2", "gpus"}
+NAMES |= {"containment"}
 TOOLS = {"rsync", "ssh", "tmux", "setpriv"}
 
 
@@ -179,6 +181,15 @@ def test_cgroups_of_this_machine_and_of_a_v2_tree(tmp_path) -> None:
     assert partial.status == "warn" and "missing memory pids" in partial.detail
     mounts.write_text(f"tmpfs {root} tmpfs rw 0 0\n")
     assert cgroups(root, mounts).status == "warn"
+
+
+def test_containment_says_which_mode_the_engine_would_use(tmp_path, capsys) -> None:
+    _, checks = doctor(tmp_path, capsys, config="containment: {mode: proc}\n")
+    chosen = checks["containment"]
+    assert chosen["status"] == "ok" and chosen["detail"].startswith("proc: no cgroups (chosen in the config")
+    _, checks = doctor(tmp_path, capsys)
+    detected = detect("auto")
+    assert checks["containment"]["detail"].startswith(f"{detected.kind}: ")
 
 
 def test_gpus_as_this_machine_has_them(tmp_path, capsys) -> None:

@@ -96,6 +96,18 @@ def test_describe_job_lists_attempts_dependencies_and_history() -> None:
     assert "submitted" in text and "- -> waiting" in text and "by ann" in text
 
 
+def test_show_tells_what_each_ended_attempt_used() -> None:
+    job = {**JOB, "user": "ann", "reason": "out_of_memory", "message": "out of memory"}
+    attempts = [
+        {"number": 1, "node": "local", "exit_code": 137, "reason": "out_of_memory", "message": "out of memory",
+         "cpu_seconds": 1.25, "peak_memory_bytes": 50 << 20},
+        {"number": 2, "node": "local", "exit_code": None, "reason": None, "message": ""},
+    ]  # fmt: skip
+    text = describe_job({"job": job, "dependencies": [], "attempts": attempts, "events": [], "position": None})
+    assert "used cpu 1.25s, peak memory 50.0 MiB" in text
+    assert text.count("used cpu") == 1  # the second, still running, has no figures yet
+
+
 def test_show_names_the_schedulers_own_id_and_state() -> None:
     from tui.cli.output import describe_job
 

@@ -90,3 +90,47 @@ def test_eta_is_extrapolated_from_the_start() -> None:
     assert p.eta_seconds == pytest.approx(30.0) and p.updated_at == 110.0
     assert with_eta(Progress(percent=100.0), 100.0, 110.0).eta_seconds == 0.0
     assert with_eta(Progress(step=3), 100.0, 110.0).eta_seconds is None
+
+
+# What a job might print: every parser's lines, prose with `of` and `step` but no progress, tqdm redraws with `\r`,
+# CRLF endings, a percent over 100 (not progress), a line with no end; cut into chunks at random.
+STREAM_LINES = [
+    b"2026-03-14 INFO assembling block 12 of the mesh\n", b"Step 3 of 40\n", b"stepping through 5 of them\n",
+    b" 45%|#####     | 45/100 [00:01<00:01]\r", b" 46%|#####     | 46/100 [00:01<00:01]\r", b"epoch 2/10 loss=0.3\n",
+    b"loaded 250% more than before\r\n", b"INCREMENT 7 OF 9\n", b"plain\n", b"\n", b"\r", b"done 99.5 %\n",
+    b"Increment 9 of 0\n", b"x" * 300 + b" 12% " + b"y" * 300 + b"\n",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("window", [3, 17, 1 << 16])
+def test_last_progress_of_a_stream_finds_what_splitting_every_line_finds(
+    window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`LastProgress` (the runner's stream parser, which looks only at lines holding a marker, window by window
+    from the end of each chunk) answers exactly as splitting every line and scanning them from the end."""
+    import random
+
+    from engine.core import progress
+
+    monkeypatch.setattr(progress, "WINDOW", window)
+    monkeypatch.setattr(progress, "DENSE", 4)  # reach the fallback (split the rest) too
+    patterns = compile_patterns([("epoch", r"epoch (?P<step>\d+)/(?P<total>\d+)")])
+    rng = random.Random(7)
+    for _ in range(300):
+        data = b"".join(rng.choice(STREAM_LINES) for _ in range(rng.randint(1, 40)))
+        cuts = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, rng.randint(0, 6))))
+        split, stream = LineSplitter(), progress.LastProgress()
+        for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True):
+            assert stream.feed(data[a:b], patterns) == last_progress(split.feed(data[a:b]), patterns), data[a:b]
+
+
+def test_last_progress_of_a_stream_with_no_marker_at_all_and_a_line_with_no_end() -> None:
+    from engine.core.progress import LastProgress
+
+    stream = LastProgress()
+    assert stream.feed(b"plain prose of all kinds\n" * 1000) is None
+    assert stream.feed(b"x" * 70_000) is None  # parsed as it is once too long, like LineSplitter
+    found = stream.feed(b"Step 2 of 4")
+    assert found is None  # no end yet
+    found = stream.feed(b"\n")
+    assert found is not None and found.step == 2

@@ -42,7 +42,8 @@ def test_demo_config() -> None:
     config = load_config(SAMPLES / "demo.yaml")
     assert [type(n) for n in config.nodes] == [LocalNode]
     assert config.limits.max_concurrent >= 2
-    assert [p.name for p in config.progress_patterns] == ["epochs"]
+    assert [p.name for p in config.progress_patterns] == ["epochs", "abaqus"]
+    assert config.progress_patterns[1].progress_files[0] == "{name}.sta" and config.watch.overrun_factor == 2.0
     text = (SAMPLES / "demo.yaml").read_text()
     assert "# users:" in text and "role: lead" in text and "team:" in text  # users/roles/teams, commented
 

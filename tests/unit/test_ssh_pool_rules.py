@@ -76,7 +76,7 @@ class _Listener:
     def __init__(self) -> None:
         self.calls: list[tuple[str, bool]] = []
 
-    def node_changed(self, node: str, reachable: bool, sample: dict | None = None) -> None:
+    def node_changed(self, node: str, reachable: bool, sample: dict | None = None, reason: str = "") -> None:
         self.calls.append((node, reachable))
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from engine.executors import ssh_scripts as scripts
 from engine.remote.pool import env_script
+from tests.fixtures.engine import pid_alive
 from tests.waiting import wait_for_sync
 
 END = b"\nE test-end\n"
@@ -146,6 +147,17 @@ def test_poll_sends_only_small_remainders_from_the_given_offsets(tmp_path):
     assert report.data[(0, "stdout")] == (10, bytes(scripts.DATA_CAP - 9))
 
 
+def test_poll_reports_the_sizes_of_progress_files_in_the_same_answer(tmp_path):
+    """An attempt's progress files (`progress_files`) are stat'ed by the poll that checks it: one answer, and an
+    absent file, or one whose name holds spaces, still reads back right."""
+    run = tmp_path / "run"
+    _launch_many([_item(run, "sh", "-c", "printf 'x' > 'job 1.sta'; printf abc > job.msg")], linger=1.0)
+    files = tuple(str(run / "work" / name) for name in ("job 1.sta", "job.msg", "job.inp"))
+    report = _poll_report(scripts.PollItem(str(run), None, None, files=files))
+    assert report.states[0].exit_code == 0
+    assert report.file_sizes == {files[0]: 1, files[1]: 3}  # the absent .inp has no line
+
+
 def test_a_run_dir_that_cannot_be_made_fails_only_its_own_launch(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -171,6 +183,19 @@ def test_cancel_kills_the_whole_group_and_spares_a_recycled_pid(tmp_path):
     _sh(scripts.CANCEL, str(pid), str(start), "10")  # TERM is ignored by the job: KILL after 1 s
     assert 0.9 < time.monotonic() - began < 5
     wait_for_sync(lambda: not _group(pid), 5, "every process of the job's group to be gone")
+
+
+def test_cancel_finds_setsid_descendants_by_the_attempts_marker(tmp_path):
+    mark = f"t{os.getpid()}{time.monotonic_ns()}"
+    pid_file = tmp_path / "grandchild"
+    job = f'setsid sleep 300 & echo $! > "{pid_file}"; exit 0'  # the job ends; its setsid grandchild lives on
+    run = tmp_path / "r"
+    pid, start = _launch(run, "sh", "-c", job, env={"JOBTUI_ATTEMPT_MARK": mark})
+    left = wait_for_sync(lambda: pid_file.exists() and int(pid_file.read_text()), 5, "the grandchild's pid")
+    _sh(scripts.CANCEL, str(pid), str(start), "5")  # no marker given: the wrapper is gone, nothing to do
+    assert pid_alive(left)
+    _sh(scripts.CANCEL, str(pid), str(start), "5", mark)
+    wait_for_sync(lambda: not pid_alive(left), 5, "the marked grandchild to die")
 
 
 def test_incomplete_exit_file_is_not_an_exit_code(tmp_path):

@@ -60,8 +60,8 @@ def test_an_empty_dependency_file_and_blank_lines(tmp_path: Path) -> None:
         ("~/x", "absolute path"),
         ("qsub.finished.1\rrm -rf x", "control character"),
         ("qsub.finished.1\x00", "control character"),
-        ("POSCAR", "only qsub.finished.{id} dependencies"),
-        ("sub/qsub.finished.1", "only qsub.finished.{id} dependencies"),
+        ("sub/../../x", "leaves this directory"),
+        ("./", "names no file"),
         ("qsub.finished.7", "does not have"),
         ("qsub.finished.2", "its own marker"),
         ("qsub.finished.a b", "not a job id"),
@@ -74,6 +74,24 @@ def test_bad_dependency_lines_name_the_file_and_line(tmp_path: Path, line: str, 
         scan(tmp_path)
     assert f"{tmp_path / 'm' / 'qsub.dependency.2'}:2:" in e.value.message and said in e.value.message
     assert "\n" not in e.value.message
+
+
+def test_other_files_are_waited_for_below_the_directory(tmp_path: Path) -> None:
+    """A line that is not the marker of a job of the directory is a file the job waits for on the node (its
+    `wait_for_files`), normalised, once each; the markers stay edges."""
+    deps = "qsub.finished.1\nPOSCAR\n./sub//ctrl.dat\nPOSCAR\nsub/qsub.finished.1\n"
+    write_tree(tmp_path, {"m": {"qsub.1": "", "qsub.dependency.1": "", "qsub.2": "", "qsub.dependency.2": deps}})
+    tree = scan(tmp_path)
+    assert [(j.after, j.files) for j in tree.jobs] == [
+        ((), ()),
+        (("1",), ("POSCAR", "sub/ctrl.dat", "sub/qsub.finished.1")),
+    ]
+    specs = tree_specs(tree, "local")
+    assert "wait_for_files" not in specs[0]
+    assert specs[1]["wait_for_files"] == ["POSCAR", "sub/ctrl.dat", "sub/qsub.finished.1"] and specs[1]["after"] == [
+        "m/1"
+    ]
+    batch_order(parse_specs(specs))  # the engine's own checks pass
 
 
 @pytest.mark.parametrize("name", ["qsub.a b", "qsub.1;rm", "qsub.x$y", "qsub.1~", "qsub.é"])

@@ -78,8 +78,8 @@ def test_answers_are_plain_json_with_string_keys() -> None:
     assert orjson.loads(orjson.dumps(snap)) == snap  # what crosses the socket is what stays in the process
     with pytest.raises(ValidationError, match="unknown snapshot view"):
         snapshot_result(instance="x", seq=0, total=0, jobs=[], view="wide", limits=snap["limits"], nodes=[])
-    waited = wait_result(False, {5, 2}, {5: "running", 2: "waiting"})
-    assert waited == {"done": False, "pending": [2, 5], "statuses": {"2": "waiting", "5": "running"}}
+    waited = wait_result(False, {5, 2}, {5: "running", 2: "waiting"}, [7])
+    assert waited == {"done": False, "pending": [2, 5], "statuses": {"2": "waiting", "5": "running"}, "blocked": [7]}
     assert orjson.loads(orjson.dumps(waited)) == waited
 
 

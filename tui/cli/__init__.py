@@ -9,12 +9,9 @@ The verbs are listed once, in `tui.cli.verbs.VERBS`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from pathlib import Path
-
-import yaml
 
 from engine.errors import ConfigError, JobTuiError
 from tui.cli.sanitize import say
@@ -47,9 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.cli.verbs import VERBS
 
     parser = argparse.ArgumentParser(prog="jobtui", description="A terminal console for compute jobs.")
+    parser.add_argument("--version", action="version", version=f"jobtui {_version()}")
     _common(parser, suppress=False)
     parser.add_argument("--serve", action="store_true", help="run the engine headless with its HTTP API")
-    parser.add_argument("--listen", metavar="HOST:PORT", help="with --serve: also listen on TCP (token required)")
+    parser.add_argument("--web", action="store_true", help="serve the TUI to a browser (token required; see --listen)")
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="with --serve: also listen on TCP (token required); with --web: where (default 127.0.0.1:8765)",
+    )
     parser.add_argument("--theme", help="TUI theme: dark, light, high-contrast, or a theme file")
     parser.add_argument("--submit", dest="submit_file", metavar="FILE", help="queue the jobs of FILE on start")
     parser.add_argument("-v", "--verbose", action="store_true", help="log engine activity to stderr")
@@ -61,7 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from engine import __version__
+
+    return __version__
+
+
 def main(argv: list[str] | None = None) -> int:
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (tui.cli.completion): nothing else loads
+        from tui.cli.completion import complete
+
+        return complete(build_parser)
+    import yaml  # here, as asyncio below: a TAB's completion loads neither
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:
@@ -91,11 +106,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    import asyncio
+
     if args.serve and args.token is not None:
         raise ConfigError(
             "--token is for the TUI and the verbs (`jobtui --token FILE list`); --serve runs the engine as its "
             "owner: drop --token."
         )
+    if args.web:
+        from tui.web import serve_web  # loads textual-serve (aiohttp) only here
+
+        return asyncio.run(serve_web(args))
     if args.serve:
         from tui.cli.serve import serve
 

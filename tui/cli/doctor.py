@@ -45,6 +45,7 @@ async def run_checks(args: argparse.Namespace) -> list[Check]:
     )
     checks += engine_checks + node_checks
     checks.append(guarded("cgroups v2", system.cgroups))
+    checks.append(guarded("containment", lambda: system.containment(config)))
     checks.append(guarded("gpus", lambda: system.gpus(config)))
     try:
         checks += system.tools(config)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from engine import __version__
 from engine.config import Config
+from engine.containment.mode import detect
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -148,6 +149,21 @@ def cgroups(root: Path = CGROUP_ROOT, mounts: Path = MOUNTS) -> Check:
             "service (systemd: Delegate=yes)",
         )
     return Check(name, "ok", f"{root}: cgroup2, controllers {have}")
+
+
+def containment(config: Config | None) -> Check:
+    """How local jobs are contained here (as this user): a cgroup per attempt (v2 or v1), or the /proc marker."""
+    settings = (config or Config()).containment
+    found = detect(settings.mode)
+    as_whom = f"for an engine run as {user_name(os.geteuid())}"
+    if config is not None and config.mode == "shared" and os.geteuid() != 0:
+        as_whom += " (a shared engine runs as root: run `sudo jobtui doctor` to see its containment)"
+    detail = f"{found.kind}: {found.detail}; {as_whom}"
+    if found.kind == "proc" and settings.mode != "proc":
+        return Check("containment", "warn", detail)
+    if found.uses_cgroups and "memory" not in found.controllers:
+        return Check("containment", "warn", detail)
+    return Check("containment", "ok", detail)
 
 
 def _fstype(root: Path, mounts: Path) -> str | None:

@@ -71,6 +71,11 @@ async def dry_run(
     return 0 if plan["ok"] else 2
 
 
+def gpus_note(job: dict[str, Any]) -> str:
+    """` (GPUs 0,1)`: the devices a job would get where it would start; "" when none."""
+    return f" (GPUs {','.join(map(str, job['gpus']))})" if job.get("gpus") else ""
+
+
 def report(
     jobs: list[dict[str, Any]],
     levels: list[list[int]],
@@ -90,7 +95,7 @@ def report(
                     "level": number,
                     "job": job["key"] or f"#{i + 1}",
                     "name": job["name"],
-                    "node": job["node"],
+                    "node": job["node"] + gpus_note(job) if job["node"] else None,
                     "why not": job["reason"],
                 }
             )

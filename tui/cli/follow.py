@@ -31,9 +31,10 @@ from engine.errors import Conflict
 from engine.events import JobChanged, Resync
 from engine.models import TERMINAL_NAMES
 from engine.wire import workflow_status
-from tui.cli.output import as_json, duration, table
+from tui.cli.output import as_json, duration
 from tui.cli.run_options import follow_hint, job_keys, results_document, write_results
 from tui.cli.sanitize import say, visible
+from tui.cli.tables import print_ids, print_table
 from tui.context import host_or_attach, start_daemon
 
 PRINT_INTERVAL = 1.0
@@ -66,6 +67,8 @@ class RunOptions:
     on_interrupt: str | None = None  # cancel | detach; None: ask on a terminal, else detach
     prefix: str = "jobtui"  # the command that reaches this engine, for hints
     config_path: Path | None = None  # --config, for a detached `jobtui --serve`
+    ids_only: bool = False  # -q: no progress, only the ids at the end
+    environment: dict[str, str] | None = None  # this shell's, sent with the jobs (None: --clean-env)
 
 
 @dataclass
@@ -124,13 +127,13 @@ async def run_and_follow(
     """Submit `specs` (with idempotency `key`) and print their progress until every one has ended."""
     options = options or RunOptions()
     client, host = await host_or_attach(config, state_dir, token)
-    run = _Run(client, host, as_json_output)
+    run = _Run(client, host, as_json_output or options.ids_only)
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
     loop.add_signal_handler(signal.SIGINT, interrupted.set)
     try:
         run.since = (await client.snapshot(limit=0))["seq"]  # only its event number: the jobs are ours to submit
-        submitted = await client.submit(specs, key=key, workflow=options.workflow_info)
+        submitted = await client.submit(specs, key=key, workflow=options.workflow_info, environment=options.environment)
         run.jobs = {j["id"]: j for j in submitted}
         keys = job_keys(specs, submitted)
         for job in submitted:
@@ -164,11 +167,13 @@ async def _unless(work: Coroutine[Any, Any, None], stop: asyncio.Event, timeout:
 def _finish(run: _Run, options: RunOptions, keys: dict[int, str | None]) -> int:
     """The final table (or JSON), and the results file; 0 when every job completed."""
     final = sorted(run.jobs.values(), key=lambda j: j["id"])
-    if run.quiet:
+    if options.ids_only:
+        print_ids(final)
+    elif run.quiet:
         print(as_json(final))
     else:
         say()
-        say(table(final, ["id", "name", "status", "attempts", "exit_code", "elapsed", "message"]))
+        print_table(final, ["id", "name", "status", "attempts", "exit_code", "elapsed", "message"])
     if options.output is not None:
         write_results(options.output, results_document(final, keys, options.source, options.workflow))
         say(f"jobtui: wrote the results of {len(final)} job(s) to {options.output}", err=True)

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ValidationError
-from tui.cli.output import DEFAULT_FIELDS, as_json, describe_job, project, table
+from tui.cli import gpu_verbs
+from tui.cli.output import DEFAULT_FIELDS, as_json, describe_job, id_list, project
+from tui.cli.policy_verbs import sent_environment
 from tui.cli.sanitize import LogFilter, say, visible
-from tui.jobfile import JobFile, read_jobs
+from tui.cli.tables import print_ids, print_table
 
 if TYPE_CHECKING:
     from engine.api.client import EngineClient
@@ -46,6 +48,9 @@ def _spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     spec.update({k: v for k, v in pairs.items() if v is not None})
     if args.requires_approval:
         spec["requires_approval"] = True
+    if getattr(args, "progress_file", None):
+        spec["progress_files"] = list(args.progress_file)
+    spec.update(gpu_verbs.submit_fields(args))
     return spec
 
 
@@ -55,15 +60,24 @@ def submission_key(args: argparse.Namespace) -> str:
 
 
 async def cmd_submit(client: EngineClient, args: argparse.Namespace) -> int:
+    from tui.jobfile import JobFile, read_jobs  # here: the job file reader loads the spec model (pydantic)
+
     found = read_jobs(args.file) if args.file else JobFile([_spec_from_args(args)])
-    jobs = await client.submit(found.jobs, key=submission_key(args), workflow=found.workflow_info)
+    if getattr(args, "dry_run", False):
+        return await gpu_verbs.submit_dry_run(client, found.jobs, args.json)
+    key, environment = submission_key(args), sent_environment(args)
+    jobs = await client.submit(found.jobs, key=key, workflow=found.workflow_info, environment=environment)
     ids = [j["id"] for j in jobs]
     if args.json:
         print(as_json({"ids": ids}))
+    elif args.quiet:
+        print_ids(jobs)
     else:
         for job in jobs:
             say(f"submitted job {job['id']} ({visible(job['name'])}) [{visible(job['status'])}]")
-    return 0
+            if job["status"] == "rejected":  # --no-wait, its GPUs busy
+                say(f"jobtui: job {job['id']}: {visible(job['message'])}", err=True)
+    return 1 if any(job["status"] == "rejected" for job in jobs) else 0
 
 
 async def cmd_wait(client: EngineClient, args: argparse.Namespace) -> int:
@@ -74,15 +88,23 @@ async def cmd_wait(client: EngineClient, args: argparse.Namespace) -> int:
     deadline = None if args.timeout is None else loop.time() + args.timeout
     while True:
         chunk = 30.0 if deadline is None else max(0.1, min(30.0, deadline - loop.time()))
-        result = await client.wait(ids, chunk)
+        result = await client.wait(ids, chunk, include_blocked=args.include_blocked)
         if ids is None:
             ids = sorted(int(i) for i in result["statuses"])  # --all: the jobs unended when we started
         if result["done"]:
             break
         if deadline is not None and loop.time() >= deadline:
-            say(f"jobtui: gave up after {args.timeout:g} s; still pending: {result['pending']}", err=True)
+            say(f"jobtui: gave up after {args.timeout:g} s; still pending: {id_list(result['pending'])}", err=True)
             return 1
     statuses = {int(k): v for k, v in result["statuses"].items()}
+    blocked = result.get("blocked") or []
+    if blocked:  # not waited for: they may wait for an approver for days
+        which = ", ".join(map(str, blocked))
+        say(
+            f"jobtui: job(s) {which} await approval (or run after a job that does) and were not waited for; "
+            "`jobtui approvals` lists what you may approve, `jobtui wait --include-blocked` waits for them too.",
+            err=True,
+        )
     if args.json:
         print(as_json(statuses))
     return 0 if all(s == "completed" for s in statuses.values()) else 1
@@ -93,8 +115,10 @@ async def cmd_list(client: EngineClient, args: argparse.Namespace) -> int:
     fields = args.output.split(",") if args.output else DEFAULT_FIELDS
     if args.json or args.format == "json":
         print(as_json(project(jobs, fields) if args.output else jobs))
+    elif args.quiet:
+        print_ids(jobs)
     else:
-        say(table(jobs, fields))
+        print_table(jobs, fields)
     return 0
 
 
@@ -138,6 +162,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     plan, `-o FILE` writes the results at the end; Ctrl-C is `tui.cli.follow`'s."""
     from tui.cli.follow import RunOptions, run_and_follow
     from tui.cli.run_options import check_output_path, command_prefix, select_tagged
+    from tui.cli.starting import wait_while_starting
     from tui.context import load_context, load_token
     from tui.jobfile import read_jobs
 
@@ -150,6 +175,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         check_output_path(output)
     config, state_dir = load_context(args)
     token = load_token(args)
+    await wait_while_starting(state_dir)  # else a starting engine's lock would look like none to host_or_attach
     where = "<stdin>" if args.file == "-" else args.file
     found = read_jobs(args.file)
     specs = found.jobs
@@ -172,5 +198,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         on_interrupt=args.on_interrupt,
         prefix=command_prefix(args),
         config_path=args.config,
+        ids_only=args.quiet,
+        environment=sent_environment(args),
     )
     return await run_and_follow(config, state_dir, specs, args.json, token, submission_key(args), options)

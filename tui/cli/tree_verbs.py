@@ -3,13 +3,14 @@ one workflow. `init` checks the tree, copies it to a new dated run directory bes
 placeholders of the copies and submits one job per script; `status`, `stop`, `cancel` and `resume` act on a
 run directory, found again through its `tree.json` (the workflow records it was submitted as).
 
-Where the jobs run: on a local node, a cluster on this machine (no `via`) or a node given `--shared-fs`, in the
-run directory itself; on an SSH node or a cluster reached `via:` one, in a copy of the run directory made by
-`init` under the node's work root (`engine.trees.staging`: rsync over the node's SSH settings, else SFTP), and
-`resume` copies it again (rsync keeps newer files there). Results come back when the CLI looks: `tree sync RUN`, and
-every `tree status`, bring back, for each job that ended since, the files of its directory matching `--results`,
-the `qsub.finished.*` markers and the job's stdout/stderr (as `jobtui.{id}.stdout`/`.stderr`); nothing local is
-deleted. The engine does not copy them itself.
+Where the jobs run: on a local node, a cluster on this machine (no `via`), a node given `--shared-fs` or one found
+to see the run directory at the same path (`init` asks it), in the run directory itself; on an SSH node or a
+cluster reached `via:` one, in a copy of the run directory made by `init` under the node's work root
+(`engine.trees.staging`: rsync over the node's SSH settings, else SFTP), and `resume` copies it again (rsync keeps
+newer files there). Results come back as each job ends: the engine brings back the files of its directory matching
+`--results`, the `qsub.finished.*` markers and the job's stdout/stderr (as `jobtui.{id}.stdout`/`.stderr`; the
+jobs' `copy_back`, `engine.trees.results`); `tree sync RUN`, and every `tree status`, do the same for jobs that
+ended since the last sync (after an engine that could not copy, say). Nothing local is deleted.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from engine.service.jobspec import batch_order, parse_specs
 from engine.trees import placeholders
 from engine.trees.layout import ROOT, Tree, id_order, scan
 from engine.trees.specs import tree_specs
+from engine.trees.states import DONE, FAILED, ORDER, RUNNING, STOPPED, WAITING, job_state
 from tui.cli.attaching import with_client
 from tui.cli.output import as_json
 from tui.cli.sanitize import say, visible
@@ -43,20 +45,6 @@ STATE = "tree.json"
 QUELIST = "quelist"
 SHARED_KINDS = {"local"}  # nodes that see this machine's files at the same paths
 _RUN_NAME = re.compile(r"[A-Za-z0-9_.,+@%=:~-]+")
-DONE, RUNNING, WAITING, FAILED, STOPPED = "done", "running", "waiting", "failed", "stopped"
-CATEGORY = {
-    "completed": DONE,
-    "starting": RUNNING,
-    "running": RUNNING,
-    "waiting": WAITING,
-    "blocked": WAITING,
-    "failed": FAILED,
-    "missing": FAILED,
-    "rejected": FAILED,
-    "cancelled": STOPPED,
-    "skipped": STOPPED,
-}
-ORDER = (DONE, RUNNING, WAITING, FAILED, STOPPED)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -71,8 +59,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     init.add_argument("--results", default="", metavar="PAT,...", help="result files to keep (recorded in tree.json)")
     init.add_argument("--max-queued", type=int, metavar="K", help="at most K of the tree's jobs running at once")
     init.add_argument("--only-init", action="store_true", help="copy and fill in only; submit nothing")
+    init.add_argument("--cpus", type=int, help="cores of each job (a cluster allocates them: e.g. the tree's maxcore)")
+    init.add_argument("--mem", help="memory of each job, e.g. 4096, 512M, 4G")
+    init.add_argument("--timeout", help="time limit of each job: seconds, or 15m, 2h")
     init.add_argument(
-        "--shared-fs", action="store_true", help="the node (ssh or cluster) sees the run directory at the same path"
+        "--shared-fs",
+        action="store_true",
+        help="the node (ssh or cluster via one) sees the run directory at the same path; found without it when the "
+        "node can read and write it there",
     )
     status = _action(actions, "status", "per directory: done, running, waiting, failed (also written to RUN/quelist)")
     status.add_argument("run", nargs="?", default=".", metavar="RUN", help="the run directory (default: here)")
@@ -126,6 +120,31 @@ def parse_results(text: str) -> list[str]:
     return patterns
 
 
+def job_resources(args: argparse.Namespace) -> dict[str, Any]:
+    """What `--cpus`, `--mem` and `--timeout` ask for each job of the tree (kept in tree.json for `resume`)."""
+    given = {"cpus": args.cpus, "mem_mb": args.mem, "timeout": args.timeout}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def check_resources(resources: dict[str, Any]) -> None:
+    """`--cpus`, `--mem` and `--timeout` checked as the engine will check each job's: one error for the tree."""
+    from pydantic import ValidationError as Invalid
+
+    from engine.service.jobspec import JobSpec
+
+    try:
+        JobSpec.model_validate({"command": ["true"], **resources})
+    except Invalid as e:
+        flag = {"cpus": "--cpus", "mem_mb": "--mem", "timeout": "--timeout"}
+        said = [f"{flag.get(str(err['loc'][0]), err['loc'][0])}: {err['msg'].removeprefix('Value error, ')}"
+                for err in e.errors()]  # fmt: skip
+        raise ValidationError("; ".join(said) + ". Nothing was copied or submitted.") from None
+
+
+def with_resources(specs: list[dict[str, Any]], resources: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**spec, **resources} for spec in specs]
+
+
 def run_directory(src: Path, name: str | None) -> Path:
     base = name if name is not None else src.name
     if not _RUN_NAME.fullmatch(base):
@@ -140,7 +159,9 @@ async def cmd_init(args: argparse.Namespace) -> int:
     results = parse_results(args.results)
     if args.max_queued is not None and args.max_queued < 1:
         raise ValidationError(f"--max-queued {args.max_queued}: give at least 1.")
-    specs = tree_specs(tree, args.node)
+    resources = job_resources(args)
+    check_resources(resources)
+    specs = with_resources(tree_specs(tree, args.node), resources)
     batch_order(parse_specs(specs, "tree"))  # what the engine will check, checked now
     warnings = [*tree.warnings, *placeholders.unused(values, [tree.path(j) / j.script for j in tree.jobs])]
     run_dir = run_directory(src, args.name)
@@ -190,11 +211,18 @@ async def check_node(client: EngineClient, name: str, shared_fs: bool, config: C
 
 
 async def _push(run_dir: Path, remote: Remote, update: bool) -> None:
-    """Copy the run directory to the node; where it went is recorded in tree.json."""
+    """Copy the run directory to the node; where it went is recorded in tree.json. At init, a node that already sees
+    the run directory at the same path, writable (the same machine, or a shared file system), gets no copy: the tree
+    is recorded as `shared_fs`, as if given --shared-fs."""
     from engine.trees import staging
 
     stage = staging.Staging(remote)
     try:
+        if not update and await stage.sees(run_dir, STATE):
+            state = load_state(run_dir)
+            state["shared_fs"] = True
+            save_state(run_dir, state)
+            return
         remote_dir, how = await stage.push(run_dir, update=update)
     finally:
         await stage.close()
@@ -220,6 +248,7 @@ def _copy(tree: Tree, run_dir: Path, values: dict[str, str], results: list[str],
         "set": values,
         "results": results,
         "max_queued": args.max_queued,
+        "resources": job_resources(args),
         "shared_fs": args.shared_fs,
         "workflows": [],
         "jobs": {},
@@ -270,25 +299,38 @@ def save_state(run_dir: Path, state: dict[str, Any]) -> None:
 
 
 async def _submit(client: EngineClient, run: Tree, state: dict[str, Any], keys: list[str]) -> int | None:
-    """Submit the jobs of `keys` as one workflow record of the tree; recorded in tree.json before returning."""
+    """Submit the jobs of `keys` into the tree's workflow record (one record for the whole tree, so that its
+    `--max-queued` holds across resumes), or a new record when it has none yet or the engine no longer has it;
+    recorded in tree.json before returning."""
     if not keys:
         return None
     known: dict[str, int] = state["jobs"]
-    specs = tree_specs(run, state["node"], known, set(keys), state.get("remote_dir"))
-    part = len(state["workflows"])
+    specs = tree_specs(run, state["node"], known, set(keys), state.get("remote_dir"), state.get("results") or [])
+    specs = with_resources(specs, state.get("resources") or {})
     info = {
         "name": f"tree:{run.root.name}",
-        "version": f"resume {part}" if part else None,
         "description": str(run.root),
         "max_concurrent": state.get("max_queued"),
     }
-    jobs = await client.submit(specs, key=f"tree-{uuid.uuid4().hex}", workflow=info)
+    jobs = None
+    if state["workflows"]:
+        try:
+            jobs = await client.submit(specs, key=_submission_key(), workflow={**info, "join": state["workflows"][0]})
+        except NotFound:  # cleaned up with its jobs: the tree goes on in a new record
+            state["workflows"].clear()
+    if jobs is None:
+        jobs = await client.submit(specs, key=_submission_key(), workflow=info)
     workflow_id = int(jobs[0]["workflow_id"])
-    state["workflows"].append(workflow_id)
+    if workflow_id not in state["workflows"]:
+        state["workflows"].append(workflow_id)
     for spec, job in zip(specs, jobs, strict=True):
         known[spec["key"]] = int(job["id"])
     save_state(run.root, state)
     return workflow_id
+
+
+def _submission_key() -> str:
+    return f"tree-{uuid.uuid4().hex}"
 
 
 # -- status, stop, cancel, resume -------------------------------------------------------------------------------
@@ -327,7 +369,7 @@ async def cmd_status(client: EngineClient, args: argparse.Namespace) -> int:
         except JobTuiError as e:  # the status is still worth showing; the next one tries again
             say(f"jobtui: warning: results not brought back: {e.message}", err=True)
     for job in jobs:
-        job["state"] = CATEGORY.get(job["status"], job["status"])
+        job["state"] = job_state(job["status"])
         job["scheduler_id"] = None
         if job["state"] == RUNNING or (job["state"] == WAITING and job["attempts"]):
             attempts = (await client.job(job["id"]))["attempts"]
@@ -425,6 +467,7 @@ async def cmd_resume(client: EngineClient, args: argparse.Namespace) -> int:
     for job in new:  # scripts added since are filled in too (those of --only-init already were: a no-op)
         placeholders.substitute(tree.path(job) / job.script, values)
     specs = tree_specs(tree, state["node"], state["jobs"], {job.key for job in new}, state.get("remote_dir"))
+    specs = with_resources(specs, state.get("resources") or {})
     batch_order(parse_specs(specs, "tree"))
     if remote is not None:  # fixed and new scripts go to the node before anything runs again
         await _push(run_dir, remote, update=True)
@@ -477,7 +520,7 @@ async def sync(
     due = [
         job
         for job in jobs
-        if CATEGORY.get(job["status"]) in ENDED and job["attempts"] and synced.get(job["key"]) != job["attempts"]
+        if job_state(job["status"]) in ENDED and job["attempts"] and synced.get(job["key"]) != job["attempts"]
     ]
     if not due:
         return [], []

@@ -31,7 +31,7 @@ from engine.errors import ValidationError
 from engine.workflows.graph import Analysis, analyze
 from engine.workflows.sample import DEFAULT_NAME, sample_workflow
 from engine.workflows.schema import Workflow
-from tui.cli.output import as_json, duration, table
+from tui.cli.output import as_json, duration, id_list, table
 from tui.cli.sanitize import say, visible
 from tui.jobfile import read_workflow_file
 
@@ -233,7 +233,7 @@ async def cmd_wait_workflow(client: EngineClient, args: argparse.Namespace, work
         if result["done"]:
             break
         if deadline is not None and loop.time() >= deadline:
-            say(f"jobtui: gave up after {args.timeout:g} s; still pending: {result['pending']}", err=True)
+            say(f"jobtui: gave up after {args.timeout:g} s; still pending: {id_list(result['pending'])}", err=True)
             return 1
     summary = (await client.workflow(workflow_id))["workflow"]
     if args.json:

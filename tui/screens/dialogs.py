@@ -1,9 +1,11 @@
 """Small modal dialogs: confirm, ask for a reason, show an error, and the quit question. Keyboard first:
-every choice has a key, Escape always backs out, and the safe answer has the focus.
+every choice has a key and Escape always backs out. A confirmation focuses the action the user just asked
+for, so Enter does it, and the dialog says so (a key hint in a label is escaped: `[y]` is markup otherwise).
 """
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -11,23 +13,30 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 
+def key_hint(label: str, keys: str) -> str:
+    """A button label with its key, e.g. `Cancel jobs [y]`, as markup that shows the brackets."""
+    return f"{escape(label)} \\[{escape(keys)}]"
+
+
 class ConfirmScreen(ModalScreen[bool]):
+    """Yes (`y`, or Enter: the yes button has the focus) or no (`n`, Escape)."""
+
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
-    def __init__(self, title: str, message: str, yes: str = "Yes") -> None:
+    def __init__(self, title: str, message: str, yes: str = "Yes", no: str = "No") -> None:
         super().__init__()
-        self.title_text, self.message, self.yes = title, message, yes
+        self.title_text, self.message, self.yes, self.no = title, message, yes, no
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.message, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.yes} [y]", id="yes", variant="error")
-                yield Button("No [n]", id="no")
+                yield Button(key_hint(self.yes, "y, Enter"), id="yes", variant="error")
+                yield Button(key_hint(self.no, "n, Esc"), id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#yes", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -98,9 +107,9 @@ class QuitScreen(ModalScreen[str | None]):
             yield Label("Quit jobtui?", classes="dialog-title")
             yield Static(text, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Start daemon [s]", id="serve", variant="primary")
-                yield Button("Leave queued [l]", id="leave")
-                yield Button("Stay [Esc]", id="stay")
+                yield Button(key_hint("Start daemon", "s"), id="serve", variant="primary")
+                yield Button(key_hint("Leave queued", "l"), id="leave")
+                yield Button(key_hint("Stay", "Esc"), id="stay")
 
     def on_mount(self) -> None:
         self.query_one("#serve", Button).focus()

@@ -17,6 +17,15 @@ from tui.app_base import JobAppBase
 from tui.screens.dialogs import ConfirmScreen, ErrorScreen, ReasonScreen
 from tui.screens.submit import SubmitScreen
 
+# What a notice says was done, and what could not be done, for each verb
+DONE_TEXT = {
+    "cancel": "cancelled",
+    "approve": "approved",
+    "reject": "rejected",
+    "requeue": "requeued",
+    "priority": "priority changed:",
+}
+ACTION_TEXT = {"priority": "change the priority"}
 # The capability (engine.wire.CAPABILITIES) each verb needs: a role without it may not use it on any job.
 CAPABILITY_FOR = {
     "approve": "approve",
@@ -59,6 +68,7 @@ class JobActions(Screen[None]):
         return ids if ids and self._allowed(verb) else []
 
     async def _each(self, verb: str, ids: list[int], call: Callable[[int], Awaitable[Any]]) -> None:
+        """`call` on each job; one notice of what was done (`cancelled #3, #4`), one of what could not be."""
         done, errors = [], []
         for job_id in ids:
             try:
@@ -67,12 +77,12 @@ class JobActions(Screen[None]):
             except JobTuiError as e:
                 errors.append(f"#{job_id}: {e.message}")
         if done:
-            self.notify(f"{verb}: {', '.join(f'#{i}' for i in done)}", timeout=3)
+            self.notify(f"{DONE_TEXT[verb]} {', '.join(f'#{i}' for i in done)}", timeout=3)
             self.clear_marks()
         if errors:
             self.notify(
                 "\n".join(errors[:5]) + (f"\n… and {len(errors) - 5} more" if len(errors) > 5 else ""),
-                title=f"Could not {verb}",
+                title=f"Could not {ACTION_TEXT.get(verb, verb)}",
                 severity="error",
                 timeout=8,
             )
@@ -84,9 +94,11 @@ class JobActions(Screen[None]):
             return
         names = ", ".join(f"#{i}" for i in ids[:10]) + (" …" if len(ids) > 10 else "")
         if await self.app.push_screen_wait(
-            ConfirmScreen("Cancel jobs?", f"Cancel {len(ids)} job(s): {names}?", "Cancel jobs")
+            ConfirmScreen("Cancel jobs?", f"Cancel {len(ids)} job(s): {names}?", "Cancel jobs", "Keep them")
         ):
             await self._each("cancel", ids, self.app.client.cancel)
+        else:
+            self.notify(f"nothing cancelled: {names} keep their state.", timeout=3, markup=False)
 
     @work(group="actions")
     async def action_approve_jobs(self) -> None:

@@ -21,8 +21,10 @@ from engine.wire import JobRow
 from tui import formatting
 from tui.formatting import SORTABLE
 from tui.keys import bindings
+from tui.screens.failure_report import fetch_report
 from tui.screens.job_actions import JobActions
 from tui.screens.log_feed import LogFeed
+from tui.screens.report import ReportScreen
 from tui.screens.workflow import WorkflowScreen
 from tui.widgets.job_index import without_workflow, workflow_term
 from tui.widgets.job_table import JobTable
@@ -221,6 +223,20 @@ class MainScreen(JobActions):
             return
         self.table.move_to(row)
 
+    @work(exclusive=True, group="report")
+    async def action_failure_report(self) -> None:
+        """`y`: the selected job's report (command, node, reason, stderr's end), copied and shown."""
+        job_id = self.table.cursor_id
+        if job_id is None:
+            self.notify("no job selected: nothing to report.", severity="warning", timeout=3)
+            return
+        try:
+            text = await fetch_report(self.app.client, job_id)
+        except JobTuiError as e:
+            self.notify(e.message, title=f"Report of #{job_id}", severity="error", markup=False)
+            return
+        self.app.push_screen(ReportScreen(job_id, text))
+
     def action_toggle_panels(self) -> None:
         side = self.query_one("#side")
         self.panels_forced = not side.display
@@ -329,6 +345,22 @@ class MainScreen(JobActions):
             pane.show_job({"id": job_id, "status": "?", "message": e.message}, None, self.app.clock())
             return
         pane.show_job(detail["job"], detail, self.app.clock())
+
+    @work(group="attempts")
+    async def on_job_table_attempt_starts_wanted(self, message: JobTable.AttemptStartsWanted) -> None:
+        """Jobs past their first attempt: ELAPSED counts from the current attempt's start, from their detail."""
+        found = False
+        for job_id in message.job_ids:
+            try:
+                attempts = (await self.app.client.job(job_id)).get("attempts") or []
+            except JobTuiError:
+                continue
+            last = max(attempts, key=lambda a: a.get("number") or 0, default=None)
+            if last and last.get("started_at") is not None and last.get("number"):
+                self.app.index.attempt_starts[job_id] = (last["number"], last["started_at"])
+                found = True
+        if found:
+            self.table.refresh()
 
     def on_log_view_request(self, message: LogView.Request) -> None:
         if message.what == "stream":

@@ -23,6 +23,7 @@ class JobCommands(Provider):
             ("show: detail", partial(act, "screen.detail"), "Enter"),
             ("show: logs", partial(act, "screen.logs"), "l"),
             ("show: nodes and GPU panels", partial(act, "screen.toggle_panels"), "p"),
+            ("show: metrics (rates, run and wait times, running/queued sparklines)", partial(act, "app.metrics"), "M"),
             ("show: the selected job's workflow graph (DAG)", partial(act, "screen.workflow_graph"), "d"),
             ("filter: the selected job's workflow (again: all)", partial(act, "screen.workflow_filter"), "w"),
             ("filter: clear", partial(act, "screen.apply_filter('')"), ""),

@@ -114,6 +114,9 @@ class JobIndex:
         self._waits: dict[int, float] = {}
         self._wait_sum = 0.0
         self.in_workflows = 0  # jobs that belong to a workflow (the table shows a WF column when there are some)
+        # job id -> (attempt number, when that attempt started), for jobs past their first attempt: a row's
+        # `started_at` is the first attempt's start, and ELAPSED counts from the current one's
+        self.attempt_starts: dict[int, tuple[int, float]] = {}
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -137,6 +140,18 @@ class JobIndex:
             return None
         pos = bisect_left(self._keys, key)
         return len(self._ids) - 1 - pos if self.reverse else pos
+
+    def attempt_start(self, row: JobRow) -> float | None:
+        """When `row`'s current attempt started, where known and not its first attempt."""
+        known = self.attempt_starts.get(row.id)
+        return known[1] if known is not None and known[0] == row.attempts else None
+
+    def lacks_attempt_start(self, row: JobRow) -> bool:
+        """A job past its first attempt whose current attempt's start has not been fetched yet."""
+        if row.attempts < 2 or row.started_at is None:
+            return False
+        known = self.attempt_starts.get(row.id)
+        return known is None or known[0] != row.attempts
 
     @property
     def average_wait(self) -> float | None:
@@ -178,6 +193,7 @@ class JobIndex:
             old = self.rows.pop(job_id, None)
             if old is None:
                 continue
+            self.attempt_starts.pop(job_id, None)
             self.counts[old.status] -= 1
             self.in_workflows -= old.workflow_id is not None
             self._wait_sum -= self._waits.pop(job_id, 0.0)

@@ -11,12 +11,13 @@ from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.formatting import STATUS_ORDER, Column, cell_text, header_text, layout_columns
+from tui.formatting import SORTABLE, STATUS_ORDER, Column, cell_text, header_text, layout_columns
 from tui.widgets.job_index import JobIndex
 
 
@@ -28,6 +29,13 @@ class JobTable(ScrollView, can_focus=True):
         "jobtable--dim",
         *(f"jobtable--{status}" for status in STATUS_ORDER),
     }
+
+    class AttemptStartsWanted(Message):
+        """Shown jobs past their first attempt whose current attempt's start is unknown (ELAPSED needs it)."""
+
+        def __init__(self, job_ids: list[int]) -> None:
+            super().__init__()
+            self.job_ids = job_ids
 
     class CursorMoved(Message):
         """The cursor is on another job (None: the table is empty)."""
@@ -45,6 +53,8 @@ class JobTable(ScrollView, can_focus=True):
         self.marked: set[int] = set()
         self._styles: dict[str, Style] = {}
         self._layout: tuple[tuple[int, bool], list[tuple[Column, int]]] = ((-1, False), [])
+        self._asked: dict[int, int] = {}  # job id -> the attempt whose start was asked for (once per attempt)
+        self._wanted: set[int] = set()  # asked for by this repaint
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
@@ -104,6 +114,11 @@ class JobTable(ScrollView, can_focus=True):
         if old_id != self.cursor_id:
             self.post_message(self.CursorMoved(self.cursor_id))
 
+    def on_resize(self) -> None:
+        """The table got smaller (the detail or log pane opened): keep the cursor's row in view."""
+        if not self._cursor_visible():
+            self._scroll_to_cursor()
+
     def _cursor_visible(self) -> bool:
         return int(self.scroll_y) <= self.cursor_row < int(self.scroll_y) + self.page
 
@@ -118,6 +133,32 @@ class JobTable(ScrollView, can_focus=True):
         y = row - int(self.scroll_y) + 1
         if 1 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
+
+    # -- mouse -----------------------------------------------------------------------------------------
+
+    async def on_click(self, event: events.Click) -> None:
+        """A click on a row puts the cursor there (a double click opens its detail); on the header, sorts by
+        the column clicked (again: reversed)."""
+        if event.y == 0:
+            column = self._column_at(event.x)
+            if column is not None:
+                reverse = not self.index.reverse if column == self.index.sort_column else False
+                await self.run_action(f"screen.sort_by({column!r}, {reverse})")
+            return
+        row = int(self.scroll_y) + event.y - 1
+        if 0 <= row < len(self.index):
+            self.focus()
+            self.move_to(row)
+            if event.chain >= 2:
+                await self.run_action("screen.detail")
+
+    def _column_at(self, x: int) -> str | None:
+        left = 0
+        for column, width in self._columns():
+            if left <= x < left + width + 1:
+                return column.key if column.key in SORTABLE else None
+            left += width + 1
+        return None
 
     def toggle_mark(self) -> None:
         if self.cursor_id is not None:
@@ -161,12 +202,29 @@ class JobTable(ScrollView, can_focus=True):
         if row == self.cursor_row:
             line_style += self._style("cursor")
         now = self.clock()
+        since = self.index.attempt_start(job)
+        if since is None and self.index.lacks_attempt_start(job):
+            self._want_attempt_start(job.id, job.attempts)
         segments = []
         for column, cell_width in self._columns():
             if column.key == "mark":
                 text = "●" if job.id in self.marked else " "
             else:
-                text = cell_text(job, column, cell_width, now)
+                text = cell_text(job, column, cell_width, now, since)
             style = line_style + self._style(job.status) if column.key == "status" else line_style
             segments += [Segment(text, style), Segment(" ", line_style)]
         return Strip(segments).adjust_cell_length(width, line_style)
+
+    def _want_attempt_start(self, job_id: int, attempt: int) -> None:
+        """Ask for the start of a shown job's current attempt: once per attempt, in one message per repaint."""
+        if self._asked.get(job_id) == attempt:
+            return
+        self._asked[job_id] = attempt
+        if not self._wanted:
+            self.call_after_refresh(self._send_wanted)
+        self._wanted.add(job_id)
+
+    def _send_wanted(self) -> None:
+        wanted, self._wanted = sorted(self._wanted), set()
+        if wanted:
+            self.post_message(self.AttemptStartsWanted(wanted))

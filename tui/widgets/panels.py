@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from textual.containers import VerticalScroll
@@ -37,5 +36,6 @@ class NodesPanel(Static):
 
 
 class GpuPanel(Static):
-    def show_gpus(self, gpus: list[Any] | None, holders: Mapping[int, int]) -> None:
-        self.update(formatting.gpus_text(gpus, holders))
+    def show_gpus(self, nodes: list[dict[str, Any]] | None) -> None:
+        """Every node's devices and who holds each (the node records' `gpus`)."""
+        self.update(formatting.gpus_text(nodes))

@@ -4,14 +4,18 @@ Submission renders the wrapper script (`batch_script`) with the scheduler's dire
 in the job name, then submits it on stdin. A submission whose id was never recorded is found again by
 that tag and never resubmitted. One shared `QueuePoller` lists the queue for all attempts; a job that
 left the queue is judged by its exit file, then the scheduler's accounting; one that left no trace
-is declared lost only after `lost_grace` seconds.
+is declared lost only after `lost_grace` seconds. The files waiting jobs wait for (`missing_files`) are looked for
+by the same listing command, so they cost no query of their own.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from engine.clock import Clock, SystemClock
@@ -22,6 +26,8 @@ from engine.executors.batch.poller import QueuePoller, Snapshot
 from engine.executors.batch.records import FinishedRecord, QueueEntry, make_tag, slurm_reason
 from engine.executors.batch.run_files import LocalFiles, RemoteFiles, RunFiles
 from engine.executors.batch.script import ScriptSpec, render_script
+from engine.executors.file_checks import MISSING_SCRIPT, SEPARATOR, parse_missing, paths_input
+from engine.executors.results import HereFiles, ResultFiles, RunnerFiles
 from engine.executors.wrapper import EXIT, PID, SUCCESS_ENV, parse_exit_record, success_env
 from engine.models import Attempt, Reason
 from engine.remote.commands import CommandError, CommandResult, CommandRunner, LocalRunner, run_command
@@ -62,6 +68,7 @@ class Dialect(Protocol):
 
 class ClusterExecutor:
     queues_jobs = True  # the cluster's scheduler holds jobs before they run; it also enforces time limits
+    file_check_interval = 0.0  # `missing_files` waits for the next queue listing, which looks at the files
 
     def __init__(
         self,
@@ -80,6 +87,8 @@ class ClusterExecutor:
         self.root = root.rstrip("/")
         self.runner = runner or LocalRunner()
         self.files = files or (LocalFiles() if runner is None else RemoteFiles(self.runner))
+        # where a job's declared inputs and outputs are looked for (`executors.results`): the same file system
+        self.result_files: ResultFiles = HereFiles() if isinstance(self.files, LocalFiles) else RunnerFiles(self.runner)
         self.command_env = command_env
         self.clock = clock or SystemClock()
         self.query_timeout = query_timeout
@@ -87,6 +96,10 @@ class ClusterExecutor:
         self.poller = QueuePoller(self._list_queue, cfg.poll_interval, self._health, clock=self.clock)
         self._listener: NodeListener | None = None
         self._user: str | None = None
+        # what gives the paths the next listing looks at too (`missing_files`), and what that listing found:
+        # (that giver, the paths it gave, those missing)
+        self._files_wanted: Callable[[], Sequence[str]] | None = None
+        self._files_seen: tuple[Callable[[], Sequence[str]], tuple[str, ...], set[str]] | None = None
 
     # -- Executor protocol -----------------------------------------------------------------------------
 
@@ -291,8 +304,37 @@ class ClusterExecutor:
             self._user = result.stdout.strip()
         # a scheduler that is half up may accept the connection and never answer: bound the wait
         timeout = min(self.query_timeout, max(15.0, 2 * self.cfg.poll_interval))
-        result = await self._command("list", self.dialect.list_argv(self._user), timeout=timeout)
-        return self.dialect.parse_list(result)
+        argv = self.dialect.list_argv(self._user)
+        asking, self._files_wanted = self._files_wanted, None
+        wanted = tuple(asking()) if asking is not None else ()
+        if asking is None or not wanted:
+            self._files_seen = None if asking is None else (asking, wanted, set())
+            return self.dialect.parse_list(await self._command("list", argv, timeout=timeout))
+        # the same query looks at the files waiting jobs wait for: the listing, then the missing ones
+        script = f"{shlex.join(argv)} </dev/null; rc=$?; printf '\\n%s\\n' {SEPARATOR}; {MISSING_SCRIPT}; exit $rc"
+        result = await self._command("list", ["sh", "-c", script], input=paths_input(wanted), timeout=timeout)
+        listing, found, files = result.stdout.rpartition(f"\n{SEPARATOR}\n")
+        if not found:
+            raise JobTuiError(f"{self.node}: the queue listing ended before its file check: {result.stderr[:200]}")
+        entries = self.dialect.parse_list(replace(result, stdout=listing))
+        self._files_seen = (asking, wanted, parse_missing(files, wanted))
+        return entries
+
+    async def missing_files(self, paths: Callable[[], Sequence[str]]) -> tuple[Sequence[str], set[str]]:
+        """(the paths asked, those of them not on the cluster), as the next queue listing saw them: the files ride
+        on that one query (which this call waits for), so any number of them costs no command of its own.
+        `paths()` is called when that listing starts, so files asked for meanwhile are in it."""
+        self.poller.subscribe()
+        try:
+            while True:
+                self._files_wanted = paths  # taken by the next listing (set again if one in flight missed it)
+                snap = await self.poller.next()
+                seen = self._files_seen
+                if snap.ok and seen is not None and seen[0] is paths:
+                    self._files_seen = None
+                    return seen[1], seen[2]
+        finally:
+            self.poller.unsubscribe()
 
     async def _command(
         self, verb: str, argv: list[str], input: bytes | None = None, check: bool = False, timeout: float | None = None

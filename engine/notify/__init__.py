@@ -1,0 +1,1 @@
+"""Hooks: which events reach which hook, and delivering them (a command, or an HTTP POST) off the engine loop."""
