@@ -1,10 +1,13 @@
-"""N trivial jobs (`/bin/true`) at concurrency C: jobtui vs task-spooler, GNU parallel and a bare asyncio loop.
+"""N trivial jobs (`/bin/true`) at concurrency C: jobtui vs task-spooler, GNU parallel, `xargs -P C` and a bare
+asyncio loop.
 
 Each round runs every contender once, in rotating order (the A/B pair swapped every other round, and the
 file system synced before each run, so no contender pays for the last one's writes), in this one process's
-run; the table shows median wall ms/job over the rounds and the ratio of each median to jobtui's. jobtui's figure covers
-the whole path: one HTTP submission of N jobs to a running `jobtui --serve`, scheduling, detached
-launch under the wrapper, every transition persisted, until the last job is recorded as ended.
+run; the table shows median wall ms/job over the rounds and the ratio of each median to jobtui's, and for each jobtui
+contender the median CPU time its `--serve` process spent per job (less sensitive to the machine's other load than
+wall time). jobtui's figure covers the whole path: one HTTP submission of N jobs to a running `jobtui --serve`,
+scheduling, detached launch under the wrapper, every transition persisted, until the last job is recorded as ended.
+`xargs -P C` runs `sh -c 'exec true'` per job: the floor of any launcher that starts a shell per job.
 
 With `--baseline DIR` (another checkout of jobtui, e.g. `git worktree add /tmp/base HEAD~1`), that
 checkout's engine runs as one more contender in the same rounds: a before/after comparison on one machine
@@ -67,6 +70,22 @@ def task_spooler(n: int, c: int, scratch: Path) -> float | None:
     elapsed = time.perf_counter() - start
     subprocess.run([tsp, "-K"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return elapsed
+
+
+def xargs(n: int, c: int) -> float | None:
+    """The floor for any launcher: `xargs -P C` running `sh -c 'exec true'` (a shell, as jobtui's wrapper is)."""
+    found = shutil.which("xargs")
+    if found is None:
+        return None
+    start = time.perf_counter()
+    subprocess.run(
+        [found, "-P", str(c), "-n", "1", "sh", "-c", "exec true"],
+        input="x\n" * n,
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
 
 
 def gnu_parallel(n: int, c: int) -> float | None:
@@ -135,13 +154,20 @@ def main() -> None:
     n = int(args[0]) if len(args) > 0 else 5000
     c = int(args[1]) if len(args) > 1 else 16
     rounds = int(args[2]) if len(args) > 2 else 3
-    results: dict[str, list[float]] = {"jobtui": [], "task-spooler": [], "GNU parallel": [], "bare asyncio": []}
+    results: dict[str, list[float]] = {
+        "jobtui": [],
+        "task-spooler": [],
+        "GNU parallel": [],
+        "xargs -P": [],
+        "bare asyncio": [],
+    }
     baseline_cpu: list[float] = []
     if baseline is not None:
         results["jobtui@baseline"] = []
     no_cgroups_cpu: list[float] = []
     if no_cgroups:
         results["jobtui proc"] = []  # the same engine without cgroups
+    engine_cpu = {"jobtui": ENGINE_CPU, "jobtui proc": no_cgroups_cpu, "jobtui@baseline": baseline_cpu}
     for r in range(rounds):
         order = list(results)
         order = order[r % len(order) :] + order[: r % len(order)]
@@ -162,26 +188,27 @@ def main() -> None:
                     t = task_spooler(n, c, scratch)
                 elif name == "GNU parallel":
                     t = gnu_parallel(n, c)
+                elif name == "xargs -P":
+                    t = xargs(n, c)
                 else:
                     t = asyncio.run(bare_asyncio(n, c))
             if t is not None:
                 results[name].append(t)
-                print(f"round {r + 1}: {name:<13} {t:7.2f} s  {t / n * 1000:6.3f} ms/job", flush=True)
+                cpus = engine_cpu.get(name)
+                cpu_text = f"  engine CPU {cpus[-1] / n * 1000:6.3f} ms/job" if cpus else ""
+                print(f"round {r + 1}: {name:<15} {t:7.2f} s  {t / n * 1000:6.3f} ms/job{cpu_text}", flush=True)
     base = statistics.median(results["jobtui"])
     print(f"\n{n} x {TRUE} at concurrency {c}, {rounds} rounds, median wall:")
-    print(f"{'tool':<14}{'s':>8}{'ms/job':>9}{'vs jobtui':>11}")
+    print(f"{'tool':<16}{'s':>8}{'ms/job':>9}{'vs jobtui':>11}{'engine CPU ms/job':>19}")
     for name, times in results.items():
         if times:
             m = statistics.median(times)
-            print(f"{name:<14}{m:8.2f}{m / n * 1000:9.3f}{m / base:10.2f}x")
-    cpu = statistics.median(ENGINE_CPU)
-    print(f"jobtui engine CPU (the --serve process alone): {cpu:.2f} s, {cpu / n * 1000:.3f} ms/job")
-    if no_cgroups_cpu:
-        cpu = statistics.median(no_cgroups_cpu)
-        print(f"jobtui proc engine CPU (no cgroups): {cpu:.2f} s, {cpu / n * 1000:.3f} ms/job")
-    if baseline_cpu:
-        cpu = statistics.median(baseline_cpu)
-        print(f"jobtui@baseline engine CPU: {cpu:.2f} s, {cpu / n * 1000:.3f} ms/job ({baseline})")
+            cpu_text = f"{statistics.median(engine_cpu[name]) / n * 1000:19.3f}" if engine_cpu.get(name) else ""
+            print(f"{name:<16}{m:8.2f}{m / n * 1000:9.3f}{m / base:10.2f}x{cpu_text}")
+    print(
+        "engine CPU: the --serve process alone, median over the rounds"
+        + (f"; baseline: {baseline}" if baseline else "")
+    )
 
 
 if __name__ == "__main__":

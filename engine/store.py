@@ -263,7 +263,7 @@ class Store:
             batch, self._pending = self._pending, []
             # Grouping queued statements by kind turns them into a few executemany calls (one thread hop
             # each); a stable sort keeps the order of changes to the same row.
-            statements = sorted(batch, key=lambda st: st[0]) + (acknowledged or [])
+            statements = _latest_only(sorted(batch, key=lambda st: st[0])) + (acknowledged or [])
             if not statements:
                 return
             try:
@@ -630,6 +630,24 @@ def _read_error_message(path: Path, error: sqlite3.Error) -> str:
         f"{path}: could not read the state database ({error}). If it persists the file may be damaged: "
         "restore it from a backup, or move it aside (keep it for recovery) to start with an empty queue."
     )
+
+
+# Statements that rewrite a whole row (an attempt; a job's changing fields) from the object as it is when queued:
+# of several for one row in a commit, the last says all the others do (a job that starts and ends within one group
+# window writes its attempt once, not three times). The key of the row in each statement's parameters.
+_LAST_WINS: dict[str, slice] = {_UPSERT_ATTEMPT: slice(0, 2), _UPDATE_JOB_STATE: slice(4, 5)}
+
+
+def _latest_only(statements: list[Statement]) -> list[Statement]:
+    """`statements` (sorted by kind) without those a later one of the same kind for the same row overwrites."""
+    kept: list[Statement] = []
+    for sql, group in groupby(statements, key=lambda st: st[0]):
+        key = _LAST_WINS.get(sql)
+        if key is None:
+            kept.extend(group)
+        else:
+            kept.extend({tuple(params[key]): (sql, params) for sql, params in group}.values())
+    return kept
 
 
 def _write_error_message(path: Path, error: sqlite3.Error) -> str:

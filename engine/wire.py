@@ -49,6 +49,7 @@ class JobRow:
     finished_at: float | None
     tags: tuple[str, ...]
     workflow_id: int | None
+    flags: str  # what the engine flagged on its run: "overrun", "stalled", both space-separated, or ""
 
 
 # The columns of `GET /api/snapshot?view=rows`, in this order: a 100,000-job snapshot is ~5x smaller and
@@ -63,6 +64,7 @@ def table_row(job: Job) -> list[Any]:
         job.id, job.name, job.user, job.team, job.status.value, job.priority, job.node, p.percent, p.step,
         p.total, p.text, p.eta_seconds, job.attempts, job.exit_code, job.reason.value if job.reason else None,
         job.created_at, job.started_at, job.finished_at, list(job.tags), job.workflow_id,
+        "" if p.overrun is None and p.stalled_since is None else watch_flags(p.overrun, p.stalled_since),
     ]  # fmt: skip
 
 
@@ -75,7 +77,13 @@ def record_row(record: Mapping[str, Any]) -> list[Any]:
         p.get("text") or "", p.get("eta_seconds"), record.get("attempts", 0), record.get("exit_code"),
         record.get("reason"), record.get("created_at") or 0.0, record.get("started_at"), record.get("finished_at"),
         list(record.get("tags") or ()), record.get("workflow_id"),
+        watch_flags(p.get("overrun"), p.get("stalled_since")),
     ]  # fmt: skip
+
+
+def watch_flags(overrun: float | None, stalled_since: float | None) -> str:
+    """A row's `flags`: `overrun` (past its run-time estimate), `stalled` (no output nor progress), both, or ""."""
+    return " ".join(word for word, at in (("overrun", overrun), ("stalled", stalled_since)) if at is not None)
 
 
 def row_from_values(values: list[Any], _intern: Callable[[str], str] = sys.intern) -> JobRow:

@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.models import ACTIVE_NAMES
 from engine.wire import JobRow
-from tui.watch_text import abaqus_text, estimate_text, flags_text
+from tui.watch_text import abaqus_text, estimate_text, flag_marks, flags_text
 
 # Lifecycle order: sorting by status groups jobs the way they move through the queue.
 STATUS_ORDER = (
@@ -146,7 +146,7 @@ def cell_text(row: JobRow, column: Column, width: int, now: float, since: float 
     elif key == "user":
         text = row.user
     elif key == "status":
-        text = f"{STATUS_GLYPH.get(row.status, '·')} {row.status}"
+        text = f"{STATUS_GLYPH.get(row.status, '·')}{flag_marks(row.flags, row.status)} {row.status}"
     elif key == "priority":
         text = str(row.priority)
     elif key == "node":

@@ -16,6 +16,17 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
+# The marks of a running job's flags, after its status (the table's STATUS cell, `jobtui list`)
+FLAG_MARKS = {"overrun": "!", "stalled": "⏸"}
+
+
+def flag_marks(flags: str, status: str) -> str:
+    """`!` past its estimate, `⏸` stalled, `!⏸` both: a job row's `flags` while it runs; empty otherwise."""
+    if not flags or status not in ("running", "starting"):
+        return ""
+    return "".join(FLAG_MARKS.get(word, "") for word in flags.split())
+
+
 def flags_text(progress: dict[str, Any], now: float) -> str:
     """`OVERRUN  STALLED 5m00s` for a flagged job; empty when it has no flag."""
     parts = []

@@ -1,9 +1,9 @@
 """One attempt's cgroup: made with its limits before the job starts, killed whole, read for usage, removed.
 
-An attempt's cgroup is `<the engine's cgroup>/jobtui-<engine key>/<name>` in each hierarchy (v2: one; v1: one
-per mounted controller among memory, pids, freezer, cpu, cpuacct). Root makes them, so their files stay root's:
-a job run as another user can neither leave its cgroup nor change its limits. Every operation tolerates a
-cgroup that is gone already (another path of the engine finished with it).
+An attempt's cgroup is `<the engine's cgroup>/jobtui-<engine key>/<name>` in each hierarchy it needs (v2: the one;
+v1: those of memory, freezer and cpuacct, and of cpu and pids when its job has a CPU or process limit). Root makes
+them, so their files stay root's: a job run as another user can neither leave its cgroup nor change its limits.
+Every operation tolerates a cgroup that is gone already (another path of the engine finished with it).
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ class Limits:
     cpus: float | None = None
     pids: int | None = None
 
+    @property
+    def controllers(self) -> frozenset[str]:
+        """The controllers these limits are set with (memory's is joined whatever they are)."""
+        return frozenset(
+            name for name, value in (("memory", self.memory_bytes), ("cpu", self.cpus), ("pids", self.pids)) if value
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -46,9 +53,10 @@ class AttemptGroup:
 
     @classmethod
     def create(cls, mode: Mode, engine_key: str, name: str, limits: Limits) -> AttemptGroup:
-        """Make the attempt's cgroup in every hierarchy of `mode` and write its limits; OSError when it cannot."""
+        """Make the attempt's cgroup in the hierarchies of `mode` it needs (`Mode.parents_for`) and write its
+        limits; OSError when it cannot."""
         dirs = []
-        for parent in mode.parents:
+        for parent in mode.parents_for(limits.controllers):
             engine_dir = os.path.join(parent, f"jobtui-{engine_key}")
             path = os.path.join(engine_dir, name)
             if engine_dir in _MADE:

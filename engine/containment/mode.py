@@ -16,7 +16,10 @@ from engine.containment.hierarchy import Hierarchy, hierarchies
 Kind = Literal["cgroup_v2", "cgroup_v1", "proc"]
 Preference = Literal["auto", "cgroup_v2", "cgroup_v1", "proc"]
 
-V1_CONTROLLERS = ("memory", "pids", "freezer", "cpu", "cpuacct")  # the v1 hierarchies an attempt joins
+V1_CONTROLLERS = ("memory", "pids", "freezer", "cpu", "cpuacct")  # the v1 hierarchies an attempt may join
+# v1: the hierarchies every attempt joins (kill: freezer; CPU time: cpuacct; peak memory and OOM: memory); those of
+# cpu and pids only when its job has that limit (a v1 cgroup costs the kernel tens of µs to make and remove).
+V1_ALWAYS = frozenset({"memory", "freezer", "cpuacct"})
 V2_CONTROLLERS = ("memory", "pids", "cpu")
 _UNSAFE = set("\n")  # the wrapper reads the cgroup paths it joins one a line
 
@@ -30,10 +33,20 @@ class Mode:
     controllers: frozenset[str] = frozenset()  # those whose limits an attempt's cgroup gets
     detail: str = ""
     hand_down: bool = False  # v2: the engine moves itself into a leaf of its cgroup to hand `controllers` down
+    bound: tuple[frozenset[str], ...] = ()  # v1: the controllers of each of `parents`
 
     @property
     def uses_cgroups(self) -> bool:
         return self.kind != "proc"
+
+    def parents_for(self, limits: frozenset[str]) -> tuple[str, ...]:
+        """The hierarchies an attempt whose job limits `limits` (controllers) joins: v2 its one; v1 those of
+        V1_ALWAYS and of its limits (all of them where that would leave none)."""
+        if self.kind != "cgroup_v1" or len(self.bound) != len(self.parents):
+            return self.parents
+        wanted = V1_ALWAYS | limits
+        chosen = tuple(p for p, bound in zip(self.parents, self.bound, strict=True) if bound & wanted)
+        return chosen or self.parents
 
 
 def detect(prefer: Preference = "auto", found: list[Hierarchy] | None = None) -> Mode:
@@ -104,7 +117,7 @@ def _v1(found: list[Hierarchy]) -> Mode:
     parents = tuple(h.own for h in found)
     places = ", ".join(h.own for h in found)
     detail = f"cgroup v1 ({', '.join(sorted(controllers))}) below the engine's own cgroups ({places})"
-    return Mode("cgroup_v1", parents, controllers, detail)
+    return Mode("cgroup_v1", parents, controllers, detail, bound=tuple(h.controllers for h in found))
 
 
 def _proc(why: str) -> Mode:

@@ -45,6 +45,7 @@ from engine.errors import NotFound, PermissionDenied, StoreError
 from engine.events import Event, EventBus, JobChanged, JobRemoved, LimitsChanged, NodesSampled, Subscription
 from engine.executors.base import Executor, LaunchSpec, Outcome
 from engine.executors.http import HttpExecutor
+from engine.executors.local import attempt_dir_name
 from engine.executors.registry import make_executors
 from engine.executors.results import Declared, HereFiles
 from engine.models import (
@@ -487,9 +488,12 @@ class Engine:
         for workflow_id in emptied:
             self._workflows.pop(workflow_id, None)
             self._workflow_caps.pop(workflow_id, None)
+        runs = self.state_dir / "runs"
         for job_id in ended:
-            del self._jobs[job_id]
-            shutil.rmtree(self.state_dir / "runs" / str(job_id), ignore_errors=True)
+            job = self._jobs.pop(job_id)
+            shutil.rmtree(runs / str(job_id), ignore_errors=True)  # http attempts', and local ones of the older layout
+            for number in range(1, job.attempts + 1):
+                shutil.rmtree(runs / attempt_dir_name(job_id, number), ignore_errors=True)
         if ended and self._environments:
             used = {job.extra.get(ENV_KEY) for job in self._jobs.values()}
             self._environments = {d: e for d, e in self._environments.items() if d in used}

@@ -9,11 +9,12 @@ or listing ever holds a secret.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import translate
 
 import orjson
 
@@ -36,7 +37,14 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def denied(name: str, patterns: Iterable[str]) -> bool:
     """Is `name` on the deny-list (globs, matched case-sensitively, as variable names are)?"""
-    return any(fnmatchcase(name, pattern) for pattern in patterns)
+    return _deny_list(tuple(patterns)).match(name) is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _deny_list(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """The deny-list's globs as one expression (what `fnmatchcase` does for each, in one match per name: a
+    submission filters every variable of every job it holds)."""
+    return re.compile("|".join(translate(p) for p in patterns) or "(?!)")
 
 
 @dataclass(frozen=True, slots=True)

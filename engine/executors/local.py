@@ -66,6 +66,13 @@ def python_job(spec: LaunchSpec, code: str) -> tuple[list[str], list[tuple[int, 
     return [interpreter, f"/dev/fd/{PYTHON_FD}", *args], handed
 
 
+def attempt_dir_name(job_id: int, number: int) -> str:
+    """The name of a local attempt's run directory in the runs directory: `JOB.NUMBER`, flat, so a launch makes one
+    directory (a `mkdir` costs the kernel 0.05 to 0.2 ms here; a job directory above it would double it). Attempts
+    launched before this layout have `JOB/NUMBER`; each attempt keeps the run directory it was given."""
+    return f"{job_id}.{number}"
+
+
 def process_start_time(pid: int) -> int | None:
     """The kernel's start time of `pid` in clock ticks since boot, or None if it is gone."""
     try:
@@ -100,11 +107,16 @@ class LocalExecutor:
         self._umask = current_umask()  # jobs get the daemon's; the wrapper's own files are private whatever it is
 
     def run_dir(self, job_id: int, number: int) -> str:
-        return str(self.runs_root / str(job_id) / str(number))
+        return str(self.runs_root / attempt_dir_name(job_id, number))
 
     async def launch(self, spec: LaunchSpec) -> None:
         attempt = spec.attempt
-        os.makedirs(attempt.run_dir, mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(attempt.run_dir, 0o700)  # one directory per attempt, no parent to make (see attempt_dir_name)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the runs directory itself is not made yet
+            os.makedirs(attempt.run_dir, mode=0o700, exist_ok=True)
         command, files = spec.job.command, [_DEVNULL_STDIN]
         code = spec.job.extra.get("python_code")
         if code is not None:

@@ -277,11 +277,11 @@ def test_exit_codes_for_bad_usage_and_failures(cli: Daemon) -> None:
 def test_cleanup_deletes_old_ended_jobs(cli: Daemon) -> None:
     job_id = submit(cli, "--", "true")
     wait_ok(cli, job_id)
-    assert cli.state_dir.joinpath("runs", str(job_id)).exists()
+    assert cli.state_dir.joinpath("runs", f"{job_id}.1").exists()
     deleted = cli.cli_json("cleanup", "--days", "0")
     assert set(deleted) == {"deleted"} and deleted["deleted"] >= 1
     assert cli.cli("show", str(job_id)).returncode == 1
-    assert not cli.state_dir.joinpath("runs", str(job_id)).exists()
+    assert not cli.state_dir.joinpath("runs", f"{job_id}.1").exists()
 
 
 def test_help_needs_no_engine() -> None:

@@ -174,3 +174,27 @@ async def test_without_cgroups_memory_rlimit_caps_the_address_space(engine_facto
     assert capped.status == JobStatus.FAILED, capped
     (attempt,), _ = await rig.history(capped.id)
     assert "MemoryError" in Path(attempt.run_dir, "stderr").read_text() and attempt.cgroups == []
+
+
+@needs_cgroups
+@pytest.mark.skipif(detect().kind != "cgroup_v1", reason="v2 has one hierarchy: nothing to leave out")
+async def test_an_attempt_joins_the_cpu_and_pids_hierarchies_only_for_their_limits(engine_factory) -> None:
+    mode = detect()
+    controllers = dict(zip(mode.parents, mode.bound, strict=True))  # each hierarchy's own cgroup: its controllers
+    if not any(bound <= {"cpu", "pids"} for bound in controllers.values()):
+        pytest.skip("cpu and pids are mounted with controllers every attempt joins")
+    rig = await engine_factory(config())
+    uncapped = await rig.submit_one(["true"], cpus=0)  # no CPU quota, and no pids_max in the config
+    capped = await rig.submit_one(["true"], cpus=1)
+
+    async def joined(job_id: int) -> set[str]:
+        """The controllers of the hierarchies the job's attempt joined."""
+        await rig.wait_terminal(job_id, timeout=20)
+        (attempt,), _ = await rig.history(job_id)
+        return {c for d in attempt.cgroups for c in controllers[os.path.dirname(os.path.dirname(d))]}
+
+    uncapped_joined, capped_joined = await joined(uncapped.id), await joined(capped.id)
+    assert {"memory", "freezer", "cpuacct"} <= uncapped_joined and "pids" not in uncapped_joined, uncapped_joined
+    assert "cpu" in capped_joined and "pids" not in capped_joined, capped_joined
+    if any(bound == {"cpu"} for bound in controllers.values()):  # cpu mounted apart from cpuacct
+        assert "cpu" not in uncapped_joined, uncapped_joined

@@ -30,7 +30,7 @@ def job_of(daemon: Daemon, job_id: int) -> dict:
 
 def test_job_survives_kill_9_of_the_daemon_and_is_reattached(daemon: Daemon) -> None:
     job_id = submit(daemon, "--name", "counter", "--", "sh", "-c", COUNTER)
-    stdout = wait_for_sync(lambda: next(daemon.state_dir.glob(f"runs/{job_id}/1/stdout"), None), 10, "output")
+    stdout = wait_for_sync(lambda: next(daemon.state_dir.glob(f"runs/{job_id}.1/stdout"), None), 10, "output")
     wait_for_sync(lambda: stdout.read_text().count("\n") >= 5, 10, "a few lines of output")
     detail = daemon.job(job_id)
     assert detail["job"]["status"] == "running"

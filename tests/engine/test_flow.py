@@ -75,7 +75,7 @@ async def test_cleanup_deletes_ended_jobs_and_says_so(rig: Rig) -> None:
     done, running = await rig.submit(["true"], ["sleep", "30"])
     await rig.wait_terminal(done.id)
     await rig.wait_status(running.id, JobStatus.RUNNING)
-    run_dir = rig.state_dir / "runs" / str(done.id)
+    run_dir = rig.state_dir / "runs" / f"{done.id}.1"
     assert run_dir.exists()
     stream = rig.engine.subscribe()
     assert await rig.service.cleanup(rig.actor(), 0) == 1

@@ -21,7 +21,7 @@ async def test_submit_runs_to_completion_with_output_in_per_attempt_files(rig: R
     attempts, events = await rig.history(job.id)
     assert len(attempts) == 1
     run_dir = Path(attempts[0].run_dir)
-    assert run_dir == rig.state_dir / "runs" / str(job.id) / "1"
+    assert run_dir == rig.state_dir / "runs" / f"{job.id}.1"  # one directory per attempt, made with one mkdir
     assert (run_dir / "stdout").read_text() == f"out-{job.id}\n"
     assert (run_dir / "stderr").read_text() == "err\n"
     assert [e.to_status for e in events] == ["waiting", "starting", "running", "completed"]

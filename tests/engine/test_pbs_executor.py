@@ -126,7 +126,8 @@ async def _run(executor: ClusterExecutor, job: Job, attempt: Attempt, workdir: P
 
 
 async def test_submit_queued_running_finished(tmp_path):
-    server = FakePbs(["Q", "Q", "R", "R"], {"exit": 0, "Exit_status": 0, "substate": 92})
+    used = {"resources_used": {"cput": "00:00:03", "mem": "51200kb", "walltime": "00:00:04"}}
+    server = FakePbs(["Q", "Q", "R", "R"], {"exit": 0, "Exit_status": 0, "substate": 92, **used})
     executor = _executor(server, tmp_path)
     listener = Listener()
     executor.attach(listener)
@@ -137,7 +138,11 @@ async def test_submit_queued_running_finished(tmp_path):
     assert listener.states == ["Q", "R"] and attempt.running_since is not None
     script = server.runner.inputs[server.runner.calls.index(["qsub"])].decode()
     assert "#PBS -l select=1:ncpus=1" in script and "#PBS -l walltime=0:10:00" in script
-    assert not any(call[:2] == ["qstat", "-x"] for call in server.runner.calls)  # the exit file sufficed
+    # the exit file gave the code; the history was asked once, for the job's usage
+    assert [call for call in server.runner.calls if call[:2] == ["qstat", "-x"]] == [
+        ["qstat", "-x", "-f", "-F", "json", "1234.pbs01"]
+    ]
+    assert (attempt.cpu_seconds, attempt.peak_memory_bytes) == (3.0, 51200 << 10)
 
 
 @pytest.mark.parametrize(
@@ -156,6 +161,24 @@ async def test_a_job_killed_without_an_exit_file_is_judged_by_its_history(tmp_pa
     assert outcome.reason == reason and outcome.exit_code is None, outcome
     assert attempt.external_state == state and "pbs job 1234.pbs01" in outcome.message
     assert ["qstat", "-x", "-f", "-F", "json", "1234.pbs01"] in server.runner.calls
+
+
+async def test_jobs_that_end_together_share_one_usage_query(tmp_path):
+    used = {"resources_used": {"cput": "00:00:03", "mem": "51200kb", "walltime": "00:00:04"}}
+    server = FakePbs(["R", "R"], {"exit": 0, "Exit_status": 0, "substate": 92, **used})
+    executor = _executor(server, tmp_path)
+    attempts = []
+    for n in (7, 8):
+        attempt = Attempt(n, 1, "pbs", executor.run_dir(n, 1), f"{n:016x}")
+        await executor.launch(LaunchSpec(Job(n, "solve", ["true"], "ann", timeout=600), attempt, {}, str(tmp_path)))
+        attempts.append(attempt)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(executor.wait(a) for a in attempts)), 10)
+    finally:
+        await executor.close()
+    history = [call for call in server.runner.calls if call[:2] == ["qstat", "-x"]]
+    assert history == [["qstat", "-x", "-f", "-F", "json", "1234.pbs01", "1235.pbs01"]]
+    assert [(a.cpu_seconds, a.peak_memory_bytes) for a in attempts] == [(3.0, 51200 << 10)] * 2
 
 
 async def test_a_signal_from_the_history_is_a_signal(tmp_path):

@@ -146,7 +146,7 @@ def test_cancel_cancels_the_unfinished_jobs_and_writes_the_results(runs: Runs, t
     results = tmp_path / "results.json"
     proc = runs.start(state, "--on-interrupt", "cancel", "-o", str(results))
     wait_running(state, proc)
-    wrapper = int(next(state.glob("runs/*/*/pid")).read_text())
+    wrapper = int(next(state.glob("runs/*/pid")).read_text())
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import StoreError
-from engine.models import JobStatus
+from engine.models import Attempt, Job, JobStatus
 from engine.store import SCHEMA_VERSION, Store
 from tests.fixtures.engine import db_rows
 
@@ -81,6 +81,25 @@ async def test_store_reopens_what_it_saved(tmp_path: Path) -> None:
     await again.open()
     assert await again.load_settings() == {"limits": {"max_concurrent": 7}}
     await again.close()
+
+
+async def test_a_commit_writes_each_attempt_row_once_with_its_latest_state(tmp_path: Path) -> None:
+    """An attempt saved at start, running and end within one group window is one row write, of its end."""
+    store = Store(tmp_path / "s.db")
+    await store.open()
+    await store.commit([Store.save_job(Job(n, "j", ["true"], "ann")) for n in (1, 2)])
+    first, other = Attempt(1, 1, "local", "/r/1/1", "t1"), Attempt(2, 1, "local", "/r/2/1", "t2")
+    store.queue([Store.save_attempt(first), Store.save_attempt(other)])
+    first.status = "running"
+    store.queue([Store.save_attempt(first)])
+    first.status, first.exit_code = "finished", 3
+    store.queue([Store.save_attempt(first)])
+    before = store.db.total_changes
+    await store.flush()
+    assert store.db.total_changes - before == 2  # one write per row, not four
+    saved = {a.job_id: a for a in await store.load_attempts()}
+    assert (saved[1].status, saved[1].exit_code) == ("finished", 3) and saved[2].status == other.status
+    await store.close()
 
 
 @contextlib.contextmanager

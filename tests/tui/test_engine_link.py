@@ -74,4 +74,4 @@ async def test_attach_act_and_reconnect(tmp_path):
                     pass
             stop(daemon)
         await cli.close()
-    assert os.path.exists(tmp_path / "runs" / "1")
+    assert os.path.exists(tmp_path / "runs" / "1.1")  # job 1's first attempt ran

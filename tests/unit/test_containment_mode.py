@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.containment.delegation import hand_down
 from engine.containment.hierarchy import Hierarchy, hierarchies
-from engine.containment.mode import detect
+from engine.containment.mode import Mode, detect
 
 
 def machine(tmp_path: Path, v2_controllers: str = "", own_v2: str = "/sub/c") -> list:
@@ -79,3 +79,21 @@ def test_a_refused_hand_down_leaves_containment_without_limits(tmp_path) -> None
     (own / "cgroup.subtree_control").mkdir()  # cannot be written: as the kernel's EBUSY would refuse it
     settled = hand_down(detect("cgroup_v2", found))
     assert settled.kind == "cgroup_v2" and not settled.controllers and "no limit is enforced" in settled.detail
+
+
+def test_v1_attempts_join_cpu_and_pids_only_for_their_limits() -> None:
+    bound = (
+        frozenset({"cpu"}),
+        frozenset({"cpuacct"}),
+        frozenset({"memory"}),
+        frozenset({"freezer"}),
+        frozenset({"pids"}),
+    )
+    mode = Mode("cgroup_v1", ("/c/cpu", "/c/cpuacct", "/c/memory", "/c/freezer", "/c/pids"), bound=bound)
+    assert mode.parents_for(frozenset()) == ("/c/cpuacct", "/c/memory", "/c/freezer")
+    assert mode.parents_for(frozenset({"cpu", "pids"})) == mode.parents
+    together = Mode(
+        "cgroup_v1", ("/c/cpu,cpuacct", "/c/pids"), bound=(frozenset({"cpu", "cpuacct"}), frozenset({"pids"}))
+    )
+    assert together.parents_for(frozenset()) == ("/c/cpu,cpuacct",)  # cpu comes with cpuacct's hierarchy
+    assert Mode("cgroup_v1", ("/c/pids",), bound=(frozenset({"pids"}),)).parents_for(frozenset()) == ("/c/pids",)

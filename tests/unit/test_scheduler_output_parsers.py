@@ -98,7 +98,7 @@ def test_sacct_from_the_job_completion_file():
 
 
 def test_sacct_skips_steps_and_reads_signals():
-    text = "7|job|CANCELLED by 0|0:15\n7.batch|batch|CANCELLED|0:15\n"
+    text = "7|job|CANCELLED by 0|0:15||\n7.batch|batch|CANCELLED|0:15||\n"
     (record,) = parse_sacct(text)
     assert record.state == "CANCELLED" and record.signal == 15
 

@@ -11,9 +11,10 @@ import json
 import time
 from typing import Any, Literal
 
+from engine.wire import watch_flags
 from tui.cli.sanitize import visible
 from tui.cli.terminal import paint, table_width
-from tui.watch_text import abaqus_text, estimate_text, flags_text
+from tui.watch_text import abaqus_text, estimate_text, flag_marks, flags_text
 
 MIN_CUT = 10  # a column this narrow or narrower is never cut to fit the terminal
 DEFAULT_FIELDS = [
@@ -79,7 +80,7 @@ def table(
     """Aligned columns under upper-case headers. With a `width` (by default the terminal's, where stdout is
     one: `terminal.table_width`), the widest columns (a command, a name) are cut, with an ellipsis, until a
     row fits; None keeps every column whole. With `colour`, a status column is painted."""
-    rows = [[cell(pick(r, f), f) for f in fields] for r in records]
+    rows = [[cell(pick(r, f), f) + (status_marks(r) if f == "status" else "") for f in fields] for r in records]
     headers = [visible(f.upper()) for f in fields]
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
     if width == "terminal":
@@ -92,10 +93,18 @@ def table(
         parts = []
         for i, (value, w) in enumerate(zip(values, widths, strict=True)):
             text = clip(value, w).ljust(w)
-            parts.append(paint(text, value, True) if i in painted else text)
+            parts.append(paint(text, value.split(" ", 1)[0], True) if i in painted else text)
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(headers), *map(line, rows)])
+
+
+def status_marks(record: dict[str, Any]) -> str:
+    """` !` (past its estimate), ` ⏸` (stalled), ` !⏸`: a running job's flags after its status; empty otherwise."""
+    progress = record.get("progress") or {}
+    flags = watch_flags(progress.get("overrun"), progress.get("stalled_since"))
+    marks = flag_marks(flags, str(record.get("status")))
+    return f" {marks}" if marks else ""
 
 
 def fit_widths(widths: list[int], headers: list[str], width: int) -> list[int]:

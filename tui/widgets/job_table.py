@@ -18,6 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.formatting import SORTABLE, STATUS_ORDER, Column, cell_text, header_text, layout_columns
+from tui.watch_text import flag_marks
 from tui.widgets.job_index import JobIndex
 
 
@@ -27,6 +28,7 @@ class JobTable(ScrollView, can_focus=True):
         "jobtable--cursor",
         "jobtable--marked",
         "jobtable--dim",
+        "jobtable--flagged",
         *(f"jobtable--{status}" for status in STATUS_ORDER),
     }
 
@@ -211,7 +213,15 @@ class JobTable(ScrollView, can_focus=True):
                 text = "●" if job.id in self.marked else " "
             else:
                 text = cell_text(job, column, cell_width, now, since)
-            style = line_style + self._style(job.status) if column.key == "status" else line_style
+            if column.key != "status":
+                segments += [Segment(text, line_style), Segment(" ", line_style)]
+                continue
+            style = line_style + self._style(job.status)
+            marks = len(flag_marks(job.flags, job.status))  # after the glyph, in the theme's warning colour
+            if marks:
+                flagged = line_style + self._style("flagged")
+                segments += [Segment(text[:1], style), Segment(text[1 : 1 + marks], flagged)]
+                text = text[1 + marks :]
             segments += [Segment(text, style), Segment(" ", line_style)]
         return Strip(segments).adjust_cell_length(width, line_style)
 

@@ -26,6 +26,7 @@ from engine.executors.batch.poller import QueuePoller, Snapshot
 from engine.executors.batch.records import FinishedRecord, QueueEntry, make_tag, slurm_reason
 from engine.executors.batch.run_files import LocalFiles, RemoteFiles, RunFiles
 from engine.executors.batch.script import ScriptSpec, render_script
+from engine.executors.batch.usage_batch import UsageBatch
 from engine.executors.file_checks import MISSING_SCRIPT, SEPARATOR, parse_missing, paths_input
 from engine.executors.results import HereFiles, ResultFiles, RunnerFiles
 from engine.executors.wrapper import EXIT, PID, SUCCESS_ENV, parse_exit_record, success_env
@@ -61,6 +62,11 @@ class Dialect(Protocol):
 
     def accounting_argv(self, job_id: str | None, tag: str) -> list[str]: ...
 
+    def usage_argv(self, job_ids: list[str], age: float) -> list[str]:
+        """One accounting query for several ended jobs (submitted up to `age` seconds ago), read by
+        `parse_accounting`."""
+        ...
+
     def parse_accounting(self, result: CommandResult) -> list[FinishedRecord]: ...
 
     def cancel_argv(self, job_id: str) -> list[str]: ...
@@ -94,6 +100,8 @@ class ClusterExecutor:
         self.query_timeout = query_timeout
         self.queries: Counter[str] = Counter()  # scheduler commands run, by verb (for tests and benchmarks)
         self.poller = QueuePoller(self._list_queue, cfg.poll_interval, self._health, clock=self.clock)
+        self.usage = UsageBatch(self._usage_records)  # jobs that end together share one accounting query
+        self._accounted: set[str] = set()  # ids whose accounting `_judge` read already (usage included)
         self._listener: NodeListener | None = None
         self._user: str | None = None
         # what gives the paths the next listing looks at too (`missing_files`), and what that listing found:
@@ -130,6 +138,7 @@ class ClusterExecutor:
                 snap = await self.poller.next()
                 verdict = await self._judge(attempt, snap)
                 if isinstance(verdict, Outcome):
+                    await self._note_usage(attempt)
                     return verdict
                 if verdict == _ACTIVE or not snap.ok:
                     missing_since = None
@@ -177,6 +186,7 @@ class ClusterExecutor:
 
     async def close(self) -> None:
         await self.poller.close()
+        await self.usage.close()
 
     # -- submission ------------------------------------------------------------------------------------
 
@@ -235,7 +245,11 @@ class ClusterExecutor:
         code, missing = exit_record if exit_record is not None else (None, None)
         record = FinishedRecord(entry.job_id, entry.state, None, entry.name) if entry is not None else None
         if code is None and (record is None or _plain_end(record)):
-            record = await self._accounting(attempt) or record
+            accounted = await self._accounting(attempt)
+            if accounted is not None:
+                record = accounted
+                self._accounted.add(accounted.job_id)
+                _apply_usage(attempt, accounted)
         if record is None and code is None:
             return None
         if record is not None:
@@ -288,6 +302,23 @@ class ClusterExecutor:
         known = attempt.external_id
         mine = [r for r in records if r.job_id == known or (known is None and r.name.startswith(tag))]
         return mine[-1] if mine else None
+
+    async def _note_usage(self, attempt: Attempt) -> None:
+        """The ended job's CPU time and peak memory from the accounting, asked with the jobs that ended with it."""
+        job_id = attempt.external_id
+        if job_id is None or job_id in self._accounted:
+            self._accounted.discard(job_id or "")
+            return
+        age = self.clock.now() - attempt.started_at if attempt.started_at is not None else 0.0
+        record = await self.usage.record(job_id, age)
+        if record is not None:
+            _apply_usage(attempt, record)
+
+    async def _usage_records(self, job_ids: list[str], age: float) -> list[FinishedRecord]:
+        # bounded like a listing: a slow accounting delays how the jobs end, never for long
+        timeout = min(self.query_timeout, max(15.0, 2 * self.cfg.poll_interval))
+        result = await self._command("accounting", self.dialect.usage_argv(job_ids, age), timeout=timeout)
+        return self.dialect.parse_accounting(result)
 
     async def _read_small(self, attempt: Attempt, name: str, limit: int = 64) -> bytes | None:
         try:
@@ -354,6 +385,13 @@ def _reason(state: str) -> Reason | None:
         return slurm_reason(state)
     except ValueError:
         return None
+
+
+def _apply_usage(attempt: Attempt, record: FinishedRecord) -> None:
+    if record.cpu_seconds is not None:
+        attempt.cpu_seconds = record.cpu_seconds
+    if record.peak_memory_bytes is not None:
+        attempt.peak_memory_bytes = record.peak_memory_bytes
 
 
 def _plain_end(record: FinishedRecord) -> bool:

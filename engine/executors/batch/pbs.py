@@ -92,10 +92,14 @@ class PbsDialect:
             return ["qstat", "-x", "-f", "-F", "json", *which]
         return ["qstat", "-f", "-1", *which]
 
+    def usage_argv(self, job_ids: list[str], age: float) -> list[str]:
+        """Several ended jobs in one `qstat`: their `resources_used.cput` and `.mem` are in the same records."""
+        return self.accounting_argv(job_ids[0], "") + job_ids[1:]
+
     def parse_accounting(self, result: CommandResult) -> list[FinishedRecord]:
         if not result.ok:
-            if is_unknown_pbs_job(result.stderr):
-                return []  # no history kept, or kept no longer
+            if is_unknown_pbs_job(result.stderr):  # no history kept, or kept no longer (for some of the ids)
+                return pbs_finished_records(self._parse(result.stdout), self.flavor) if result.stdout.strip() else []
             raise CommandError(result, "qstat")
         return pbs_finished_records(self._parse(result.stdout), self.flavor)
 

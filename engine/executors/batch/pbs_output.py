@@ -147,7 +147,22 @@ def pbs_record(fields: dict[str, str], flavor: Flavor) -> FinishedRecord:
     """A finished job's record, its exit status turned into a Slurm-like state word."""
     code = exit_status(fields)
     state, signal, detail = pbs_finished_state(code, flavor, fields)
-    return FinishedRecord(fields["Job Id"], state, code, fields.get("Job_Name", ""), signal, detail)
+    cpu, peak = pbs_usage(fields)
+    return FinishedRecord(fields["Job Id"], state, code, fields.get("Job_Name", ""), signal, detail, cpu, peak)
+
+
+_MEMORY = re.compile(r"^(\d+)([kmgtp]?)(b|w)?$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def pbs_usage(fields: dict[str, str]) -> tuple[float | None, int | None]:
+    """(CPU seconds, peak memory bytes) from `resources_used.cput` and `resources_used.mem`; None if absent."""
+    cput, mem = fields.get("resources_used.cput", "").strip(), fields.get("resources_used.mem", "").strip()
+    m = _MEMORY.match(mem)
+    if mem and not m:
+        raise ValueError(f"qstat: job {fields['Job Id']}: not a memory size: {mem!r}")
+    peak = int(m[1]) * _UNITS[m[2].lower()] * (8 if (m[3] or "").lower() == "w" else 1) if m else None
+    return (float(hms_seconds(cput)) if cput else None), peak
 
 
 def pbs_finished_state(code: int | None, flavor: Flavor, fields: dict[str, str]) -> tuple[str, int | None, str]:

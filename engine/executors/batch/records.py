@@ -39,6 +39,8 @@ class FinishedRecord:
     name: str = ""
     signal: int | None = None
     detail: str = ""
+    cpu_seconds: float | None = None  # CPU time its processes used, when the accounting tells it
+    peak_memory_bytes: int | None = None  # the most memory it held, when the accounting tells it
 
 
 def make_tag(job_id: int, attempt: int, launch_token: str) -> str:

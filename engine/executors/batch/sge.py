@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from engine.executors.batch.records import FinishedRecord, QueueEntry
+import math
+
+from engine.executors.batch.records import TAG_PREFIX, FinishedRecord, QueueEntry
 from engine.executors.batch.script import ScriptSpec, hms
 from engine.executors.batch.sge_output import parse_qacct, parse_qstat_xml, parse_qsub_id
 from engine.remote.commands import CommandError, CommandResult
@@ -60,6 +62,13 @@ class SgeDialect:
 
     def accounting_argv(self, job_id: str | None, tag: str) -> list[str]:
         return ["qacct", "-j", job_id or f"{tag}*"]
+
+    def usage_argv(self, job_ids: list[str], age: float) -> list[str]:
+        """`qacct -j` takes one job or one name pattern: several ended jobs are asked as every jobtui job
+        started within the days they span (qacct reads its whole file for any question)."""
+        if len(job_ids) == 1:
+            return ["qacct", "-j", job_ids[0]]
+        return ["qacct", "-j", f"{TAG_PREFIX}*", "-d", str(max(1, math.ceil(age / 86400)))]
 
     def parse_accounting(self, result: CommandResult) -> list[FinishedRecord]:
         if not result.ok:

@@ -67,7 +67,40 @@ def _qacct_record(fields: dict[str, str]) -> FinishedRecord:
     code = int(exit_m[1])
     state = sge_finished_state(failed, code, why)
     sig = code - 128 if code > 128 and failed else None
-    return FinishedRecord(fields["jobnumber"], state, code, fields.get("jobname", ""), sig, fields["failed"])
+    cpu, peak = qacct_usage(fields)
+    return FinishedRecord(fields["jobnumber"], state, code, fields.get("jobname", ""), sig, fields["failed"], cpu, peak)
+
+
+_SECONDS = re.compile(r"^(\d+(?:\.\d+)?)s?$")
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([KMGTP]?)B?$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def qacct_usage(fields: dict[str, str]) -> tuple[float | None, int | None]:
+    """(CPU seconds, peak memory bytes) of an accounting record; None where SGE measured nothing.
+
+    `cpu` is the job's CPU time (`0.512s`; older versions print no unit). The peak is `ru_maxrss`, the
+    resident size of the largest process, which SGE keeps in kilobytes but prints as if bytes (`51.246KB`
+    stands for about 51 MB), else `maxvmem`, the virtual size the execd sampled (0 when it sampled none).
+    """
+    cpu_text = fields.get("cpu", "").strip()
+    cpu_m = _SECONDS.match(cpu_text)
+    if cpu_text and not cpu_m:
+        raise ValueError(f"qacct: job {fields.get('jobnumber')}: not a CPU time: {cpu_text!r}")
+    rss = _sge_memory(fields.get("ru_maxrss", ""), fields)
+    vmem = _sge_memory(fields.get("maxvmem", ""), fields)
+    peak = rss * 1024 if rss else vmem or None
+    return (round(float(cpu_m[1]), 3) if cpu_m else None), peak
+
+
+def _sge_memory(text: str, fields: dict[str, str]) -> int:
+    """SGE's printed memory (`4.746KB`, `52.676M`, `0.000B`) -> the number it stands for (0 when absent)."""
+    if not text.strip():
+        return 0
+    m = _MEMORY.match(text.strip())
+    if not m:
+        raise ValueError(f"qacct: job {fields.get('jobnumber')}: not a memory size: {text!r}")
+    return int(float(m[1]) * _UNITS[m[2].upper()])
 
 
 def sge_finished_state(failed: int, exit_status: int, why: str) -> str:

@@ -70,6 +70,18 @@ class SlurmDialect:
         which = ["--jobs", job_id] if job_id else ["--starttime", "now-7days"]
         return ["sacct", *self.sacct_args, "--parsable2", "--noheader", f"--format={SACCT_FIELDS}", *which]
 
+    def usage_argv(self, job_ids: list[str], age: float) -> list[str]:
+        """One `sacct` for several ended jobs: the same fields, TotalCPU and MaxRSS among them."""
+        return [
+            "sacct",
+            *self.sacct_args,
+            "--parsable2",
+            "--noheader",
+            f"--format={SACCT_FIELDS}",
+            "--jobs",
+            ",".join(job_ids),
+        ]
+
     def parse_accounting(self, result: CommandResult) -> list[FinishedRecord]:
         if not result.ok:
             if is_unknown_job_error(result.stderr):

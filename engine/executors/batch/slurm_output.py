@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from engine.executors.batch.records import FinishedRecord, QueueEntry, single_line, slurm_state
 
 SQUEUE_FORMAT = "%i|%T|%r|%j"  # the name last: it is the only field that may contain the separator
-SACCT_FIELDS = "JobID,JobName,State,ExitCode"
+SACCT_FIELDS = "JobID,JobName,State,ExitCode,TotalCPU,MaxRSS"  # the name: the only field with `|`
 
 _SBATCH_ID = re.compile(r"^(\d+)(?:;[A-Za-z0-9_.-]+)?$")
 _SLURM_ID = re.compile(r"^\d+(?:_(?:\d+|\[[0-9,\-%]+\]))?(?:\+\d+)?$")
@@ -66,23 +67,70 @@ def parse_exit_pair(text: str) -> tuple[int, int]:
 
 
 def parse_sacct(text: str) -> list[FinishedRecord]:
-    """`sacct -P -n -o JobID,JobName,State,ExitCode` -> records of whole jobs (steps are skipped)."""
-    records = []
+    """`sacct -P -n -o JobID,JobName,State,ExitCode,TotalCPU,MaxRSS` -> records of whole jobs.
+
+    A job's own line carries its state and exit code; its steps (batch, extern, 0, ...) only add to its usage:
+    the job's TotalCPU when it has one, else the sum of its steps'; the largest MaxRSS of any step. Empty
+    usage fields (no slurmdbd, or `jobacct_gather/none`) leave the usage unknown.
+    """
+    records: list[FinishedRecord] = []
+    steps: dict[str, list[tuple[float | None, int | None]]] = {}
     for line in text.splitlines():
         if not line.strip():
             continue
         parts = line.split("|")
-        if len(parts) < 4:
+        if len(parts) < 6:
             raise ValueError(f"sacct: unexpected line {line!r}")
-        job_id, state, exit_text = parts[0], parts[-2], parts[-1]
-        name = "|".join(parts[1:-2])
+        job_id, state, exit_text, cpu_text, rss_text = parts[0], *parts[-4:]
+        try:
+            usage = (slurm_duration(cpu_text), slurm_memory(rss_text))
+        except ValueError as e:
+            raise ValueError(f"sacct: {e} in {line!r}") from None
         if "." in job_id:
-            continue  # a step (batch, extern, 0, ...): the job's own line carries its state
+            steps.setdefault(job_id.split(".", 1)[0], []).append(usage)
+            continue
         if not _SLURM_ID.match(job_id):
             raise ValueError(f"sacct: unexpected job id in {line!r}")
         code, sig = parse_exit_pair(exit_text)
-        records.append(FinishedRecord(job_id, slurm_state(state), code, name, sig or None, state.strip()))
-    return records
+        name = "|".join(parts[1:-4])
+        record = FinishedRecord(job_id, slurm_state(state), code, name, sig or None, state.strip(), *usage)
+        records.append(record)
+    return [_with_steps(record, steps.get(record.job_id, [])) for record in records]
+
+
+def _with_steps(record: FinishedRecord, steps: list[tuple[float | None, int | None]]) -> FinishedRecord:
+    cpus = [cpu for cpu, _ in steps if cpu is not None]
+    peaks = [peak for _, peak in steps if peak is not None]
+    cpu = record.cpu_seconds if record.cpu_seconds is not None else (round(sum(cpus), 3) if cpus else None)
+    if record.peak_memory_bytes is not None:
+        peaks.append(record.peak_memory_bytes)
+    return replace(record, cpu_seconds=cpu, peak_memory_bytes=max(peaks) if peaks else None)
+
+
+_DURATION = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([KMGTP]?)$")
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def slurm_duration(text: str) -> float | None:
+    """Slurm's `[D-][HH:]MM:SS[.mmm]` (TotalCPU) -> seconds; None when empty."""
+    if not text.strip():
+        return None
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise ValueError(f"not a Slurm duration: {text!r}")
+    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in m.groups())
+    return round(((days * 24 + hours) * 60 + minutes) * 60 + seconds, 3)
+
+
+def slurm_memory(text: str) -> int | None:
+    """Slurm's memory figure (MaxRSS: `52340K`, `1.50G`, `0`) -> bytes; None when empty."""
+    if not text.strip():
+        return None
+    m = _MEMORY.match(text.strip())
+    if not m:
+        raise ValueError(f"not a Slurm memory size: {text!r}")
+    return int(float(m[1]) * _UNITS[m[2]])
 
 
 _SCONTROL_KEY = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9_/:]*)=")
