@@ -44,6 +44,7 @@ def _rss_mib(pid: int) -> float:
 
 async def _fill(pid: int, state: Path, n: int, batch: int) -> tuple[list[float], list[float], list[tuple[int, float]]]:
     client = attach(state)  # the owner's token from the state directory, as the CLI does
+    blocker = None
     try:
         (blocker,) = await client.submit([{"command": ["sleep", "3600"], "name": "blocker"}], key=uuid.uuid4().hex)
         deadline = time.monotonic() + 30
@@ -65,9 +66,10 @@ async def _fill(pid: int, state: Path, n: int, batch: int) -> tuple[list[float],
             if (i + 1) % max(1, batches // 10) == 0 or i + 1 == batches:
                 rss.append(((i + 1) * batch, _rss_mib(pid)))
                 print(f"{(i + 1) * batch:>9} queued: last batch {walls[-1] * 1000:7.1f} ms, RSS {rss[-1][1]:7.1f} MiB")
-        await client.cancel(blocker["id"])
         return walls, cpus, rss
-    finally:
+    finally:  # the blocking job outlives the engine like any job: cancelled, whatever happened
+        if blocker is not None:
+            await client.cancel(blocker["id"])
         await client.close()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -203,6 +205,12 @@ class HttpJobs(Strict):
     )
 
 
+def repeated(names: Iterable[str]) -> list[str]:
+    """The names that occur more than once, sorted."""
+    seen = Counter(names)
+    return sorted(name for name, count in seen.items() if count > 1)
+
+
 class Config(Strict):
     state_dir: Path | None = None
     mode: Literal["personal", "shared"] = Field(
@@ -237,9 +245,7 @@ class Config(Strict):
     @field_validator("hooks")
     @classmethod
     def _unique_hooks(cls, hooks: list[Hook]) -> list[Hook]:
-        names = [h.name for h in hooks]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
+        if dupes := repeated(h.name for h in hooks):
             raise ValueError(f"hook names must be unique; repeated: {', '.join(dupes)}")
         return hooks
 
@@ -251,9 +257,7 @@ class Config(Strict):
     @field_validator("nodes")
     @classmethod
     def _unique_names(cls, nodes: list[Any]) -> list[Any]:
-        names = [n.name for n in nodes]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
+        if dupes := repeated(n.name for n in nodes):
             raise ValueError(f"node names must be unique; repeated: {', '.join(dupes)}")
         vias = {n.name: n.kind for n in nodes}
         for node in nodes:

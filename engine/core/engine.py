@@ -39,7 +39,7 @@ from engine.core.progress import compile_patterns
 from engine.core.recovery import reattach
 from engine.core.runner import Runner
 from engine.core.usage import UsageMonitor
-from engine.core.waiting import RunTimes, ScanNotes, WaitContext, wait_context, waiting_reason
+from engine.core.waiting import ScanNotes, WaitContext, wait_context, waiting_reason
 from engine.core.watch import Flag
 from engine.errors import NotFound, PermissionDenied, StoreError
 from engine.events import Event, EventBus, JobChanged, JobRemoved, LimitsChanged, NodesSampled, Subscription
@@ -129,7 +129,6 @@ class Engine:
         self._base_env = dict(os.environ)
         self._environments: dict[str, StoredEnvironment] = {}  # by digest: what jobs were submitted with
         self._fair = FairShareKeeper(config.fairshare)  # fair share over time (used when enabled)
-        self._run_times = RunTimes()  # completed attempts' run times, for waiting jobs' estimated starts
         self.scan_notes = ScanNotes()  # the jobs each scheduling pass looked at and could not place
         self._age_next: dict[int, float] = {}  # job id -> when its ageing is next due (older timers are stale)
         self._node_kinds = {node.name: node.kind for node in config.nodes}
@@ -192,8 +191,6 @@ class Engine:
         active_ids = [j.id for j in jobs if j.status in ACTIVE]
         active = {a.job_id: a for a in await self._store.load_attempts_of(active_ids)}
         for job in jobs:
-            if job.status == JobStatus.COMPLETED and job.started_at is not None and job.finished_at is not None:
-                self._run_times.record(job.name, job.finished_at - job.started_at)
             if job.status == JobStatus.WAITING:
                 self._enqueue(job)
             elif job.status in ACTIVE:
@@ -870,7 +867,7 @@ class Engine:
         attempt.finished_at = self.clock.now()
         attempt.exit_code = outcome.exit_code
         decision = decide(job, outcome, self.clock.now())
-        self._account(job, attempt, decision.status == JobStatus.COMPLETED)
+        self._account(job, attempt)
         attempt.reason = decision.reason.value if decision.reason else None
         attempt.message = decision.message
         self.transition(
@@ -879,12 +876,10 @@ class Engine:
         )  # fmt: skip
         self._attempts.pop(job_id, None)
 
-    def _account(self, job: Job, attempt: Attempt, completed: bool) -> None:
-        """An ended attempt's run: its name's typical run time (when it completed), its user's fair-share usage."""
+    def _account(self, job: Job, attempt: Attempt) -> None:
+        """An ended attempt's run, charged to its user's and team's fair-share usage."""
         now = self.clock.now()
         seconds = now - (attempt.running_since or attempt.started_at or now)
-        if completed:
-            self._run_times.record(job.name, seconds)
         if self._fair.enabled:
             res = job.resources
             self._fair.charge(job.user, job.team, res.cpus, res.gpus, seconds, now)
@@ -895,7 +890,12 @@ class Engine:
         running = [(self._jobs[i], a) for i, a in self._attempts.items()]
         nodes = list(self._ledger.nodes.values())
         usage, now = self._ledger.usage, self.clock.now()
-        return wait_context(self._jobs.get, usage, self.policy(), nodes, running, self._run_times, now)
+        return wait_context(self._jobs.get, usage, self.policy(), nodes, running, self._typical_run, now)
+
+    def _typical_run(self, job: Job) -> float | None:
+        """A job's typical run time: its run-time estimate's median (by name, tags or command), if it has one."""
+        estimate = self.watch.estimate(job)
+        return estimate.seconds if estimate is not None else None
 
     def waiting_of(self, job: Job, context: WaitContext | None = None, exact: bool = True) -> dict[str, Any] | None:
         """Why a queued job waits and its estimated start (`core.waiting`); None for any other job. `exact`

@@ -84,18 +84,25 @@ def check_sent_environment(sent: Mapping[str, str]) -> None:
         )
 
 
+def passed_environment(sent: Mapping[str, str] | None, patterns: list[str]) -> dict[str, str] | None:
+    """The submitter's variables that pass the deny-list (None: `--clean-env`, the engine's own base)."""
+    if sent is None:
+        return None
+    deny = _deny_list(tuple(patterns))
+    return {k: v for k, v in sent.items() if deny.match(k) is None}
+
+
 def split_environment(
-    sent: Mapping[str, str] | None, job_env: dict[str, str], patterns: list[str]
+    passed: dict[str, str] | None, job_env: dict[str, str], patterns: list[str]
 ) -> tuple[dict[str, str], StoredEnvironment | None]:
     """The job's `env` as its record shows it, and what is stored apart (None: nothing to store).
 
-    `sent` is the submitter's environment (None: `--clean-env`, the engine's own base, as before).
+    `passed` is the submitter's environment through the deny-list (`passed_environment`, once per batch).
     """
     secret = {k: v for k, v in job_env.items() if denied(k, patterns)}
     shown = {k: (REDACTED if k in secret else v) for k, v in job_env.items()}
-    if sent is None and not secret:
+    if passed is None and not secret:
         return shown, None
-    passed = None if sent is None else {k: v for k, v in sent.items() if not denied(k, patterns)}
     return shown, StoredEnvironment(passed, secret)
 
 

@@ -44,12 +44,18 @@ def keys_of(job: Job) -> list[Key]:
     return keys
 
 
+STALE_SHARE = 20  # an estimate is drawn again once 1/20 of its runs are new (at once while it has under 40)
+
+
 class RunTimes:
-    """The latest run times of completed jobs, by name, tags and command."""
+    """The latest run times of completed jobs, by name, tags and command. An estimate is kept until enough new
+    runs came in to move it (every job launched asks for one: a median of 200 runs each time is the cost of
+    launching thousands of short jobs)."""
 
     def __init__(self, min_runs: int = 3) -> None:
         self.min_runs = min_runs
         self._runs: dict[Key, deque[float]] = {}
+        self._kept: dict[Key, tuple[Estimate, int]] = {}  # key -> its estimate, and the runs added since
 
     def add(self, job: Job) -> None:
         seconds = run_time(job)
@@ -57,17 +63,30 @@ class RunTimes:
             return
         for key in keys_of(job):
             self._runs.setdefault(key, deque(maxlen=KEPT)).append(seconds)
+            if (kept := self._kept.get(key)) is not None:
+                self._kept[key] = (kept[0], kept[1] + 1)
 
     def estimate(self, job: Job) -> Estimate | None:
         """The estimate for `job` from the first of its keys with at least `min_runs` runs; None without."""
-        for basis, value in keys_of(job):
-            runs = self._runs.get((basis, value))
-            if runs is not None and len(runs) >= self.min_runs:
-                median = statistics.median(runs)
-                spread = statistics.median(abs(r - median) for r in runs)
-                shown = value.replace("\0", " ") if basis == "command" else value
-                return Estimate(median, spread, len(runs), basis, shown[:200])
+        for key in keys_of(job):
+            runs = self._runs.get(key)
+            if runs is None or len(runs) < self.min_runs:
+                continue
+            kept = self._kept.get(key)
+            if kept is not None and kept[1] < max(1, len(runs) // STALE_SHARE):
+                return kept[0]
+            estimate = self._draw(key, runs)
+            self._kept[key] = (estimate, 0)
+            return estimate
         return None
+
+    @staticmethod
+    def _draw(key: Key, runs: deque[float]) -> Estimate:
+        basis, value = key
+        median = statistics.median(runs)
+        spread = statistics.median(abs(r - median) for r in runs)
+        shown = value.replace("\0", " ") if basis == "command" else value
+        return Estimate(median, spread, len(runs), basis, shown[:200])
 
     def medians_by_name(self) -> dict[str, float]:
         """Job name -> median run time, for the names with enough runs (a workflow's critical path)."""

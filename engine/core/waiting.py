@@ -7,9 +7,9 @@ holds now (its dependencies, back-off, approval; the ledger's slots, licences an
 upkeep is `ScanNotes`: each pass notes the jobs it looked at and could not place (at most its scan limit, so
 O(changed jobs), never O(queue)); `show` says when the scheduler last looked at a job.
 
-The estimated start comes from the running jobs' expected ends: start plus timeout, else plus the typical run
-time of earlier jobs of the same name (`RunTimes`); a job that can take the k-th slot to free up is estimated
-at the k-th expected end. None where nothing tells.
+The estimated start comes from the running jobs' expected ends: start plus timeout, else plus the median run
+time of earlier jobs with the same name, tags or command (`core.estimates`); a job that can take the k-th slot to
+free up is estimated at the k-th expected end. None where nothing tells.
 """
 
 from __future__ import annotations
@@ -23,23 +23,6 @@ from engine.scheduling.blocking import held_by_limits, no_room
 from engine.scheduling.plan import NodeState, Policy, Usage, placement
 
 MAX_SCAN_NOTES = 100_000  # jobs remembered as looked at (the oldest notes go first)
-
-
-class RunTimes:
-    """The typical run time of completed attempts, by job name (a running mean)."""
-
-    def __init__(self) -> None:
-        self._by_name: dict[str, tuple[int, float]] = {}
-
-    def record(self, name: str, seconds: float) -> None:
-        if seconds < 0:
-            return
-        count, mean = self._by_name.get(name, (0, 0.0))
-        self._by_name[name] = (count + 1, mean + (seconds - mean) / (count + 1))
-
-    def typical(self, name: str) -> float | None:
-        found = self._by_name.get(name)
-        return found[1] if found else None
 
 
 class ScanNotes:
@@ -65,10 +48,13 @@ class ScanNotes:
         self.looked_at.pop(job_id, None)
 
 
-def expected_end(job: Job, attempt: Attempt, run_times: RunTimes, now: float) -> float | None:
-    """When a running attempt is expected to end: its timeout, else the typical run time of its name."""
+Typical = Callable[[Job], float | None]  # a job's typical run time from the history (`core.estimates`), if known
+
+
+def expected_end(job: Job, attempt: Attempt, typical: Typical, now: float) -> float | None:
+    """When a running attempt is expected to end: its timeout, else its typical run time."""
     began = attempt.running_since or attempt.started_at or now
-    length = job.timeout or run_times.typical(job.name)
+    length = job.timeout or typical(job)
     return None if length is None else max(began + length, now)
 
 
@@ -95,12 +81,12 @@ def wait_context(
     policy: Policy,
     nodes: list[NodeState],
     running: Iterable[tuple[Job, Attempt]],
-    run_times: RunTimes,
+    typical: Typical,
     now: float,
 ) -> WaitContext:
     ends, users = {}, {}
     for job, attempt in running:
-        ends[job.id] = expected_end(job, attempt, run_times, now)
+        ends[job.id] = expected_end(job, attempt, typical, now)
         users[job.id] = job.user
     return WaitContext(find, usage, policy, nodes, ends, users, now)
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from engine.errors import ValidationError as JobValidationError
@@ -440,18 +440,13 @@ class JobSpec(BaseModel):
             check_success_file(value)
         return value
 
-    @field_validator("progress_files")
+    @field_validator("progress_files", "wait_for_files")
     @classmethod
-    def _progress_files(cls, value: list[str]) -> list[str]:
+    def _relative_files(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Paths inside the workdir (as a success file's), each once."""
+        what = {"progress_files": "progress file", "wait_for_files": "waited-for file"}[str(info.field_name)]
         for index, path in enumerate(value):
-            check_success_file(path, f"progress file {index + 1}")
-        return list(dict.fromkeys(value))
-
-    @field_validator("wait_for_files")
-    @classmethod
-    def _waited_files(cls, value: list[str]) -> list[str]:
-        for index, path in enumerate(value):
-            check_success_file(path, f"waited-for file {index + 1}")
+            check_success_file(path, f"{what} {index + 1}")
         return list(dict.fromkeys(value))
 
     @field_validator("labels")

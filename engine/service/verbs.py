@@ -19,7 +19,7 @@ from engine.core.environment import (
     ENV_KEY,
     StoredEnvironment,
     check_sent_environment,
-    denied,
+    passed_environment,
     split_environment,
 )
 from engine.errors import Conflict, PermissionDenied, ValidationError
@@ -65,6 +65,8 @@ class JobService:
         self.config = engine.config
         self._which: dict[tuple[str, str | None], bool] = {}
         self._environments: dict[str, StoredEnvironment] = {}  # the distinct environments of the batch being built
+        self._passed: dict[str, str] | None = None  # the batch's sent environment through the deny-list
+        self._stored: dict[tuple[tuple[str, str], ...], str] = {}  # a job's secret variables -> its digest
         self.local_gpus = LocalGpuSamples()  # NVML, at most every few seconds
         self.api_addresses: list[tuple[str, int]] = []  # the API's TCP addresses (`--listen`), set by its host
 
@@ -104,13 +106,15 @@ class JobService:
             check_sent_environment(environment)
         self._which = {}  # program lookups, for this batch only
         self._environments = {}
+        self._passed = passed_environment(environment, self.config.env_deny)  # filtered once for the batch
+        self._stored = {}
         ids: dict[int, int] = {}
         keys = {spec.key: i for i, spec in enumerate(specs) if spec.key}
         now = engine.clock.now()
         first_id = engine.next_job_id  # no await from here to engine.submit: the ids stay ours
         jobs: list[Job] = []
         for index in order:
-            job = self._build(actor, specs[index], first_id + len(jobs), now, environment)
+            job = self._build(actor, specs[index], first_id + len(jobs), now, self._passed)
             job.after = [self._resolve_dep(dep, keys, ids, index) for dep in specs[index].after]
             job.after_when = {  # only the edges that are not `success`, by parent id
                 self._resolve_dep(dep, keys, ids, index): when
@@ -174,8 +178,9 @@ class JobService:
             )
         return [job for job in map(self.engine.find, earlier.ids) if job is not None]
 
-    def _build(self, actor: Actor, spec: JobSpec, job_id: int, now: float, sent: dict[str, str] | None = None) -> Job:
-        """The job of `spec`, checked; `sent`: the submitter's environment (None: the engine's base)."""
+    def _build(self, actor: Actor, spec: JobSpec, job_id: int, now: float, passed: dict[str, str] | None = None) -> Job:
+        """The job of `spec`, checked; `passed`: the submitter's environment through the deny-list (None: the
+        engine's base)."""
         cfg = self.config
         priority = spec.priority if spec.priority is not None else actor.priority_level
         if spec.priority is not None and spec.priority > actor.priority_level and actor.role not in ("admin", "lead"):
@@ -233,12 +238,15 @@ class JobService:
         if spec.progress_files:  # followed besides its output while it runs (engine.core.job_watch)
             job.extra["progress_files"] = list(spec.progress_files)
         path = job.env.get("PATH")
-        if path is None and sent is not None and not denied("PATH", cfg.env_deny):
-            path = sent.get("PATH")
-        job.env, stored = split_environment(sent, job.env, cfg.env_deny)
+        if path is None and passed is not None:
+            path = passed.get("PATH")
+        job.env, stored = split_environment(passed, job.env, cfg.env_deny)
         if stored is not None:
-            job.extra[ENV_KEY] = stored.digest
-            self._environments[stored.digest] = stored
+            secrets = tuple(sorted(stored.secret.items()))
+            if secrets not in self._stored:  # one digest per distinct environment of the batch
+                self._stored[secrets] = stored.digest
+                self._environments[stored.digest] = stored
+            job.extra[ENV_KEY] = self._stored[secrets]
         self._check_runnable(job, spec, path)
         self._check_runs_as_its_submitter(actor, job)
         apply_rules(job, actor, cfg.approval)

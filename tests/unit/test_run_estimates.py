@@ -7,8 +7,9 @@ import pytest
 
 from engine.config import Watch
 from engine.core.estimates import RunTimes
+from engine.core.waiting import expected_end
 from engine.core.watch import Watcher
-from engine.models import Job, JobStatus
+from engine.models import Attempt, Job, JobStatus
 from tui.watch_text import abaqus_text, estimate_text, flags_text
 
 
@@ -25,6 +26,34 @@ def test_the_name_matches_first_with_median_and_spread() -> None:
     estimate = times.estimate(done("beam", 0))
     assert estimate is not None
     assert (estimate.seconds, estimate.spread, estimate.runs, estimate.basis) == (12.0, 2.0, 3, "name")
+
+
+def test_an_estimate_is_kept_until_a_twentieth_of_its_runs_are_new() -> None:
+    times = RunTimes(min_runs=3)
+    for _ in range(100):
+        times.add(done("beam", 10.0))
+    first = times.estimate(done("beam", 0))
+    for _ in range(4):  # 4 new runs of 104: the kept estimate stands (drawing it costs a median of up to 200)
+        times.add(done("beam", 50.0))
+    assert times.estimate(done("beam", 0)) is first
+    times.add(done("beam", 50.0))  # the 5th: drawn again, with every run
+    again = times.estimate(done("beam", 0))
+    assert again is not first and again is not None and again.runs == 105
+    small = RunTimes(min_runs=3)
+    for seconds in (10.0, 12.0, 30.0):
+        small.add(done("a", seconds))
+    assert small.estimate(done("a", 0)).seconds == 12.0  # type: ignore[union-attr]
+    small.add(done("a", 40.0))  # while it has under 40 runs, every new run counts at once
+    assert small.estimate(done("a", 0)).seconds == 21.0  # type: ignore[union-attr]
+
+
+def test_a_running_jobs_expected_end_uses_its_estimate_without_a_timeout() -> None:
+    job = done("beam", 0)
+    attempt = Attempt(1, 1, "local", "/runs/1.1", "token", started_at=1000.0)
+    assert expected_end(job, attempt, lambda j: 120.0, now=1010.0) == 1120.0
+    assert expected_end(job, attempt, lambda j: None, now=1010.0) is None
+    job.timeout = 60.0
+    assert expected_end(job, attempt, lambda j: 120.0, now=1010.0) == 1060.0
 
 
 def test_tags_then_command_when_the_name_has_too_few_runs() -> None:
