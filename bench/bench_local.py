@@ -1,13 +1,16 @@
-"""N trivial jobs (`/bin/true`) at concurrency C: jobtui vs task-spooler, GNU parallel, `xargs -P C` and a bare
-asyncio loop.
+"""N trivial jobs (`/bin/true`) at concurrency C: jobtui vs task-spooler, GNU parallel, `xargs -P C`, a bare
+asyncio loop and a durable floor.
 
 Each round runs every contender once, in rotating order (the A/B pair swapped every other round, and the
 file system synced before each run, so no contender pays for the last one's writes), in this one process's
-run; the table shows median wall ms/job over the rounds and the ratio of each median to jobtui's, and for each jobtui
-contender the median CPU time its `--serve` process spent per job (less sensitive to the machine's other load than
-wall time). jobtui's figure covers the whole path: one HTTP submission of N jobs to a running `jobtui --serve`,
-scheduling, detached launch under the wrapper, every transition persisted, until the last job is recorded as ended.
-`xargs -P C` runs `sh -c 'exec true'` per job: the floor of any launcher that starts a shell per job.
+run; the table shows median wall ms/job over the rounds and the ratio of each median to jobtui's, and for each
+jobtui contender the median CPU time its `--serve` process and its spawner spent per job (less sensitive to the
+machine's other load than wall time). jobtui's figure covers the whole path: one HTTP submission of N jobs to a
+running `jobtui --serve`, scheduling, detached launch under the wrapper, every transition persisted, until the
+last job is recorded as ended. `xargs -P C` runs `sh -c 'exec true'` per job: the floor of any launcher that
+starts a shell per job. The durable floor (`durable_floor`) is a bare asyncio loop doing only what durability
+asks of a Python launcher: each job's intent and transitions committed to SQLite, its run directory, jobtui's
+wrapper and exit file; the gap between it and jobtui is the engine's own work.
 
 With `--baseline DIR` (another checkout of jobtui, e.g. `git worktree add /tmp/base HEAD~1`), that
 checkout's engine runs as one more contender in the same rounds: a before/after comparison on one machine
@@ -25,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -49,6 +53,71 @@ async def bare_asyncio(n: int, c: int) -> float:
     start = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(n)))
     return time.perf_counter() - start
+
+
+async def durable_floor(n: int, c: int, scratch: Path) -> float:
+    """The floor for a durable launcher in Python on this machine: what jobtui does for a job, minus everything
+    else. Per job: its launch intent and its two transitions written to a SQLite WAL database (one transaction per
+    round of the loop, as the engine's group commits), its run directory made, jobtui's own wrapper (output files,
+    exit file) spawned detached, its end awaited through a pidfd and its exit file read. No scheduler, HTTP, events,
+    cgroups or progress parsing."""
+    sys.path.insert(0, str(ROOT))
+    from engine.executors.wrapper import wrapper_argv
+
+    db = sqlite3.connect(scratch / "floor.db", isolation_level=None)
+    db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t(job, status, at);")
+    loop = asyncio.get_running_loop()
+    pending: list[tuple[int, str, float]] = []
+    committed = asyncio.Event()
+    committing: asyncio.Task[None] | None = None
+
+    async def commit_soon() -> None:
+        await asyncio.sleep(0)  # every write of this round of the loop in one transaction
+        rows = pending.copy()
+        pending.clear()
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+        db.execute("COMMIT")
+        committed.set()
+
+    async def record(job: int, status: str) -> None:
+        nonlocal committing
+        pending.append((job, status, time.time()))
+        if committing is None or committing.done():
+            committed.clear()
+            committing = loop.create_task(commit_soon())
+        await asyncio.shield(committing)
+
+    sem = asyncio.Semaphore(c)
+    env = dict(os.environ)
+    runs = scratch / "runs"
+    runs.mkdir()
+
+    async def one(job: int) -> None:
+        async with sem:
+            await record(job, "starting")  # the intent is saved before the spawn
+            run_dir = str(runs / f"{job}.1")
+            os.mkdir(run_dir, 0o700)
+            argv = wrapper_argv(run_dir, str(scratch), [TRUE], 0o022)
+            pid = os.posix_spawn(
+                argv[0], argv, env, setsid=True, file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
+            )
+            fd = os.pidfd_open(pid)
+            await record(job, "running")
+            ended = loop.create_future()
+            loop.add_reader(fd, lambda: ended.done() or ended.set_result(None))
+            await ended
+            loop.remove_reader(fd)
+            os.close(fd)
+            os.waitpid(pid, 0)
+            Path(run_dir, "exit").read_bytes()
+            await record(job, "completed")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(job) for job in range(n)))
+    elapsed = time.perf_counter() - start
+    db.close()
+    return elapsed
 
 
 def task_spooler(n: int, c: int, scratch: Path) -> float | None:
@@ -107,8 +176,29 @@ ENGINE_CPU: list[float] = []
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """CPU time of the engine process `pid` and of its spawner (the child that starts its local jobs), if any."""
+    return sum(_own_cpu(p) for p in (pid, *_spawners_of(pid)))
+
+
+def _own_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _spawners_of(pid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+            argv = Path(f"/proc/{name}/cmdline").read_bytes()
+            if name.isdigit() and int(stat[1]) == pid and b"engine.executors.spawner" in argv:
+                found.append(int(name))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def jobtui(
@@ -135,7 +225,7 @@ def jobtui(
         )
         subprocess.run([*jt, "wait", "--all"], env=env, cwd=root, check=True)
         elapsed = time.perf_counter() - start
-        (ENGINE_CPU if cpu is None else cpu).append(_cpu_seconds(server.pid) - cpu0)
+        (ENGINE_CPU if cpu is None else cpu).append(_cpu_seconds(server.pid) - cpu0)  # the spawner started after cpu0
         return elapsed
     finally:
         server.terminate()
@@ -160,6 +250,7 @@ def main() -> None:
         "GNU parallel": [],
         "xargs -P": [],
         "bare asyncio": [],
+        "durable floor": [],
     }
     baseline_cpu: list[float] = []
     if baseline is not None:
@@ -190,6 +281,8 @@ def main() -> None:
                     t = gnu_parallel(n, c)
                 elif name == "xargs -P":
                     t = xargs(n, c)
+                elif name == "durable floor":
+                    t = asyncio.run(durable_floor(n, c, scratch))
                 else:
                     t = asyncio.run(bare_asyncio(n, c))
             if t is not None:
@@ -206,7 +299,7 @@ def main() -> None:
             cpu_text = f"{statistics.median(engine_cpu[name]) / n * 1000:19.3f}" if engine_cpu.get(name) else ""
             print(f"{name:<16}{m:8.2f}{m / n * 1000:9.3f}{m / base:10.2f}x{cpu_text}")
     print(
-        "engine CPU: the --serve process alone, median over the rounds"
+        "engine CPU: the --serve process and its spawner, median over the rounds"
         + (f"; baseline: {baseline}" if baseline else "")
     )
 

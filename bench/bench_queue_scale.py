@@ -7,7 +7,11 @@ idempotency key, as `jobtui submit --file` sends them. Printed: wall time and th
 the first and last batches (medians of 10 each) and their ratio, the medians of each tenth of the batches, and the
 daemon's resident memory (VmRSS) before the batches and at each tenth of them.
 
-usage: python bench/bench_queue_scale.py [N=100000] [B=1000]
+`plan()` at each tenth: the scheduler's pass, timed here on a ready queue that mirrors the daemon's (the same jobs,
+ids and user, one `QueueIndex`), in the two cases a pass meets: the only slot held (what the daemon's pass does
+after each batch) and one slot free (a pass that picks the best job to start). Medians of 200 passes, in µs.
+
+usage: python bench/bench_queue_scale.py [N=100000] [B=1000]   (1,000,000 in batches of 1,000: 7 to 10 minutes)
 """
 
 from __future__ import annotations
@@ -26,8 +30,28 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.api.discovery import attach  # noqa: E402
+from engine.models import Job  # noqa: E402
+from engine.scheduling.plan import NodeState, Policy, Usage, plan  # noqa: E402
+from engine.scheduling.queue_index import QueueIndex  # noqa: E402
 
 EDGE = 10  # batches at each end whose medians are compared
+PASSES = 200  # plan() calls timed at each tenth
+
+
+def _plan_us(ready: QueueIndex, user: str) -> tuple[float, float]:
+    """Median µs of a pass with the only slot held, and of one with a slot free (it picks the best job)."""
+    policy = Policy(max_concurrent=1, user_max_concurrent=1, team_max_concurrent=1)
+    held, free = Usage(total=1, by_user={user: 1}), Usage()
+    timings = []
+    for usage in (held, free):
+        times = []
+        for _ in range(PASSES):
+            node = NodeState("local", cores=1, mem_mb=0, used_cores=usage.total, running=usage.total)
+            start = time.perf_counter()
+            plan(ready, usage, [node], policy)
+            times.append(time.perf_counter() - start)
+        timings.append(statistics.median(times) * 1e6)
+    return timings[0], timings[1]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -42,7 +66,10 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def _fill(pid: int, state: Path, n: int, batch: int) -> tuple[list[float], list[float], list[tuple[int, float]]]:
+Fill = tuple[list[float], list[float], list[tuple[int, float]], list[tuple[int, float, float]]]
+
+
+async def _fill(pid: int, state: Path, n: int, batch: int) -> Fill:
     client = attach(state)  # the owner's token from the state directory, as the CLI does
     blocker = None
     try:
@@ -57,16 +84,25 @@ async def _fill(pid: int, state: Path, n: int, batch: int) -> tuple[list[float],
         walls: list[float] = []
         cpus: list[float] = []
         rss = [(0, _rss_mib(pid))]
+        ready, user = QueueIndex(), blocker["user"]
+        passes = [(0, *_plan_us(ready, user))]
         batches = n // batch
         for i in range(batches):
             cpu0, start = _cpu_seconds(pid), time.perf_counter()
-            await client.submit(specs, key=uuid.uuid4().hex, environment=environment)
+            jobs = await client.submit(specs, key=uuid.uuid4().hex, environment=environment)
             walls.append(time.perf_counter() - start)
             cpus.append(_cpu_seconds(pid) - cpu0)
+            for job in jobs:  # the mirror of the daemon's ready queue
+                ready.add(Job(job["id"], job["name"], job["command"], job["user"]), job["priority"])
             if (i + 1) % max(1, batches // 10) == 0 or i + 1 == batches:
                 rss.append(((i + 1) * batch, _rss_mib(pid)))
-                print(f"{(i + 1) * batch:>9} queued: last batch {walls[-1] * 1000:7.1f} ms, RSS {rss[-1][1]:7.1f} MiB")
-        return walls, cpus, rss
+                passes.append(((i + 1) * batch, *_plan_us(ready, user)))
+                print(
+                    f"{(i + 1) * batch:>9} queued ({time.strftime('%H:%M:%S')}): last batch {walls[-1] * 1000:7.1f} "
+                    f"ms, RSS {rss[-1][1]:7.1f} MiB, plan() {passes[-1][1]:.1f} / {passes[-1][2]:.1f} µs",
+                    flush=True,
+                )
+        return walls, cpus, rss, passes
     finally:  # the blocking job outlives the engine like any job: cancelled, whatever happened
         if blocker is not None:
             await client.cancel(blocker["id"])
@@ -96,7 +132,7 @@ def main() -> None:
             assert server.stderr is not None
             server.stderr.readline()  # "serving on ..." once the socket listens
             start = time.perf_counter()
-            walls, cpus, rss = asyncio.run(_fill(server.pid, state, n, batch))
+            walls, cpus, rss, passes = asyncio.run(_fill(server.pid, state, n, batch))
             total = time.perf_counter() - start
         finally:
             server.terminate()
@@ -115,6 +151,11 @@ def main() -> None:
         w, c = statistics.median(walls[at : at + tenth]), statistics.median(cpus[at : at + tenth])
         print(f"  {at * batch:>9,}: {w * 1000:7.1f} / {c * 1000:6.1f}")
     print("daemon RSS, MiB: " + ", ".join(f"{queued:,}: {mib:.0f}" for queued, mib in rss))
+    if len(rss) > 2:
+        (q0, m0), (q1, m1) = rss[1], rss[-1]
+        print(f"  per queued job from {q0:,} to {q1:,}: {(m1 - m0) * 1024 * 1024 / (q1 - q0):.0f} bytes")
+    timed = ", ".join(f"{queued:,}: {held:.1f} / {free:.1f}" for queued, held, free in passes)
+    print(f"plan() µs (median of {PASSES}), slot held / slot free: {timed}")
 
 
 if __name__ == "__main__":

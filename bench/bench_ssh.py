@@ -4,7 +4,8 @@ Run as root from the repository root: `.venv/bin/python bench/bench_ssh.py [--jo
 It starts its own sshd on 127.0.0.1 (as the tests do) and, in every round, runs the same commands
 over ONE reused asyncssh connection (one at a time, and N at a time up to the channels sshd allows
 on a connection) and as jobtui jobs on an ssh node (N jobs running at a time), side by side. It prints
-medians over the rounds, the ratio at the same concurrency, and how many connections jobtui opened.
+medians over the rounds, the ratio at the same concurrency (and, in brackets, the median of each round's own
+ratio, steadier on a busy machine), how many connections jobtui opened and whether a node agent served it.
 `--compare-tree DIR` also runs the jobtui side from another checkout (e.g. the code before a change),
 interleaved with this one, so before/after figures come from the same run on the same machine.
 """
@@ -57,8 +58,9 @@ async def baseline(server: dict, jobs: int, parallel: int) -> float:
         return time.perf_counter() - began
 
 
-async def through_jobtui(server: dict, jobs: int, parallel: int) -> tuple[float, int]:
-    """The same commands as jobtui jobs on an ssh node, `parallel` running at a time; (seconds, connections)."""
+async def through_jobtui(server: dict, jobs: int, parallel: int) -> tuple[float, int, bool]:
+    """The same commands as jobtui jobs on an ssh node, `parallel` running at a time;
+    (seconds, connections, whether a node agent served them)."""
     from engine.config import Config, Limits, SshNode
     from engine.core.engine import Engine
     from engine.service.jobspec import JobSpec
@@ -95,12 +97,13 @@ async def through_jobtui(server: dict, jobs: int, parallel: int) -> tuple[float,
         for job in submitted[:3]:
             attempt = await engine.attempt_of(job.id, None)
             assert attempt.stdout_offset == len("job x done\n"), attempt.stdout_offset
-        return elapsed, engine.executors["bench"].host.connects
+        executor = engine.executors["bench"]
+        return elapsed, executor.host.connects, getattr(executor, "_agent", None) is not None
     finally:
         await engine.stop()
 
 
-def worker(tree: Path, server: dict, jobs: int, parallel: int) -> tuple[float, int]:
+def worker(tree: Path, server: dict, jobs: int, parallel: int) -> tuple[float, int, bool]:
     """The jobtui side in a fresh interpreter importing the engine from `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     code = "import sys, json; sys.path.insert(0, sys.argv[1]); from bench_ssh import worker_main; worker_main()"
@@ -114,8 +117,8 @@ def worker(tree: Path, server: dict, jobs: int, parallel: int) -> tuple[float, i
     )
     if done.returncode != 0:
         raise RuntimeError(f"jobtui worker in {tree} failed:\n{done.stderr[-3000:]}")
-    seconds, connections = json.loads(done.stdout.strip().splitlines()[-1])
-    return seconds, connections
+    seconds, connections, agent = json.loads(done.stdout.strip().splitlines()[-1])
+    return seconds, connections, agent
 
 
 def worker_main() -> None:
@@ -154,14 +157,16 @@ def main() -> None:
     server, info = start_server()
     times: dict[tuple[str, int], list[float]] = {}
     connections: dict[str, set[int]] = {name: set() for name in trees}
+    agents: dict[str, set[bool]] = {name: set() for name in trees}
     try:
         for _ in range(args.rounds):
             for level in levels:
                 times.setdefault(("reused connection", level), []).append(asyncio.run(baseline(info, args.jobs, level)))
                 for name, tree in trees.items():
-                    seconds, conns = worker(tree, info, args.jobs, level)
+                    seconds, conns, agent = worker(tree, info, args.jobs, level)
                     times.setdefault((name, level), []).append(seconds)
                     connections[name].add(conns)
+                    agents[name].add(agent)
     finally:
         server.stop()
         shutil.rmtree(server.dir, ignore_errors=True)
@@ -169,14 +174,21 @@ def main() -> None:
     print(f"{n} jobs `{shlex.join(COMMAND)}` on one node; median of {args.rounds} round(s), ms per job")
     print("(the reused connection runs at most", SESSION_CAP, "commands at a time: sshd's MaxSessions is 10)")
     names = ["reused connection", *trees]
-    print(f"  {'at a time':>9}  " + "  ".join(f"{name:>{max(12, len(name))}}" for name in names) + "  ratio")
+    print(f"  {'at a time':>9}  " + "  ".join(f"{name:>{max(12, len(name))}}" for name in names) + "  ratio  (paired)")
     for level in levels:
         medians = {name: statistics.median(times[(name, level)]) / n * 1000 for name in names}
         cells = "  ".join(f"{medians[name]:>{max(12, len(name))}.2f}" for name in names)
         ratios = "  ".join(f"{medians[name] / medians['reused connection']:.2f}x" for name in trees)
-        print(f"  {level:>9}  {cells}  {ratios}")
+        base = times[("reused connection", level)]
+        paired = "  ".join(  # each round's jobtui time over the same round's reused connection, median
+            f"{statistics.median(t / b for t, b in zip(times[(name, level)], base, strict=True)):.2f}x"
+            for name in trees
+        )
+        print(f"  {level:>9}  {cells}  {ratios}  ({paired})")
     for name in trees:
-        print(f"  connections {name} opened per run: {sorted(connections[name])}")
+        served = {True: "a node agent", False: "sh scripts"}
+        how = " / ".join(served[a] for a in sorted(agents[name], reverse=True))
+        print(f"  {name}: {sorted(connections[name])} connection(s) per run, jobs started through {how}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ actors, GPU samples; job states and the one legal-transition function."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
@@ -85,8 +86,10 @@ def can_transition(old: JobStatus, new: JobStatus) -> bool:
     return new in _LEGAL[old]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Resources:
+    """What a job asks for. Frozen, so that the jobs of a batch that ask for the same share one (`SharedParts`)."""
+
     cpus: int = 1
     mem_mb: int = 0
     gpus: int = 0
@@ -94,8 +97,10 @@ class Resources:
     gpu_ids: list[int] = field(default_factory=list)  # the devices it must get (empty: any free ones)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class RetryPolicy:
+    """Frozen, so that jobs with the same policy share one (`SharedParts`); a change replaces a job's `retry`."""
+
     max_attempts: int = 1
     initial_delay: float = 5.0
     backoff_factor: float = 2.0
@@ -241,6 +246,53 @@ class Job:
         data["progress"] = Progress(**data.get("progress") or {})
         data["after_when"] = {int(p): when for p, when in (data.get("after_when") or {}).items()}
         return cls(**data)
+
+
+class SharedParts:
+    """One copy of each equal part among many jobs (a batch being built, the rows being loaded), so that a large
+    queue holds each repeated value once. Resources and retry policies are frozen; a job's lists and dicts
+    (command, tags, inputs, outputs, parents, edges, env) are never changed in place, only replaced whole, so
+    equal ones are shared too. Strings are interned."""
+
+    __slots__ = ("_dicts", "_lists", "_resources", "_retry")
+
+    def __init__(self) -> None:
+        self._resources: dict[tuple[Any, ...], Resources] = {}
+        self._retry: dict[RetryPolicy, RetryPolicy] = {}
+        self._lists: dict[tuple[Any, ...], list[Any]] = {}
+        self._dicts: dict[tuple[tuple[Any, Any], ...], dict[Any, Any]] = {}
+
+    def share(self, job: Job) -> Job:
+        """Point `job` at the copies this pool holds of its parts (the first job with a value gives it)."""
+        intern = sys.intern
+        r = job.resources
+        shape = (r.cpus, r.mem_mb, r.gpus, tuple(r.licenses.items()), tuple(r.gpu_ids))
+        job.resources = self._resources.setdefault(shape, r)
+        job.retry = self._retry.setdefault(job.retry, job.retry)
+        job.command, job.tags = self._list(job.command), self._list(job.tags)
+        job.inputs, job.outputs, job.after = self._list(job.inputs), self._list(job.outputs), self._list(job.after)
+        job.env, job.after_when = self._dict(job.env), self._dict(job.after_when)
+        job.name, job.user = intern(job.name), intern(job.user)
+        if job.team is not None:
+            job.team = intern(job.team)
+        if job.workdir is not None:
+            job.workdir = intern(job.workdir)
+        if job.node_request is not None:
+            job.node_request = intern(job.node_request)
+        for key, value in job.extra.items():  # the environment's digest, the target: the same in many jobs
+            if type(value) is str:
+                job.extra[key] = intern(value)
+        return job
+
+    def _list(self, values: list[Any]) -> list[Any]:
+        key = tuple(values)
+        shared = self._lists.get(key)
+        if shared is None:  # the first of its value: its strings interned
+            shared = self._lists[key] = [sys.intern(v) if type(v) is str else v for v in values]
+        return shared
+
+    def _dict(self, values: dict[Any, Any]) -> dict[Any, Any]:
+        return self._dicts.setdefault(tuple(values.items()), values)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ are queued and committed in groups every `group_window` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import json
@@ -25,7 +26,7 @@ import aiosqlite
 import orjson
 
 from engine.errors import StoreError
-from engine.models import Attempt, Job, JobEvent, JobStatus, Submission, WorkflowRecord
+from engine.models import Attempt, Job, JobEvent, JobStatus, SharedParts, Submission, WorkflowRecord
 
 MIGRATIONS: list[str] = [
     # 1: the first schema.
@@ -124,6 +125,23 @@ _INSERT_EVENT = (
 )
 
 Statement = tuple[str, tuple[Any, ...]]
+_LOAD_CHUNK = 2000  # job rows read at once at start-up
+
+
+def _commit(conn: sqlite3.Connection, statements: list[Statement], synchronous: str | None) -> None:
+    """Run `statements` as one transaction (in the store's SQLite thread), setting `synchronous` first when given;
+    rolled back whole when one fails."""
+    if synchronous is not None:
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, group in groupby(statements, key=lambda st: st[0]):
+            conn.executemany(sql, [params for _, params in group])
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _dumps(value: Any) -> str:
@@ -146,7 +164,7 @@ class Store:
         self._lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
         self.last_error: StoreError | None = None
-        self._durable = True
+        self._durable: bool | None = True
         self._reader: aiosqlite.Connection | None = None  # reports' own read-only connection, opened on first use
 
     @property
@@ -261,34 +279,22 @@ class Store:
         """
         async with self._lock:
             batch, self._pending = self._pending, []
-            # Grouping queued statements by kind turns them into a few executemany calls (one thread hop
-            # each); a stable sort keeps the order of changes to the same row.
+            # Grouping queued statements by kind turns them into a few executemany calls; a stable sort keeps
+            # the order of changes to the same row.
             statements = _latest_only(sorted(batch, key=lambda st: st[0])) + (acknowledged or [])
             if not statements:
                 return
+            synchronous = None if durable == self._durable else ("FULL" if durable else "NORMAL")
             try:
-                db = self.db
-                await self._sync_mode(durable)
-                await db.execute("BEGIN IMMEDIATE")
-                for sql, group in groupby(statements, key=lambda st: st[0]):
-                    await db.executemany(sql, [params for _, params in group])
-                await db.execute("COMMIT")
+                # The whole transaction is one hand-off to the SQLite thread (each awaited call is one, and under
+                # load each waits for that thread to be scheduled): `_execute` is how aiosqlite runs its own calls.
+                await self.db._execute(_commit, self.db._conn, statements, synchronous)
+                self._durable = durable
                 self.last_error = None
             except sqlite3.Error as e:
-                await self._rollback()
+                self._durable = None  # the mode is set again with the next commit
                 self._pending[:0] = batch
                 raise StoreError(_write_error_message(self.path, e)) from e
-
-    async def _sync_mode(self, durable: bool) -> None:
-        if durable != self._durable:
-            await self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._durable = durable
-
-    async def _rollback(self) -> None:
-        try:
-            await self.db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # no transaction was open
 
     # -- statements ----------------------------------------------------------------------------------
 
@@ -394,8 +400,17 @@ class Store:
             raise StoreError(_read_error_message(self.path, e)) from e
 
     async def load_jobs(self) -> list[Job]:
-        rows = await self._rows("SELECT id, status, data, state FROM jobs ORDER BY id")
-        return [self._job(*row) for row in rows]
+        """Every job, read a chunk of rows at a time (a large queue's rows are never all held at once), the parts
+        jobs have in common held once (`SharedParts`)."""
+        shared = SharedParts()
+        jobs: list[Job] = []
+        try:
+            async with self.db.execute("SELECT id, status, data, state FROM jobs ORDER BY id") as cur:
+                while rows := await cur.fetchmany(_LOAD_CHUNK):
+                    jobs += [shared.share(self._job(*row)) for row in rows]
+        except sqlite3.Error as e:
+            raise StoreError(_read_error_message(self.path, e)) from e
+        return jobs
 
     def _job(self, job_id: int, status: Any, data: Any, state: Any) -> Job:
         """The job of one row (`state` laid over `data`), or a StoreError saying the row is damaged."""

@@ -21,7 +21,7 @@ _PROCS = "cgroup.procs"
 # (an engine's `jobtui-<key>` directory, an interface file) -> do its attempts' cgroups have that file: the same
 # for all of them, so each is looked for once (a stat on cgroupfs is not free, and a launch would make dozens).
 _PRESENT: dict[tuple[str, str], bool] = {}
-_MADE: set[str] = set()  # engines' `jobtui-<key>` directories this process made or saw
+Setting = tuple[str, str, bool]  # an interface file, the value written to it, and whether it may be absent
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,34 +55,47 @@ class AttemptGroup:
     def create(cls, mode: Mode, engine_key: str, name: str, limits: Limits) -> AttemptGroup:
         """Make the attempt's cgroup in the hierarchies of `mode` it needs (`Mode.parents_for`) and write its
         limits; OSError when it cannot."""
-        dirs = []
-        for parent in mode.parents_for(limits.controllers):
-            engine_dir = os.path.join(parent, f"jobtui-{engine_key}")
-            path = os.path.join(engine_dir, name)
-            if engine_dir in _MADE:
-                try:
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(path)
-                    dirs.append(path)
-                    continue
-                except FileNotFoundError:
-                    _MADE.discard(engine_dir)  # removed since (its engine closed): made again below
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(engine_dir)
-            if mode.kind == "cgroup_v2" and mode.controllers:
-                _enable(parent, mode.controllers)
-                _enable(engine_dir, mode.controllers)
-            _MADE.add(engine_dir)
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(path)
-            dirs.append(path)
-        group = cls(dirs)
-        try:
-            group._limit(mode, limits)
-        except OSError:
-            group.remove()
-            raise
+        group = cls.planned(mode, engine_key, name, limits)
+        group.make(limit_settings(mode, limits), handed_down(mode))
         return group
+
+    @classmethod
+    def planned(cls, mode: Mode, engine_key: str, name: str, limits: Limits) -> AttemptGroup:
+        """The attempt's cgroup, not made yet (`make` makes it, here or in the spawner)."""
+        return cls(
+            [os.path.join(parent, f"jobtui-{engine_key}", name) for parent in mode.parents_for(limits.controllers)]
+        )
+
+    def make(self, settings: list[Setting], enable: list[str]) -> None:
+        """Make the cgroup's directories and write `settings`; the engine's `jobtui-<key>` directory above them
+        too where it is not there yet (with `enable`d controllers handed down to it, v2). OSError when it cannot,
+        with nothing left made."""
+        for path in self.dirs:
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:  # the first attempt of this engine (or its directory was removed since)
+                engine_dir = os.path.dirname(path)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(engine_dir)
+                if enable:
+                    _enable(os.path.dirname(engine_dir), enable)
+                    _enable(engine_dir, enable)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(path)
+        try:
+            for name, value, optional in settings:
+                self._set(name, value, optional)
+        except OSError:
+            self.remove()
+            raise
+
+    def ended(self) -> tuple[Usage, int, bool]:
+        """Once its wrapper ended: the usage, the OOM kills, and whether the cgroup is removed (only when no process
+        is left in it; the engine kills what is and removes it then)."""
+        usage, oom_kills = self.usage(), self.oom_kills()
+        return usage, oom_kills, not self.pids() and self.remove()
 
     @classmethod
     def find(cls, mode: Mode, engine_key: str, name: str) -> AttemptGroup | None:
@@ -188,25 +201,6 @@ class AttemptGroup:
                 left = True
         return not left
 
-    def _limit(self, mode: Mode, limits: Limits) -> None:
-        v2 = mode.kind == "cgroup_v2"
-        if limits.memory_bytes is not None and "memory" in mode.controllers:
-            if v2:
-                self._set("memory.max", str(limits.memory_bytes))
-                self._set("memory.swap.max", "0", optional=True)
-            else:
-                self._set("memory.limit_in_bytes", str(limits.memory_bytes))
-                self._set("memory.memsw.limit_in_bytes", str(limits.memory_bytes), optional=True)
-        if limits.cpus and "cpu" in mode.controllers:
-            quota = max(1000, int(limits.cpus * CPU_PERIOD_US))
-            if v2:
-                self._set("cpu.max", f"{quota} {CPU_PERIOD_US}")
-            else:
-                self._set("cpu.cfs_period_us", str(CPU_PERIOD_US))
-                self._set("cpu.cfs_quota_us", str(quota))
-        if limits.pids is not None and "pids" in mode.controllers:
-            self._set("pids.max", str(limits.pids))
-
     def _set(self, name: str, value: str, optional: bool = False) -> None:
         path = self._file(name)
         if path is None:
@@ -235,7 +229,33 @@ class AttemptGroup:
         return found
 
 
-def _enable(cgroup: str, controllers: frozenset[str]) -> None:
+def limit_settings(mode: Mode, limits: Limits) -> list[Setting]:
+    """The interface files an attempt's cgroup is given its `limits` with: (name, value, optional)."""
+    v2 = mode.kind == "cgroup_v2"
+    settings: list[Setting] = []
+    if limits.memory_bytes is not None and "memory" in mode.controllers:
+        if v2:
+            settings += [("memory.max", str(limits.memory_bytes), False), ("memory.swap.max", "0", True)]
+        else:
+            memory = str(limits.memory_bytes)
+            settings += [("memory.limit_in_bytes", memory, False), ("memory.memsw.limit_in_bytes", memory, True)]
+    if limits.cpus and "cpu" in mode.controllers:
+        quota = max(1000, int(limits.cpus * CPU_PERIOD_US))
+        if v2:
+            settings.append(("cpu.max", f"{quota} {CPU_PERIOD_US}", False))
+        else:
+            settings += [("cpu.cfs_period_us", str(CPU_PERIOD_US), False), ("cpu.cfs_quota_us", str(quota), False)]
+    if limits.pids is not None and "pids" in mode.controllers:
+        settings.append(("pids.max", str(limits.pids), False))
+    return settings
+
+
+def handed_down(mode: Mode) -> list[str]:
+    """The controllers an engine's `jobtui-<key>` directory hands down to its attempts' cgroups (v2; v1: none)."""
+    return sorted(mode.controllers) if mode.kind == "cgroup_v2" else []
+
+
+def _enable(cgroup: str, controllers: list[str]) -> None:
     """Hand `controllers` down to the children of `cgroup` (v2); those it has enabled already are kept."""
     with contextlib.suppress(OSError):
         _write(os.path.join(cgroup, "cgroup.subtree_control"), " ".join(f"+{c}" for c in sorted(controllers)))

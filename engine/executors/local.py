@@ -19,10 +19,10 @@ from pathlib import Path
 from engine.containment.settings import ContainmentSettings
 from engine.executors.base import LaunchSpec, Liveness, Outcome, Output, no_finished_marker, read_file
 from engine.executors.file_checks import missing_here
-from engine.executors.local_containment import Containment
+from engine.executors.local_containment import Containment, GroupEnd
+from engine.executors.spawner_client import SpawnerClient, SpawnerGone, SpawnFailed, rusage_of
 from engine.executors.wrapper import (
     EXIT,
-    PID,
     PYTHON_FILE,
     current_umask,
     is_wrapper_of,
@@ -38,11 +38,12 @@ SUCCESS_RECORD = "success"  # in the run directory: where the job's success file
 
 
 _DEVNULL_STDIN = (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)
+PrivateFile = tuple[str, bytes, int, int]  # written 0600 into the run directory before the spawn: NAME, DATA, UID, GID
 
 
-def python_job(spec: LaunchSpec, code: str) -> tuple[list[str], list[tuple[int, int, str, int, int]]]:
-    """Write a python job's code into its run directory as `job.py`; the argv that runs it, and the file handed
-    to it. The command is `[INTERPRETER, "job.py", *ARGS]`.
+def python_job(spec: LaunchSpec, code: str) -> tuple[list[str], list[tuple[int, int, str, int, int]], PrivateFile]:
+    """A python job's argv, the file handed to it, and its code as `job.py` for its run directory. The command is
+    `[INTERPRETER, "job.py", *ARGS]`.
 
     The file is 0600 and belongs to the account the job runs as. Run as the daemon's own user, the job is given
     its path. Run as another account (shared mode), it could not enter the daemon's private run directory: the
@@ -50,20 +51,13 @@ def python_job(spec: LaunchSpec, code: str) -> tuple[list[str], list[tuple[int, 
     reads `/dev/fd/3` (reopening it checks only the file's own mode and owner: the job's).
     """
     path = os.path.join(spec.attempt.run_dir, PYTHON_FILE)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        if spec.run_as is not None:
-            os.fchown(fd, spec.run_as.uid, spec.run_as.gid)
-        data = code.encode()
-        while data:
-            data = data[os.write(fd, data) :]
-    finally:
-        os.close(fd)
+    owner = (spec.run_as.uid, spec.run_as.gid) if spec.run_as is not None else (-1, -1)
+    file = (PYTHON_FILE, code.encode(), *owner)
     interpreter, args = spec.job.command[0], spec.job.command[2:]
     if spec.run_as is None:
-        return [interpreter, path, *args], []
+        return [interpreter, path, *args], [], file
     handed = [(os.POSIX_SPAWN_OPEN, PYTHON_FD, path, os.O_RDONLY, 0)]
-    return [interpreter, f"/dev/fd/{PYTHON_FD}", *args], handed
+    return [interpreter, f"/dev/fd/{PYTHON_FD}", *args], handed, file
 
 
 def attempt_dir_name(job_id: int, number: int) -> str:
@@ -102,51 +96,55 @@ class LocalExecutor:
         self.node = node
         self.runs_root = runs_root
         self.containment = Containment(containment or ContainmentSettings(), str(runs_root))
-        self._pidfds: dict[int, int] = {}
+        self.spawner = SpawnerClient()
+        self._pidfds: dict[int, int] = {}  # of attempts an earlier engine (or a spawner that died) started
         self._rusage: dict[int, resource.struct_rusage] = {}  # of a reaped wrapper, until its `wait` reads it
+        self._group_ends: dict[int, GroupEnd] = {}  # what the spawner read of a reaped wrapper's cgroup, likewise
         self._umask = current_umask()  # jobs get the daemon's; the wrapper's own files are private whatever it is
 
     def run_dir(self, job_id: int, number: int) -> str:
         return str(self.runs_root / attempt_dir_name(job_id, number))
 
     async def launch(self, spec: LaunchSpec) -> None:
+        """Start the attempt through the spawner, which makes its run directory, writes its private files, makes
+        its cgroup and spawns the wrapper, so the event loop goes on with other jobs meanwhile."""
         attempt = spec.attempt
-        try:
-            os.mkdir(attempt.run_dir, 0o700)  # one directory per attempt, no parent to make (see attempt_dir_name)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:  # the runs directory itself is not made yet
-            os.makedirs(attempt.run_dir, mode=0o700, exist_ok=True)
-        command, files = spec.job.command, [_DEVNULL_STDIN]
+        command, actions, files = spec.job.command, [_DEVNULL_STDIN], []
         code = spec.job.extra.get("python_code")
         if code is not None:
-            command, handed = python_job(spec, code)
-            files += handed
+            command, handed, file = python_job(spec, code)
+            actions += handed
+            files.append(file)
         argv = wrapper_argv(attempt.run_dir, spec.workdir, command, self._umask, spec.run_as)
         env = spec.env
         marker = success_env(spec.job.extra)
         if marker:
-            _write_success_record(spec, next(iter(marker.values())))
+            files.append(_success_record(spec, next(iter(marker.values()))))
             env = {**env, **marker}
-        env = self.containment.prepare(spec.job, attempt, env)  # its cgroup, made before the job can start
-        # Spawning from a worker thread (posix_spawn releases the GIL) measured slower here: the thread
-        # hand-offs cost more CPU than the vfork pause they hide.
+        env, cgroup = self.containment.prepare(spec.job, attempt, env)  # its cgroup, made before the job starts
         try:
-            pid = os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=files)
-        except OSError:
+            attempt.pid = await self.spawner.spawn(attempt.run_dir, files, argv, env, list(actions), cgroup)
+        except SpawnerGone:
+            attempt.pid = _find_wrapper(attempt.run_dir)  # it answers for none of its launches: look
+            if attempt.pid is None and read_exit_code(attempt.run_dir) is None:
+                await self.containment.remove(attempt)
+                raise OSError("jobtui's spawner ended before the job was started; it is started again") from None
+        except SpawnFailed as e:
             await self.containment.remove(attempt)
-            raise
-        attempt.pid = pid
-        # Its start time identifies it across engine restarts (a recycled pid has another): read now, so it is
-        # saved with the `running` transition. The pidfd pins the process for this engine's lifetime.
-        attempt.proc_start = process_start_time(pid)
-        self._pidfds[pid] = os.pidfd_open(pid)
+            raise (self.containment.not_made(e) if e.stage == "cgroup" else e) from None
+        # The spawner's unreaped child, the pid stays the job's while this engine runs. Its start time is not read
+        # now (/proc/PID/stat waits for the child's exec to finish): an engine that restarts knows the wrapper by
+        # its argv, which names this run directory, and records its start time then (`_same_process`).
 
     async def wait(self, attempt: Attempt) -> Outcome:
         await self._exited(attempt)
         code = read_exit_code(attempt.run_dir)
-        oom = code != 0 and self.containment.oom_killed(attempt)
-        await self.containment.finish(attempt, self._rusage.pop(attempt.pid or 0, None))
+        group_end = self._group_ends.pop(attempt.pid or 0, None)  # read by the spawner when it reaped the wrapper
+        if group_end is not None:
+            oom = code != 0 and group_end[1] > 0
+        else:
+            oom = code != 0 and self.containment.oom_killed(attempt)
+        await self.containment.finish(attempt, self._rusage.pop(attempt.pid or 0, None), group_end)
         if oom:
             return Outcome(code, Reason.OUT_OF_MEMORY, _out_of_memory(attempt))
         if code is None:
@@ -159,7 +157,7 @@ class LocalExecutor:
 
     async def probe(self, attempt: Attempt) -> Liveness:
         if attempt.pid is None:
-            attempt.pid = _read_pid_file(attempt.run_dir)  # launched, but the engine died before recording it
+            attempt.pid = _find_wrapper(attempt.run_dir)  # launched, but the engine died before recording it
         if attempt.pid and _same_process(attempt.pid, attempt):
             return Liveness.RUNNING
         if read_exit_code(attempt.run_dir) is not None:
@@ -218,16 +216,25 @@ class LocalExecutor:
         return asked, await asyncio.to_thread(missing_here, asked)
 
     async def close(self) -> None:
+        await self.spawner.close()
         self.containment.close()
 
     async def _exited(self, attempt: Attempt) -> None:
-        """Return once the attempt's process has ended; reap it if it is our child.
+        """Return once the attempt's process has ended: as the spawner reports it, or watched through a pidfd (a
+        process an earlier engine started, or whose spawner died); reap it if it is our own child.
 
-        Without a pid (the pid file was never written, yet the exit file was) there is nothing to wait for.
+        Without a pid (the wrapper was never found, yet the exit file was written) there is nothing to wait for.
         """
         pid = attempt.pid
         if not pid:
             return
+        if self.spawner.started(pid):
+            end = await self.spawner.ended(pid)
+            if end is not None:
+                self._rusage[pid] = rusage_of(end)
+                if end.cgroup is not None:
+                    self._group_ends[pid] = end.cgroup
+                return
         fd = self._pidfds.pop(pid, None)
         try:
             if fd is None:
@@ -289,15 +296,13 @@ async def _readable(fd: int, timeout: float | None) -> bool:
         loop.remove_reader(fd)
 
 
-def _write_success_record(spec: LaunchSpec, name: str) -> None:
+def _success_record(spec: LaunchSpec, name: str) -> PrivateFile:
     """Where the success file must be (absolute), and as whom to look (shared mode), kept in the run directory so
     a restarted engine still checks it."""
     record: dict[str, object] = {"path": os.path.join(os.path.abspath(spec.workdir), name)}
     if spec.run_as is not None:
         record |= {"uid": spec.run_as.uid, "gid": spec.run_as.gid}
-    fd = os.open(os.path.join(spec.attempt.run_dir, SUCCESS_RECORD), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f)
+    return (SUCCESS_RECORD, json.dumps(record).encode(), -1, -1)
 
 
 async def _missing_success_file(run_dir: str) -> str | None:
@@ -322,12 +327,12 @@ async def _missing_success_file(run_dir: str) -> str | None:
     return None if await proc.wait() == 0 else path
 
 
-def _read_pid_file(run_dir: str) -> int | None:
-    try:
-        with open(os.path.join(run_dir, PID), "rb") as f:
-            return int(f.read().strip() or 0) or None
-    except (FileNotFoundError, ValueError):
-        return None
+def _find_wrapper(run_dir: str) -> int | None:
+    """The pid of the attempt's wrapper, found by its argv (which names the run directory), or None."""
+    for name in os.listdir("/proc"):
+        if name.isdigit() and _runs_wrapper_of(int(name), run_dir):
+            return int(name)
+    return None
 
 
 def _group_alive(pgid: int) -> bool:

@@ -16,7 +16,7 @@ import resource
 import signal
 
 from engine.containment.delegation import hand_down
-from engine.containment.group import AttemptGroup, Limits, Usage
+from engine.containment.group import AttemptGroup, Limits, Setting, Usage, handed_down, limit_settings
 from engine.containment.markers import MARK_ENV, marked, signal_marked
 from engine.containment.mode import Mode, detect
 from engine.containment.settings import ContainmentSettings
@@ -26,6 +26,8 @@ from engine.models import Attempt, Job
 log = logging.getLogger(__name__)
 
 KILL_TIMEOUT = 5.0  # seconds a killed cgroup may take to empty
+GroupPlan = tuple[list[str], list[Setting], list[str]]  # an attempt's cgroup to make: directories, settings, hand-down
+GroupEnd = tuple[Usage, int, bool]  # read when its wrapper ended: usage, OOM kills, removed
 
 
 def attempt_name(attempt: Attempt) -> str:
@@ -42,8 +44,9 @@ class Containment:
         self.key = hashlib.sha256(key_of.encode()).hexdigest()[:12]
         self._groups: dict[tuple[int, int], AttemptGroup] = {}
 
-    def prepare(self, job: Job, attempt: Attempt, env: dict[str, str]) -> dict[str, str]:
-        """Make the attempt's cgroup with its limits (OSError when it cannot); the wrapper's environment."""
+    def prepare(self, job: Job, attempt: Attempt, env: dict[str, str]) -> tuple[dict[str, str], GroupPlan | None]:
+        """The wrapper's environment, and the attempt's cgroup with its limits for the spawner to make before the
+        spawn (`GroupPlan`: directories, settings, controllers to hand down), or None without cgroups."""
         env = {**env, MARK_ENV: attempt.launch_token}
         mem_mb = job.resources.mem_mb
         if self.mode.uses_cgroups:
@@ -52,21 +55,23 @@ class Containment:
                 cpus=job.resources.cpus if self.settings.limit_cpu and job.resources.cpus else None,
                 pids=self.settings.pids_max,
             )
-            try:
-                group = AttemptGroup.create(self.mode, self.key, attempt_name(attempt), limits)
-            except OSError as e:
-                where = ", ".join(self.mode.parents)
-                raise OSError(
-                    e.errno,
-                    f"cannot make the job's cgroup below {where} ({e.strerror or e}); check `jobtui doctor`, or run "
-                    "jobs without cgroups with `containment: {mode: proc}` in the config",
-                ) from e
+            group = AttemptGroup.planned(self.mode, self.key, attempt_name(attempt), limits)
             attempt.cgroups = list(group.dirs)
             self._groups[(attempt.job_id, attempt.number)] = group
             env[CGROUP_PROCS_ENV] = "\n".join(group.procs_files())
-        elif self.settings.memory_rlimit and mem_mb:
+            return env, (group.dirs, limit_settings(self.mode, limits), handed_down(self.mode))
+        if self.settings.memory_rlimit and mem_mb:
             env[RLIMIT_AS_ENV] = str(mem_mb << 10)
-        return env
+        return env, None
+
+    def not_made(self, error: OSError) -> OSError:
+        """The error to report when an attempt's cgroup could not be made."""
+        where = ", ".join(self.mode.parents)
+        return OSError(
+            error.errno,
+            f"cannot make the job's cgroup below {where} ({error.strerror or error}); check `jobtui doctor`, or run "
+            "jobs without cgroups with `containment: {mode: proc}` in the config",
+        )
 
     def group(self, attempt: Attempt) -> AttemptGroup | None:
         """The attempt's cgroup: made by this engine, saved on the attempt, or found where this engine would have
@@ -121,16 +126,25 @@ class Containment:
             await asyncio.sleep(0.01)
         return True
 
-    async def finish(self, attempt: Attempt, rusage: resource.struct_rusage | None) -> None:
-        """After the attempt's wrapper ended: record its usage, kill what it left running, remove its cgroup."""
+    async def finish(
+        self, attempt: Attempt, rusage: resource.struct_rusage | None, ended: GroupEnd | None = None
+    ) -> None:
+        """After the attempt's wrapper ended: record its usage, kill what it left running, remove its cgroup.
+        `ended`: what the spawner read and did when it reaped the wrapper (usage, OOM kills, removed)."""
         group = self.group(attempt)
-        usage = group.usage() if group is not None else Usage()
+        if ended is not None:
+            usage, removed = ended[0], ended[2]
+        else:
+            usage, removed = (group.usage() if group is not None else Usage()), False
         if usage.cpu_seconds is None and rusage is not None:
             usage = Usage(rusage.ru_utime + rusage.ru_stime, usage.peak_memory_bytes)
         if usage.peak_memory_bytes is None and rusage is not None:
             usage = Usage(usage.cpu_seconds, rusage.ru_maxrss << 10)  # kB on Linux: the largest process's
         attempt.cpu_seconds = usage.cpu_seconds if usage.cpu_seconds is None else round(usage.cpu_seconds, 3)
         attempt.peak_memory_bytes = usage.peak_memory_bytes
+        if removed:
+            self._groups.pop((attempt.job_id, attempt.number), None)
+            return
         if group is None:
             return
         if group.pids() and not await self.kill(attempt):

@@ -1,12 +1,16 @@
 """SSH executor: attempts run on a remote node under the same detached wrapper as local ones.
 
-All jobs of a node share one connection (`engine.ssh.SshHost`) and its long-lived remote shells.
-Launches that arrive together go out as one script, which starts every wrapper, waits a few ms for
-them (`ssh_scripts.LINGER`) and reports those that already ended with their exit code and short
-outputs. Exits are found by one batched poll script per node and tick, which also reports the output
-files' sizes and sends what is left of a stream when it is small, so the runner's reads are served from
-memory and cost no round trip. A dropped link never fails a job: wait() keeps polling until the node
-answers again, and a restarted engine re-attaches through probe() (pid + start time from the remote /proc).
+All jobs of a node share one connection (`remote.pool.SshHost`). Where the node has Python 3, a node agent
+(`remote.node_agent`, one per connection) starts the wrappers, with no process of its own per job, and
+reports each one's end the moment it exits, with the exit record, the output sizes and the short outputs:
+a short job costs one request and one notice, and no poll. Without it (no Python, no channel to spare),
+launches that arrive together go out as one script on the long-lived remote shells, which starts every
+wrapper, waits a few ms for them (`ssh_scripts.LINGER`) and reports those that already ended.
+Either way the wrapper's files are the record. Exits not reported are found by one batched poll per node
+and tick (through the agent when there is one), which also reports the output files' sizes and sends what
+is left of a stream when it is small, so the runner's reads are served from memory and cost no round trip.
+A dropped link never fails a job: wait() keeps polling until the node answers again, and a restarted engine
+re-attaches through probe() (pid + start time from the remote /proc).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from engine.executors.file_checks import MISSING_SCRIPT, parse_missing, paths_in
 from engine.executors.results import results_missing
 from engine.executors.wrapper import STDERR, STDOUT, SUCCESS_ENV, success_env
 from engine.models import Attempt, Reason
+from engine.remote.agent import COMMAND as AGENT_COMMAND
+from engine.remote.agent import AgentError, AgentGone, NodeAgent
 from engine.remote.pool import SshHost, SshPool, SshRefused, SshRunner, SshUnreachable, env_script
 from engine.remote.sampling import sample_node
 from engine.remote.transfer import Stager, TransferError, check_relative
@@ -45,6 +51,7 @@ ENDED_CACHE = 4096  # attempts found ended at launch, until their wait()
 LAUNCH_BATCH = 64  # attempts started by one script at most
 LAUNCH_BATCH_BYTES = 256 * 1024  # and their commands and environments, roughly
 LAUNCHES_IN_FLIGHT = 2  # launch scripts running at once; launches arriving meanwhile form the next
+AGENT_RETRY = 60.0  # seconds before another try at starting a node agent that ended or could not start
 FORWARDED_ENV_PREFIXES = ("JOBTUI_",)
 FORWARDED_ENV = frozenset({"CUDA_VISIBLE_DEVICES"})
 
@@ -118,9 +125,19 @@ class SshExecutor:
         self._poller: asyncio.Task[None] | None = None
         self._sampler: asyncio.Task[None] | None = None
         self._listener: NodeListener | None = None
+        self.use_agent = True  # start attempts and poll through a node agent when the node can run one
+        self.agent_command = AGENT_COMMAND
+        self._agent: NodeAgent | None = None
+        self._agent_lock = asyncio.Lock()
+        self._agent_next_try = 0.0
+        self._agent_runs: dict[tuple[int, int], tuple[NodeAgent, str]] = {}  # attempts whose end an agent reports
+        self._poll_wake = asyncio.Event()
+        self._launched_outputs: dict[tuple[int, int], list[str]] = {}  # outputs of attempts launched here
 
     def run_dir(self, job_id: int, number: int) -> str:
-        return posixpath.join(self.cfg.work_root, "runs", str(job_id), str(number))
+        """`runs/JOB.NUMBER` below the node's work root, as on this machine: one directory to make, not two
+        (attempts launched before keep their `runs/JOB/NUMBER`)."""
+        return posixpath.join(self.cfg.work_root, "runs", f"{job_id}.{number}")
 
     # -- launch ---------------------------------------------------------------------------------------
 
@@ -183,9 +200,7 @@ class SshExecutor:
 
     async def _launch_batch(self, batch: list[_Launch]) -> None:
         try:
-            body = await self.host.script(
-                scripts.PRELUDE, scripts.launch_script([b.item for b in batch], self.linger), timeout=30
-            )
+            body = await self._start_batch(batch)
         except (SshUnreachable, SshRefused) as e:
             for launch in batch:
                 if not launch.done.done():
@@ -210,12 +225,117 @@ class SshExecutor:
                         del self._ended[next(iter(self._ended))]
                 launch.done.set_result(None)
             else:
+                self._agent_runs.pop((attempt.job_id, attempt.number), None)
                 code = report.failed.get(index)
-                what = {90: "could not create the run directory", 91: "could not write the environment file"}
+                what = {
+                    90: "could not create the run directory",
+                    91: "could not write the environment file",
+                    92: "could not start /bin/sh for the job's wrapper",
+                    93: "the node agent could not read the request (a jobtui bug: please report it)",
+                }
                 why = what.get(code or 0, "the node's shell gave no answer for it")
                 launch.done.set_exception(
                     JobTuiError(f"{self.host.where}: could not start the job in {run_dir}: {why}")
                 )
+
+    async def _start_batch(self, batch: list[_Launch]) -> bytes:
+        """The launch records of one batch: from the node agent (whose notices then report the ends), or from a
+        launch script on a remote shell (which lingers a few ms to report the short ones that already ended)."""
+        agent = await self._live_agent()
+        if agent is not None:
+            items = []
+            for launch in batch:
+                attempt, item = launch.attempt, launch.item
+                key = (attempt.job_id, attempt.number)
+                self._agent_runs[key] = (agent, item.run_dir)  # before sending: its end may be the next message
+                tag = f"{attempt.job_id}.{attempt.number}"
+                items.append({"tag": tag, "run_dir": item.run_dir, "workdir": item.workdir, "argv": list(item.command),
+                              "env": item.env})  # fmt: skip
+            try:
+                return await agent.request("launch", items, timeout=30)
+            except AgentGone:  # nothing was sent: the launch script starts them
+                self._forget_runs(batch)
+            except BaseException:
+                self._forget_runs(batch)
+                raise
+        return await self.host.script(
+            scripts.PRELUDE, scripts.launch_script([b.item for b in batch], self.linger), timeout=30
+        )
+
+    def _forget_runs(self, batch: list[_Launch]) -> None:
+        for launch in batch:
+            self._agent_runs.pop((launch.attempt.job_id, launch.attempt.number), None)
+
+    async def _ask_agent(self, op: str, payload: object, timeout: float) -> bytes | None:
+        """The agent's answer to a request that changes nothing on the node (a poll, a read); None: ask sh."""
+        agent = await self._live_agent()
+        if agent is None:
+            return None
+        try:
+            return await agent.request(op, payload, timeout=timeout)
+        except AgentGone:
+            return None
+        except AgentError as e:  # a bug, not the node: say so, and let the sh scripts answer
+            log.warning("%s", e)
+            return None
+
+    async def _live_agent(self) -> NodeAgent | None:
+        """The node agent, started on first use; None while the node cannot run one (sh scripts serve then)."""
+        if not self.use_agent:
+            return None
+        agent = self._agent
+        if agent is not None and agent.alive:
+            return agent
+        if _now() < self._agent_next_try:
+            return None
+        async with self._agent_lock:
+            if self._agent is not None and self._agent.alive:
+                return self._agent
+            if _now() < self._agent_next_try:
+                return None
+            agent = NodeAgent(
+                self.host, scripts.REMOTE_WRAPPER, self._agent_notice, self._agent_closed, self.agent_command
+            )
+            try:
+                started = await agent.start()
+            except (SshUnreachable, SshRefused) as e:
+                log.debug("%s: node agent not started: %s", self.node, e)
+                self._agent_next_try = _now() + RETRY_WHILE_DOWN
+                return None  # the link: the caller's own command meets the same trouble and says so
+            if not started:
+                self._agent_next_try = _now() + AGENT_RETRY
+                return None
+            self._agent = agent
+            return agent
+
+    def _agent_notice(self, tag: str, body: bytes) -> None:
+        """An attempt the agent started has ended: its state, sizes and short outputs, as a poll would say."""
+        job_id, _, number = tag.partition(".")
+        key = (int(job_id), int(number))
+        entry = self._agent_runs.pop(key, None)
+        if entry is None:
+            return
+        report = scripts.parse_report(body, 1)
+        self._remember(report, [entry[1]])
+        state = report.states.get(0)
+        if state is None or state.alive:
+            return  # not a whole answer: the polls find its end
+        watch = self._watches.get(key)
+        if watch is not None and not watch.done.done():
+            watch.done.set_result(state)
+            return
+        self._ended[key] = state
+        while len(self._ended) > ENDED_CACHE:
+            del self._ended[next(iter(self._ended))]
+
+    def _agent_closed(self, agent: NodeAgent) -> None:
+        """The agent ended (link, node, engine): the attempts it followed are polled from now on."""
+        for key in [k for k, (a, _) in self._agent_runs.items() if a is agent]:
+            del self._agent_runs[key]
+        if self._agent is agent:
+            self._agent = None
+            self._agent_next_try = _now() + (AGENT_RETRY if self.host.connected else 0.0)
+        self._poll_wake.set()
 
     # -- follow ---------------------------------------------------------------------------------------
 
@@ -264,24 +384,20 @@ class SshExecutor:
         watched = (attempt.job_id, attempt.number) in self._watches
         if (watched and known is None) or (known is not None and offset >= known):
             return b""  # nothing new since the last poll, which reports every watched attempt's sizes
-        argv = ["/bin/sh", "-c", scripts.READ, "jobtui-read", path, str(offset + 1), str(limit)]
         try:
-            _status, out, _err = await self.host.run(argv, timeout=60)
+            return await self._read_bytes(path, offset, limit)
         except (SshUnreachable, SshRefused):
             return b""  # the runner asks again on its next tick
-        return out
 
     async def _read_file(self, path: str, offset: int, limit: int) -> bytes:
         """A progress file's new bytes: its size comes with the poll of its attempt (`_sizes`); read when it grew."""
         known = self._sizes.get(path)
         if known is not None and offset >= known:
             return b""
-        argv = ["/bin/sh", "-c", scripts.READ, "jobtui-read", path, str(offset + 1), str(limit)]
         try:
-            _status, out, _err = await self.host.run(argv, timeout=60)
+            return await self._read_bytes(path, offset, limit)
         except (SshUnreachable, SshRefused):
             return b""
-        return out
 
     async def read_sized(self, attempt: Attempt, stream: str, offset: int, limit: int) -> Output:
         path = posixpath.join(await self._abs(attempt.run_dir), stream)
@@ -289,8 +405,11 @@ class SshExecutor:
         if known is not None:  # the last poll's size: read() answers from it, or costs its usual round trip
             data = await self.read(attempt, stream, offset, limit)
             return Output(data, max(known, offset + len(data)) if data else known)
-        argv = ["/bin/sh", "-c", scripts.READ_SIZED, "jobtui-read", path, str(offset + 1), str(limit)]
         try:
+            body = await self._ask_agent("read", {"path": path, "offset": offset, "limit": limit}, 60)
+            if body is not None:
+                return Output(*scripts.parse_sized_read(body, offset))
+            argv = ["/bin/sh", "-c", scripts.READ_SIZED, "jobtui-read", path, str(offset + 1), str(limit)]
             _status, out, _err = await self.host.run(argv, timeout=60)
         except (SshUnreachable, SshRefused):
             return Output(b"", 0)  # unknown until the node answers again (`read` gives nothing then, too)
@@ -334,6 +453,8 @@ class SshExecutor:
             if not launch.done.done():
                 launch.done.set_exception(JobTuiError(f"{self.host.where}: jobtui stopped before the launch"))
         self._pending.clear()
+        if self._agent is not None:
+            self._agent.close()  # the jobs it started run on
         for task in (self._poller, self._sampler, self._launcher, *self._batches):
             if task is not None:
                 task.cancel()
@@ -366,13 +487,22 @@ class SshExecutor:
         finally:  # done, or detached (cancelled): either way this attempt is no longer polled
             if self._watches.get(key) is watch:
                 self._watches.pop(key, None)
+                self._agent_runs.pop(key, None)  # found by a poll first: the agent's notice, if any, is not needed
                 for path in self._followed.pop(key, ()):
                     self._sizes.pop(path, None)
 
     async def _poll_loop(self) -> None:
-        """One command per tick checks every watched attempt; link trouble only delays it."""
+        """One command per tick checks every watched attempt; link trouble only delays it. An attempt whose end
+        the node agent reports is polled only once it is older than the poll interval (for its output's sizes)."""
         while self._watches:
-            watches = list(self._watches.values())
+            now = _now()
+            watches = [w for w in self._watches.values() if self._due(w, now)]
+            if not watches:
+                self._poll_wake.clear()
+                first = min(w.since for w in self._watches.values()) + self.poll_interval
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poll_wake.wait(), max(0.0, first - now))
+                continue
             try:
                 states = await self._poll([w.attempt for w in watches], 30.0)
             except (SshUnreachable, SshRefused) as e:
@@ -384,6 +514,10 @@ class SshExecutor:
                 if state is not None and not state.alive and not watch.done.done():
                     watch.done.set_result(state)
             await asyncio.sleep(self._next_tick())
+
+    def _due(self, watch: _Watch, now: float) -> bool:
+        key = (watch.attempt.job_id, watch.attempt.number)
+        return key not in self._agent_runs or now - watch.since >= self.poll_interval
 
     def _next_tick(self) -> float:
         """Poll often while an attempt is young (short jobs end fast), then back off to the maximum."""
@@ -407,7 +541,7 @@ class SshExecutor:
             script = scripts.poll_script(items)
         except ValueError as e:
             raise SshRefused(f"{self.host.where}: {e}") from e
-        body = await self.host.script(scripts.PRELUDE, script, timeout=timeout)
+        body = await self._poll_body(items, script, timeout)
         report = scripts.parse_report(body, len(items))
         self._remember(report, [it.run_dir for it in items])
         for item in items:  # a progress file the poll did not see is not there (yet): nothing to read
@@ -415,6 +549,26 @@ class SshExecutor:
                 self._sizes.pop(path, None)
                 self._sizes[path] = report.file_sizes.get(path, 0)
         return report.states
+
+    async def _poll_body(self, items: list[scripts.PollItem], script: str, timeout: float) -> bytes:
+        request = [
+            {"run_dir": it.run_dir, "pid": it.pid, "start": it.start, "out": it.out_offset, "err": it.err_offset,
+             "files": list(it.files)}
+            for it in items
+        ]  # fmt: skip
+        body = await self._ask_agent("poll", request, timeout)
+        if body is not None:
+            return body
+        return await self.host.script(scripts.PRELUDE, script, timeout=timeout)
+
+    async def _read_bytes(self, path: str, offset: int, limit: int) -> bytes:
+        """Up to `limit` bytes of `path` from `offset`: one request to the agent, else one command."""
+        body = await self._ask_agent("read", {"path": path, "offset": offset, "limit": limit}, 60)
+        if body is not None:
+            return body.partition(b"\n")[2]
+        argv = ["/bin/sh", "-c", scripts.READ, "jobtui-read", path, str(offset + 1), str(limit)]
+        _status, out, _err = await self.host.run(argv, timeout=60)
+        return out
 
     def _remember(self, report: scripts.Report, run_dirs: list[str]) -> None:
         """Keep the sizes and output bytes an answer carried, for read()."""
@@ -463,11 +617,19 @@ class SshExecutor:
         return self.manifests / f"{attempt.job_id}-{attempt.number}.json"
 
     def _write_manifest(self, attempt: Attempt, outputs: list[str]) -> None:
-        """The outputs to collect, kept on this machine so a restarted engine still collects them."""
+        """The outputs to collect, kept on this machine so a restarted engine still collects them (none: no file)."""
+        self._launched_outputs[(attempt.job_id, attempt.number)] = outputs
+        while len(self._launched_outputs) > ENDED_CACHE:
+            del self._launched_outputs[next(iter(self._launched_outputs))]
+        if not outputs:
+            return
         self.manifests.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._manifest_path(attempt).write_text(json.dumps({"outputs": outputs}))
 
     def _read_manifest(self, attempt: Attempt) -> list[str]:
+        known = self._launched_outputs.pop((attempt.job_id, attempt.number), None)
+        if known is not None:  # launched by this engine: no need to look on disk
+            return known
         try:
             return list(json.loads(self._manifest_path(attempt).read_text()).get("outputs", []))
         except (OSError, ValueError):

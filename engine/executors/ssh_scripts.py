@@ -1,7 +1,7 @@
 """The POSIX-sh code the SSH executor runs on a node, and the pure parsers of what it prints.
 
 `PRELUDE` defines small `jt_*` functions once per remote shell (a long-lived `/bin/sh` fed on stdin,
-see `engine.ssh.SshHost.script`). A request is a few lines of calls to them, every argument a word
+see `remote.pool.SshHost.script`). A request is a few lines of calls to them, every argument a word
 quoted with `shlex.quote`, so paths, commands, arguments and environment values are data to the remote
 shell, never code; nothing of it appears on a remote command line. The builders below write those
 requests; `parse_report` reads the answer.
@@ -29,12 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from engine.executors.wrapper import WRAPPER, parse_exit_record
+from engine.remote.node_agent import DATA_BUDGET, DATA_CAP  # the agent answers by the same rules
 
 # The wrapper, first sourcing the attempt's private env file (written at launch, mode 0600).
 REMOTE_WRAPPER = '. "$1/env"\n' + WRAPPER
-
-DATA_CAP = 64 * 1024  # a stream is sent with the state when no more than this is left of it
-DATA_BUDGET = 1 << 20  # bytes of output one answer may carry in all
 LINGER = 0.03  # a launch waits up to this long for its jobs to end, to report short ones at once
 
 # `jt_start` puts each wrapper in the background of this shell, so `jt_linger` can `wait` for the

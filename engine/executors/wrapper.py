@@ -1,7 +1,8 @@
 """The attempt wrapper: a small POSIX-sh script every job runs under, locally and on remote hosts.
 
-It is started detached (its own session, stdin from /dev/null), so the job outlives the engine. It
-writes its pid to `pid` (so a launch the engine did not live to record is still found), the job's
+It is started detached (its own session, stdin from /dev/null), so the job outlives the engine. On a
+remote host or cluster it writes its pid to `pid` (so a launch the engine did not live to record is still
+found; on this machine the engine finds it by its argv instead), the job's
 output to `stdout`/`stderr` in the attempt's run directory and, at the end, the exit code to `exit`
 with a single write of a newline-terminated number: a reader accepts only a whole line, so an exit
 file cut short by a crash reads as absent, never as a wrong code. `$1` is the run directory, `$2` the
@@ -38,16 +39,17 @@ if cd "$w"; then w=$PWD; "$@"; rc=$?; else rc=126; fi
     + EXIT_LINE
 )
 
-# On this machine the wrapper makes its files private (umask 077) whatever the daemon's umask, and gives the
-# job the daemon's own umask back (`$3`): stdin is /dev/null already (the spawn's file actions). Before the job
-# starts it joins the attempt's cgroup (each `cgroup.procs` in $JOBTUI_CGROUP_PROCS, one a line: no word
-# splitting, so the job's IFS is never used nor changed) and, asked to, caps the address space (`ulimit -v` from
-# $JOBTUI_RLIMIT_AS_KB); a job it cannot contain never runs (exit code 125, the reason in its stderr).
+# On this machine the wrapper writes no pid file (the engine finds a wrapper it did not live to record by its
+# argv, which names the run directory: one file fewer per job). It makes its files private (umask 077) whatever
+# the daemon's umask, and gives the job the daemon's own umask back (`$3`): stdin is /dev/null already (the
+# spawn's file actions). Before the job starts it joins the attempt's cgroup (each `cgroup.procs` in
+# $JOBTUI_CGROUP_PROCS, one a line: no word splitting, so the job's IFS is never used nor changed) and, asked to,
+# caps the address space (`ulimit -v` from $JOBTUI_RLIMIT_AS_KB); a job it cannot contain never runs (exit code
+# 125, the reason in its stderr).
 CGROUP_PROCS_ENV = "JOBTUI_CGROUP_PROCS"
 RLIMIT_AS_ENV = "JOBTUI_RLIMIT_AS_KB"
 LOCAL_WRAPPER = r"""d=$1; w=$2; u=$3; shift 3
 umask 077
-echo $$ >"$d/pid"
 exec >>"$d/stdout" 2>>"$d/stderr"
 c=0
 if [ -n "${JOBTUI_CGROUP_PROCS-}" ]; then

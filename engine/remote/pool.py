@@ -11,7 +11,8 @@ unknown or changed key is refused before any command runs. A host down longer th
 (at most `SHELLS`, each holding one channel slot), which saves opening a channel and starting a login
 shell per command. The script and its data travel on stdin, never on a command line; each answer ends
 with a random marker, so a reply is never confused with the next one. Without a free slot it falls back
-to one `/bin/sh -s` channel per script.
+to one `/bin/sh -s` channel per script. `open_process` gives a node agent (`agent.NodeAgent`) a slot of
+its own for as long as it runs, only while the shells and a one-shot command still have theirs.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ KEEPALIVE_COUNT_MAX = 3
 CHANNEL_RETRIES = 6
 SHELLS = 2  # long-lived remote shells per host (each holds a channel slot)
 SHELL_REQUESTS = 2000  # a shell is replaced after this many scripts (its job table only grows)
+# asyncssh's defaults, AES-GCM first: about a quarter of ChaCha20-Poly1305's CPU per packet in asyncssh
+# (which builds new cipher objects for every ChaCha20 packet), and as strong.
+CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes256-ctr",
+    "aes192-ctr",
+    "aes128-ctr",
+)
 
 
 class SshUnreachable(JobTuiError):
@@ -115,6 +126,8 @@ def connect_options(cfg: SshNode) -> dict[str, Any]:
         "connect_timeout": min(15.0, max(2.0, cfg.unreachable_after / 2)),
         "config": [str(cfg.ssh_config.expanduser())] if cfg.ssh_config else (),
     }
+    if not cfg.ssh_config:  # a node's ssh_config chooses its own ciphers
+        options["encryption_algs"] = list(CIPHERS)
     fields = cfg.model_fields_set
     if "port" in fields or not cfg.ssh_config:
         options["port"] = cfg.port  # an explicit port wins over ~/.ssh/config; otherwise the config's
@@ -209,6 +222,7 @@ class SshHost:
         self._shells: list[_Shell] = []
         self._opening = 0
         self._turn = 0
+        self._pinned = 0  # channel slots held by long-lived processes other than the shells (node agents)
 
     @property
     def connected(self) -> bool:
@@ -305,7 +319,7 @@ class SshHost:
         for shell in live:
             if not shell.lock.locked():
                 return shell
-        limit = min(SHELLS, self.cfg.max_channels - 1)  # always leave a slot for one-shot commands
+        limit = min(SHELLS, self.cfg.max_channels - 1 - self._pinned)  # always leave a slot for one-shot commands
         if len(self._shells) + self._opening < limit and not self.channels.locked():
             opened = await self._open_shell(prelude, timeout)
             if opened is not None:
@@ -314,6 +328,41 @@ class SshHost:
             return None
         self._turn += 1
         return live[self._turn % len(live)]
+
+    async def open_process(self, command: str, timeout: float) -> tuple[Any, Callable[[], None]] | None:
+        """A long-lived process (`command`, bytes in and out) holding one channel slot until `release()`;
+        None when that would leave no slot for one-shot commands and the shells, or the server refuses."""
+        if self.cfg.max_channels - self._pinned - SHELLS < 2:
+            return None
+        self._pinned += 1  # counted at once: the shells leave it free from now on
+        try:
+            await self.channels.acquire()
+        except BaseException:
+            self._pinned -= 1
+            raise
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._pinned -= 1
+                self.channels.release()
+
+        try:
+            conn = await self.connection(timeout)
+            proc = await conn.create_process(command, encoding=None)
+        except asyncssh.ChannelOpenError as e:
+            release()
+            log.debug("%s: no channel for a long-lived process (%s)", self.where, e)
+            return None
+        except (asyncssh.Error, OSError) as e:
+            release()
+            raise SshUnreachable(f"{self.where}: could not start a remote process: {e}") from e
+        except BaseException:
+            release()
+            raise
+        return proc, release
 
     async def _open_shell(self, prelude: str, timeout: float) -> _Shell | None:
         self._opening += 1

@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from engine.models import (
     Reason,
     Resources,
     RetryPolicy,
+    SharedParts,
     Submission,
     WorkflowRecord,
 )
@@ -67,6 +69,7 @@ class JobService:
         self._environments: dict[str, StoredEnvironment] = {}  # the distinct environments of the batch being built
         self._passed: dict[str, str] | None = None  # the batch's sent environment through the deny-list
         self._stored: dict[tuple[tuple[str, str], ...], str] = {}  # a job's secret variables -> its digest
+        self._shared = SharedParts()  # the parts the batch's jobs have in common, held once
         self.local_gpus = LocalGpuSamples()  # NVML, at most every few seconds
         self.api_addresses: list[tuple[str, int]] = []  # the API's TCP addresses (`--listen`), set by its host
 
@@ -108,6 +111,7 @@ class JobService:
         self._environments = {}
         self._passed = passed_environment(environment, self.config.env_deny)  # filtered once for the batch
         self._stored = {}
+        self._shared = SharedParts()
         ids: dict[int, int] = {}
         keys = {spec.key: i for i, spec in enumerate(specs) if spec.key}
         now = engine.clock.now()
@@ -202,7 +206,11 @@ class JobService:
             priority_override=spec.priority is not None and spec.priority != actor.priority_level,
             status=JobStatus.BLOCKED,
             resources=Resources(
-                cpus, spec.mem_mb if spec.mem_mb is not None else cfg.defaults.mem_mb, spec.gpus, licenses
+                cpus,
+                spec.mem_mb if spec.mem_mb is not None else cfg.defaults.mem_mb,
+                spec.gpus,
+                licenses,
+                list(spec.gpu_ids),
             ),
             retry=RetryPolicy(
                 max_attempts=retries + 1,
@@ -222,7 +230,6 @@ class JobService:
             updated_at=now,
             extra={"labels": dict(spec.labels)} if spec.labels else {},
         )
-        job.resources.gpu_ids = list(spec.gpu_ids)
         if spec.target != "auto":  # where it may run: local nodes only, or remote ones only
             job.extra["target"] = spec.target
         if spec.http is not None:  # the request, or the code, travels on the job (persisted with it)
@@ -250,7 +257,7 @@ class JobService:
         self._check_runnable(job, spec, path)
         self._check_runs_as_its_submitter(actor, job)
         apply_rules(job, actor, cfg.approval)
-        return job
+        return self._shared.share(job)
 
     def _tokens(self, name: str, cpus: int) -> int:
         pool = self.config.licenses.get(name)
@@ -421,7 +428,7 @@ class JobService:
             if job.status == JobStatus.REJECTED:
                 hint = "a rejected job must be submitted again"
             raise Conflict(f"job {job_id} is {job.status.value}; only ended jobs can be requeued ({hint}).")
-        job.retry.max_attempts = max(job.retry.max_attempts, job.attempts + 1)
+        job.retry = replace(job.retry, max_attempts=max(job.retry.max_attempts, job.attempts + 1))
         # A job that needed approval needs it again, unless an approver requeues it: cancel-and-requeue
         # is no way around approval.
         again = job.requires_approval and not capabilities(actor)["approve"]

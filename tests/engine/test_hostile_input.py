@@ -104,13 +104,19 @@ async def test_progress_text_loses_terminal_control_characters(rig: Rig) -> None
     assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in job.progress.text or "")
 
 
-async def test_the_pid_start_time_is_saved_with_the_running_transition(rig: Rig) -> None:
+async def test_the_pid_is_saved_with_the_running_transition_and_its_start_time_learnt_on_restart(rig: Rig) -> None:
+    """The launch saves the wrapper's pid (its start time is not read then: /proc waits for the exec); an engine
+    that restarts takes the pid only if it still runs this attempt's wrapper, and records its start time."""
     job = await rig.submit_one(["sleep", "30"])
     await rig.wait_status(job.id, JobStatus.RUNNING)
     await rig.engine.flush()
     (data,) = db_rows(rig.state_dir, f"SELECT data FROM attempts WHERE job_id = {job.id}")
     record = json.loads(data[0])
-    assert record["pid"] and record["proc_start"] == process_start_time(record["pid"])
+    assert record["pid"]
+    saved = Attempt(**record)
+    executor = LocalExecutor("local", rig.state_dir / "runs")
+    assert await executor.probe(saved) == Liveness.RUNNING
+    assert saved.proc_start == process_start_time(record["pid"])
     await rig.service.cancel(rig.actor(), job.id)
 
 
@@ -140,7 +146,7 @@ async def test_the_jobs_own_wrapper_is_found_without_a_saved_start_time(rig: Rig
     executor = LocalExecutor("local", rig.state_dir / "runs")
     twin = Attempt(job.id, attempt.number, "local", attempt.run_dir, attempt.launch_token, pid=attempt.pid)
     assert await executor.probe(twin) == Liveness.RUNNING  # its argv names the attempt's run directory
-    assert twin.proc_start == attempt.proc_start
+    assert twin.proc_start == process_start_time(attempt.pid)
     await rig.service.cancel(rig.actor(), job.id)
     await wait_for(lambda: job.is_terminal, 10, "the job to be cancelled")
 

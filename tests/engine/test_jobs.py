@@ -189,4 +189,4 @@ async def test_cancel_while_the_launch_intent_is_being_saved_never_runs_it(rig: 
     assert rig.engine.current_attempt(job.id) is None and rig.engine.usage().total == 0
     attempts, _ = await rig.history(job.id)
     assert [(a.status, a.reason) for a in attempts] == [("finished", "cancelled")]
-    assert not Path(attempts[0].run_dir, "pid").exists()
+    assert not Path(attempts[0].run_dir).exists()  # no run directory: nothing was ever spawned

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from engine.api.discovery import LOCK_NAME, engine_running
-from tests.fixtures.engine import JOBTUI, ROOT, Daemon, kill_leftover_jobs, pid_alive
+from tests.fixtures.engine import JOBTUI, ROOT, Daemon, kill_leftover_jobs, pid_alive, wrapper_pids
 from tests.waiting import wait_for_sync
 
 # `long` must still run when Ctrl-C comes and while the engine changes hands: 4 s is what the scenario needs.
@@ -146,7 +146,7 @@ def test_cancel_cancels_the_unfinished_jobs_and_writes_the_results(runs: Runs, t
     results = tmp_path / "results.json"
     proc = runs.start(state, "--on-interrupt", "cancel", "-o", str(results))
     wait_running(state, proc)
-    wrapper = int(next(state.glob("runs/*/pid")).read_text())
+    (wrapper,) = wrapper_pids(state)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import StoreError
-from engine.models import Attempt, Job, JobStatus
-from engine.store import SCHEMA_VERSION, Store
+from engine.models import Attempt, Job, JobStatus, Resources
+from engine.store import _LOAD_CHUNK, SCHEMA_VERSION, Store
 from tests.fixtures.engine import db_rows
 
 
@@ -81,6 +81,22 @@ async def test_store_reopens_what_it_saved(tmp_path: Path) -> None:
     await again.open()
     assert await again.load_settings() == {"limits": {"max_concurrent": 7}}
     await again.close()
+
+
+async def test_jobs_load_in_chunks_in_id_order_with_their_common_parts_shared(tmp_path: Path) -> None:
+    count = 2 * _LOAD_CHUNK + 7  # more than fit in one chunk of rows
+    store = Store(tmp_path / "s.db")
+    await store.open()
+    jobs = [Job(i, "j", ["true"], "ann", resources=Resources(cpus=1 + i % 2), env={"A": "1"}) for i in range(count)]
+    await store.commit([Store.save_job(job) for job in jobs])
+    await store.close()
+    again = Store(tmp_path / "s.db")
+    await again.open()
+    loaded = await again.load_jobs()
+    await again.close()
+    assert [job.to_dict() for job in loaded] == [job.to_dict() for job in jobs]
+    assert loaded[2].resources is loaded[0].resources and loaded[1].resources is not loaded[0].resources
+    assert loaded[-1].command is loaded[0].command and loaded[-1].env is loaded[0].env
 
 
 async def test_a_commit_writes_each_attempt_row_once_with_its_latest_state(tmp_path: Path) -> None:

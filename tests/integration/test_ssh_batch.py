@@ -31,8 +31,10 @@ def _count_calls(host) -> dict[str, int]:
     return counts
 
 
-async def test_short_jobs_share_launch_and_poll_scripts_and_need_no_read_commands(sshd_server, ssh_engine):
+@pytest.mark.parametrize("agent", [False, True], ids=["sh-scripts", "node-agent"])
+async def test_short_jobs_share_launch_and_poll_scripts_and_need_no_read_commands(sshd_server, ssh_engine, agent):
     engine, service = await ssh_engine(sshd_server.node("n1"))
+    engine.executors["n1"].use_agent = agent
     actor = service.actor("root")
     (warm,) = await service.submit(actor, [JobSpec(command=["true"])])  # connect and find $HOME first
     await wait_for(lambda: warm.is_terminal, 15, "the first job to end")
@@ -78,6 +80,7 @@ def _processes_with(marker: str) -> list[int]:
 async def test_cancel_while_the_launch_script_runs_still_kills_the_job(sshd_server, ssh_engine):
     engine, service = await ssh_engine(sshd_server.node("n1"))
     executor = engine.executors["n1"]
+    executor.use_agent = False  # launch scripts on the remote shells, not the node agent (which answers at once)
     executor.linger = 1.0  # the launch script answers only after a second
     marker = f"jt-cancel-{uuid.uuid4().hex[:8]}"
     actor = service.actor("root")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -16,6 +17,7 @@ from engine.models import (
     Reason,
     Resources,
     RetryPolicy,
+    SharedParts,
     can_transition,
 )
 
@@ -106,3 +108,37 @@ def test_job_round_trips_through_its_dict() -> None:
     assert back.status is S.FAILED and back.reason is Reason.TIMEOUT
     data["resources"]["licenses"]["abaqus"] = 1  # a copy, not a view
     assert job.resources.licenses == {"abaqus": 8}
+
+
+def _queued(job_id: int) -> Job:
+    """A job as the service builds one: its own copies of every part, strings not interned."""
+    return Job(
+        id=job_id, name="".join(["sw", "eep"]), command=["".join(["tr", "ue"]), f"--case={job_id % 2}"],
+        user="ann", resources=Resources(cpus=2, licenses={"abaqus": 5}), retry=RetryPolicy(max_attempts=3),
+        env={"A": "1"}, tags=["t"], extra={"environment": "".join(["ab", "cd"])},
+    )  # fmt: skip
+
+
+def test_shared_parts_hold_equal_parts_once_and_change_no_value() -> None:
+    jobs = [_queued(i) for i in range(4)]
+    before = [job.to_dict() for job in jobs]
+    shared = SharedParts()
+    for job in jobs:
+        shared.share(job)
+    assert [job.to_dict() for job in jobs] == before  # the same values
+    first, second, third = jobs[0], jobs[1], jobs[2]
+    assert second.resources is first.resources and second.retry is first.retry and second.env is first.env
+    assert second.tags is first.tags and second.after is first.after and second.name is first.name
+    assert third.command is first.command and second.command is not first.command  # equal lists only
+    assert second.command[0] is first.command[0] and second.extra["environment"] is first.extra["environment"]
+    other = _queued(9)
+    other.retry = RetryPolicy(max_attempts=1)
+    assert shared.share(other).retry is not first.retry and other.retry == RetryPolicy(max_attempts=1)
+
+
+def test_resources_and_retry_policy_are_frozen_so_sharing_them_is_safe() -> None:
+    job = _queued(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.resources.cpus = 8  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.retry.max_attempts = 8  # type: ignore[misc]

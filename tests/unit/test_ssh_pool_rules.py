@@ -63,6 +63,14 @@ def test_ssh_config_alias_keeps_its_own_port_unless_one_is_given(tmp_path):
     assert connect_options(_node(tmp_path, ssh_config=config))["config"] == [str(config)]
 
 
+def test_aes_gcm_is_preferred_unless_the_node_has_its_own_ssh_config(tmp_path):
+    algs = connect_options(_node(tmp_path))["encryption_algs"]
+    assert algs[0] == "aes128-gcm@openssh.com" and "chacha20-poly1305@openssh.com" in algs  # still offered
+    config = tmp_path / "ssh_config"
+    config.write_text("Host *\n  Ciphers chacha20-poly1305@openssh.com\n")
+    assert "encryption_algs" not in connect_options(_node(tmp_path, ssh_config=config))
+
+
 def test_host_key_error_tells_unknown_from_changed(tmp_path):
     node = _node(tmp_path)
     unknown = host_key_error(node, Exception("x"))
