@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -57,67 +56,14 @@ async def bare_asyncio(n: int, c: int) -> float:
 
 async def durable_floor(n: int, c: int, scratch: Path) -> float:
     """The floor for a durable launcher in Python on this machine: what jobtui does for a job, minus everything
-    else. Per job: its launch intent and its two transitions written to a SQLite WAL database (one transaction per
-    round of the loop, as the engine's group commits), its run directory made, jobtui's own wrapper (output files,
-    exit file) spawned detached, its end awaited through a pidfd and its exit file read. No scheduler, HTTP, events,
-    cgroups or progress parsing."""
+    else (`bench_launch_floor.py`'s last variant). Per job: its launch intent and its two transitions written to a
+    SQLite WAL database (one transaction per round of the loop, as the engine's group commits), its run directory
+    made, jobtui's own wrapper (output files, exit file) spawned detached, its end awaited through a pidfd and its
+    exit file read. No scheduler, HTTP, events, cgroups or progress parsing."""
     sys.path.insert(0, str(ROOT))
-    from engine.executors.wrapper import wrapper_argv
+    from bench.bench_launch_floor import launch
 
-    db = sqlite3.connect(scratch / "floor.db", isolation_level=None)
-    db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t(job, status, at);")
-    loop = asyncio.get_running_loop()
-    pending: list[tuple[int, str, float]] = []
-    committed = asyncio.Event()
-    committing: asyncio.Task[None] | None = None
-
-    async def commit_soon() -> None:
-        await asyncio.sleep(0)  # every write of this round of the loop in one transaction
-        rows = pending.copy()
-        pending.clear()
-        db.execute("BEGIN")
-        db.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
-        db.execute("COMMIT")
-        committed.set()
-
-    async def record(job: int, status: str) -> None:
-        nonlocal committing
-        pending.append((job, status, time.time()))
-        if committing is None or committing.done():
-            committed.clear()
-            committing = loop.create_task(commit_soon())
-        await asyncio.shield(committing)
-
-    sem = asyncio.Semaphore(c)
-    env = dict(os.environ)
-    runs = scratch / "runs"
-    runs.mkdir()
-
-    async def one(job: int) -> None:
-        async with sem:
-            await record(job, "starting")  # the intent is saved before the spawn
-            run_dir = str(runs / f"{job}.1")
-            os.mkdir(run_dir, 0o700)
-            argv = wrapper_argv(run_dir, str(scratch), [TRUE], 0o022)
-            pid = os.posix_spawn(
-                argv[0], argv, env, setsid=True, file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)]
-            )
-            fd = os.pidfd_open(pid)
-            await record(job, "running")
-            ended = loop.create_future()
-            loop.add_reader(fd, lambda: ended.done() or ended.set_result(None))
-            await ended
-            loop.remove_reader(fd)
-            os.close(fd)
-            os.waitpid(pid, 0)
-            Path(run_dir, "exit").read_bytes()
-            await record(job, "completed")
-
-    start = time.perf_counter()
-    await asyncio.gather(*(one(job) for job in range(n)))
-    elapsed = time.perf_counter() - start
-    db.close()
-    return elapsed
+    return await launch(n, c, scratch, commit=True, wrapped=True)
 
 
 def task_spooler(n: int, c: int, scratch: Path) -> float | None:

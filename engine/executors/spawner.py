@@ -100,10 +100,11 @@ class Spawner:
                 return
         try:
             pid = spawn(run_dir, files, argv, env, actions)
-        except OSError as e:
+        except Exception as e:  # OSError, or ValueError for a NUL in an argument: that launch fails, nothing else
             if group is not None:
                 group.remove()
-            self.send(("failed", seq, e.errno or 0, str(e), "spawn"))
+            code = e.errno or 0 if isinstance(e, OSError) else 0
+            self.send(("failed", seq, code, e.strerror or str(e) if isinstance(e, OSError) else str(e), "spawn"))
             return
         if group is not None:
             self.groups[pid] = group

@@ -46,7 +46,10 @@ class SpawnFailed(OSError):
     """The spawner could not make the attempt's cgroup (`stage` "cgroup") or spawn its wrapper ("spawn")."""
 
     def __init__(self, errno: int, text: str, stage: str) -> None:
-        super().__init__(errno, text)
+        if errno:
+            super().__init__(errno, text)
+        else:
+            super().__init__(text)
         self.stage = stage
 
 

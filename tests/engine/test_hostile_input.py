@@ -59,7 +59,13 @@ async def test_a_workdir_the_file_system_cannot_look_up_is_refused(rig: Rig) -> 
 
 
 async def test_a_launch_that_raises_fails_the_job_and_frees_its_slot(rig: Rig) -> None:
-    """Past validation (here: straight into the engine), posix_spawn's ValueError on a NUL ends the attempt."""
+    """Past validation (here: straight into the engine), posix_spawn's ValueError on a NUL ends the attempt, and
+    only it: the spawner that met it goes on starting the next jobs."""
+    warm = await rig.submit_one(["true"])
+    await rig.wait_terminal(warm.id)
+    executor = rig.engine.executors["local"]
+    assert isinstance(executor, LocalExecutor) and executor.spawner._process is not None
+    spawner = executor.spawner._process.pid
     now = rig.engine.clock.now()
     job = Job(rig.engine.next_job_id, "nul", ["echo", "a\x00b"], OWNER, created_at=now, updated_at=now)
     job.status = JobStatus.WAITING
@@ -70,6 +76,7 @@ async def test_a_launch_that_raises_fails_the_job_and_frees_its_slot(rig: Rig) -
     assert rig.engine.usage().total == 0  # its slot is free: the queue goes on
     after = await rig.submit_one(["true"])
     assert (await rig.wait_terminal(after.id)).status == JobStatus.COMPLETED
+    assert executor.spawner._process is not None and executor.spawner._process.pid == spawner
 
 
 async def test_cancel_of_a_starting_job_always_ends_it(rig: Rig) -> None:

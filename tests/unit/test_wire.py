@@ -155,6 +155,7 @@ async def test_the_ssh_executor_reads_a_size_with_the_bytes_in_one_round_trip(tm
     executor = SshExecutor(SshNode(name="n1", kind="ssh", host="n1.invalid", work_root=str(tmp_path)), tmp_path)
     host = _HereHost()
     executor.host = host  # type: ignore[assignment]
+    executor.use_agent = False  # the sh scripts' path (a node without the agent): this host only runs commands
     run_dir = tmp_path / "runs" / "1" / "1"
     run_dir.mkdir(parents=True)
     (run_dir / "stdout").write_bytes(b"0123456789")
