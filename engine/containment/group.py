@@ -52,16 +52,8 @@ class AttemptGroup:
     _files: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, mode: Mode, engine_key: str, name: str, limits: Limits) -> AttemptGroup:
-        """Make the attempt's cgroup in the hierarchies of `mode` it needs (`Mode.parents_for`) and write its
-        limits; OSError when it cannot."""
-        group = cls.planned(mode, engine_key, name, limits)
-        group.make(limit_settings(mode, limits), handed_down(mode))
-        return group
-
-    @classmethod
     def planned(cls, mode: Mode, engine_key: str, name: str, limits: Limits) -> AttemptGroup:
-        """The attempt's cgroup, not made yet (`make` makes it, here or in the spawner)."""
+        """The attempt's cgroup, not made yet (the spawner `make`s it before the spawn)."""
         return cls(
             [os.path.join(parent, f"jobtui-{engine_key}", name) for parent in mode.parents_for(limits.controllers)]
         )

@@ -11,16 +11,16 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from engine.containment.group import Usage
 from engine.containment.settings import ContainmentSettings
 from engine.executors.base import LaunchSpec, Liveness, Outcome, Output, no_finished_marker, read_file
 from engine.executors.file_checks import missing_here
 from engine.executors.local_containment import Containment, GroupEnd
-from engine.executors.spawner_client import SpawnerClient, SpawnerGone, SpawnFailed, rusage_of
+from engine.executors.spawner_client import SpawnerClient, SpawnerGone, SpawnFailed
 from engine.executors.wrapper import (
     EXIT,
     PYTHON_FILE,
@@ -98,8 +98,9 @@ class LocalExecutor:
         self.containment = Containment(containment or ContainmentSettings(), str(runs_root))
         self.spawner = SpawnerClient()
         self._pidfds: dict[int, int] = {}  # of attempts an earlier engine (or a spawner that died) started
-        self._rusage: dict[int, resource.struct_rusage] = {}  # of a reaped wrapper, until its `wait` reads it
-        self._group_ends: dict[int, GroupEnd] = {}  # what the spawner read of a reaped wrapper's cgroup, likewise
+        # A reaped wrapper's end, until its `wait` reads it: its CPU time and peak RSS by the wait status, and what
+        # the spawner read of its cgroup (None where the engine reaped it, or it had none).
+        self._ends: dict[int, tuple[Usage, GroupEnd | None]] = {}
         self._umask = current_umask()  # jobs get the daemon's; the wrapper's own files are private whatever it is
 
     def run_dir(self, job_id: int, number: int) -> str:
@@ -139,12 +140,12 @@ class LocalExecutor:
     async def wait(self, attempt: Attempt) -> Outcome:
         await self._exited(attempt)
         code = read_exit_code(attempt.run_dir)
-        group_end = self._group_ends.pop(attempt.pid or 0, None)  # read by the spawner when it reaped the wrapper
+        measured, group_end = self._ends.pop(attempt.pid or 0, (None, None))
         if group_end is not None:
             oom = code != 0 and group_end[1] > 0
         else:
             oom = code != 0 and self.containment.oom_killed(attempt)
-        await self.containment.finish(attempt, self._rusage.pop(attempt.pid or 0, None), group_end)
+        await self.containment.finish(attempt, measured, group_end)
         if oom:
             return Outcome(code, Reason.OUT_OF_MEMORY, _out_of_memory(attempt))
         if code is None:
@@ -228,13 +229,10 @@ class LocalExecutor:
         pid = attempt.pid
         if not pid:
             return
-        if self.spawner.started(pid):
-            end = await self.spawner.ended(pid)
-            if end is not None:
-                self._rusage[pid] = rusage_of(end)
-                if end.cgroup is not None:
-                    self._group_ends[pid] = end.cgroup
-                return
+        end = await self.spawner.ended(pid)
+        if end is not None:
+            self._ends[pid] = (Usage(end.cpu_seconds, end.max_rss_kb << 10), end.cgroup)
+            return
         fd = self._pidfds.pop(pid, None)
         try:
             if fd is None:
@@ -248,7 +246,7 @@ class LocalExecutor:
             if fd is not None:
                 os.close(fd)
             if (usage := _reap(pid)) is not None:
-                self._rusage[pid] = usage
+                self._ends[pid] = (usage, None)
 
 
 def _same_process(pid: int, attempt: Attempt) -> bool:
@@ -348,13 +346,14 @@ def _killpg(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def _reap(pid: int) -> resource.struct_rusage | None:
-    """Reap `pid` if it is our child and has ended: its resource usage (its waited-for descendants' included)."""
+def _reap(pid: int) -> Usage | None:
+    """Reap `pid` if it is our child and has ended: its CPU time and peak RSS (its waited-for descendants'
+    included; RSS in kB on Linux, the largest process's)."""
     try:
         reaped, _status, usage = os.wait4(pid, os.WNOHANG)
     except ChildProcessError:
         return None  # not our child: an earlier engine started it
-    return usage if reaped else None
+    return Usage(usage.ru_utime + usage.ru_stime, usage.ru_maxrss << 10) if reaped else None
 
 
 def _out_of_memory(attempt: Attempt) -> str:

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import resource
 import signal
 
 from engine.containment.delegation import hand_down
@@ -126,20 +125,20 @@ class Containment:
             await asyncio.sleep(0.01)
         return True
 
-    async def finish(
-        self, attempt: Attempt, rusage: resource.struct_rusage | None, ended: GroupEnd | None = None
-    ) -> None:
+    async def finish(self, attempt: Attempt, measured: Usage | None, ended: GroupEnd | None = None) -> None:
         """After the attempt's wrapper ended: record its usage, kill what it left running, remove its cgroup.
-        `ended`: what the spawner read and did when it reaped the wrapper (usage, OOM kills, removed)."""
+        `measured`: the wrapper's own usage by its wait status, for what its cgroup cannot tell; `ended`: what the
+        spawner read and did when it reaped the wrapper (usage, OOM kills, removed)."""
         group = self.group(attempt)
         if ended is not None:
             usage, removed = ended[0], ended[2]
         else:
             usage, removed = (group.usage() if group is not None else Usage()), False
-        if usage.cpu_seconds is None and rusage is not None:
-            usage = Usage(rusage.ru_utime + rusage.ru_stime, usage.peak_memory_bytes)
-        if usage.peak_memory_bytes is None and rusage is not None:
-            usage = Usage(usage.cpu_seconds, rusage.ru_maxrss << 10)  # kB on Linux: the largest process's
+        if measured is not None:
+            usage = Usage(
+                measured.cpu_seconds if usage.cpu_seconds is None else usage.cpu_seconds,
+                measured.peak_memory_bytes if usage.peak_memory_bytes is None else usage.peak_memory_bytes,
+            )
         attempt.cpu_seconds = usage.cpu_seconds if usage.cpu_seconds is None else round(usage.cpu_seconds, 3)
         attempt.peak_memory_bytes = usage.peak_memory_bytes
         if removed:

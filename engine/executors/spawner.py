@@ -103,8 +103,8 @@ class Spawner:
         except Exception as e:  # OSError, or ValueError for a NUL in an argument: that launch fails, nothing else
             if group is not None:
                 group.remove()
-            code = e.errno or 0 if isinstance(e, OSError) else 0
-            self.send(("failed", seq, code, e.strerror or str(e) if isinstance(e, OSError) else str(e), "spawn"))
+            errno = (e.errno or 0) if isinstance(e, OSError) else 0
+            self.send(("failed", seq, errno, str(e), "spawn"))
             return
         if group is not None:
             self.groups[pid] = group

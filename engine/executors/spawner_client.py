@@ -12,7 +12,6 @@ import contextlib
 import logging
 import marshal
 import os
-import resource
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +56,7 @@ class SpawnerClient:
     def __init__(self) -> None:
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._starting: asyncio.Lock | None = None
+        self._starting = asyncio.Lock()
         self._seq = 0
         self._launches: dict[int, asyncio.Future[int]] = {}
         self._ends: dict[int, asyncio.Future[Ended | None]] = {}  # by pid, for each wrapper this spawner started
@@ -87,12 +86,9 @@ class SpawnerClient:
         finally:
             self._launches.pop(seq, None)
 
-    def started(self, pid: int) -> bool:
-        """Was `pid` started by the spawner now running (so its end will be reported)?"""
-        return pid in self._ends
-
     async def ended(self, pid: int) -> Ended | None:
-        """The end of a wrapper the spawner started; None if the spawner died first (watch it another way)."""
+        """The end of a wrapper the spawner now running started; None for another process, or if the spawner died
+        first (watch it another way)."""
         end = self._ends.get(pid)
         if end is None:
             return None
@@ -119,8 +115,6 @@ class SpawnerClient:
             await self._reader
 
     async def _running(self) -> asyncio.subprocess.Process:
-        if self._starting is None:
-            self._starting = asyncio.Lock()
         async with self._starting:
             if self._process is None or self._process.returncode is not None:
                 if self._closed:
@@ -196,10 +190,3 @@ class SpawnerClient:
             if not end.done():
                 end.set_result(None)
         self._ends.clear()
-
-
-def rusage_of(end: Ended) -> resource.struct_rusage:
-    """`end` as a struct_rusage with the fields the containment reads (CPU time and peak RSS)."""
-    fields = [0.0] * 16
-    fields[0], fields[1], fields[2] = end.cpu_seconds, 0.0, end.max_rss_kb
-    return resource.struct_rusage(fields)
