@@ -10,7 +10,9 @@ running `jobtui --serve`, scheduling, detached launch under the wrapper, every t
 last job is recorded as ended. `xargs -P C` runs `sh -c 'exec true'` per job: the floor of any launcher that
 starts a shell per job. The durable floor (`durable_floor`) is a bare asyncio loop doing only what durability
 asks of a Python launcher: each job's intent and transitions committed to SQLite, its run directory, jobtui's
-wrapper and exit file; the gap between it and jobtui is the engine's own work.
+wrapper and its exit journal line; the contained floor adds the cgroup jobtui gives a job here (where this
+process may make cgroups). The gap between jobtui and the contained floor (`jobtui proc` and the durable floor
+without cgroups) is the engine's own work.
 
 With `--baseline DIR` (another checkout of jobtui, e.g. `git worktree add /tmp/base HEAD~1`), that
 checkout's engine runs as one more contender in the same rounds: a before/after comparison on one machine
@@ -58,12 +60,28 @@ async def durable_floor(n: int, c: int, scratch: Path) -> float:
     """The floor for a durable launcher in Python on this machine: what jobtui does for a job, minus everything
     else (`bench_launch_floor.py`'s last variant). Per job: its launch intent and its two transitions written to a
     SQLite WAL database (one transaction per round of the loop, as the engine's group commits), its run directory
-    made, jobtui's own wrapper (output files, exit file) spawned detached, its end awaited through a pidfd and its
-    exit file read. No scheduler, HTTP, events, cgroups or progress parsing."""
+    made, jobtui's own wrapper (output files, exit journal line) spawned detached, its end awaited through a pidfd
+    and its code taken from the wrapper's exit status. No scheduler, HTTP, events, cgroups or progress parsing."""
     sys.path.insert(0, str(ROOT))
     from bench.bench_launch_floor import launch
 
     return await launch(n, c, scratch, commit=True, wrapped=True)
+
+
+async def contained_floor(n: int, c: int, scratch: Path) -> float:
+    """The durable floor with jobtui's containment of a default job: a cgroup per job made with its CPU limit,
+    joined by the wrapper, read and removed at the end (`bench_launch_floor.py`'s `+ cgroups`)."""
+    sys.path.insert(0, str(ROOT))
+    from bench.bench_launch_floor import launch
+
+    return await launch(n, c, scratch, commit=True, wrapped=True, contained=True)
+
+
+def cgroups_here() -> bool:
+    sys.path.insert(0, str(ROOT))
+    from bench.bench_launch_floor import containment
+
+    return containment() is not None
 
 
 def task_spooler(n: int, c: int, scratch: Path) -> float | None:
@@ -201,6 +219,8 @@ def main() -> None:
     baseline_cpu: list[float] = []
     if baseline is not None:
         results["jobtui@baseline"] = []
+    if cgroups_here():
+        results["contained floor"] = []  # the durable floor with the cgroups jobtui gives its jobs here
     no_cgroups_cpu: list[float] = []
     if no_cgroups:
         results["jobtui proc"] = []  # the same engine without cgroups
@@ -229,6 +249,8 @@ def main() -> None:
                     t = xargs(n, c)
                 elif name == "durable floor":
                     t = asyncio.run(durable_floor(n, c, scratch))
+                elif name == "contained floor":
+                    t = asyncio.run(contained_floor(n, c, scratch))
                 else:
                     t = asyncio.run(bare_asyncio(n, c))
             if t is not None:

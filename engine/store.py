@@ -14,10 +14,11 @@ import contextlib
 import errno
 import functools
 import json
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ import orjson
 
 from engine.errors import StoreError
 from engine.models import Attempt, Job, JobEvent, JobStatus, SharedParts, Submission, WorkflowRecord
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: list[str] = [
     # 1: the first schema.
@@ -128,6 +131,14 @@ Statement = tuple[str, tuple[Any, ...]]
 _LOAD_CHUNK = 2000  # job rows read at once at start-up
 
 
+def _call(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # one callback's failure neither undoes the commit nor stops the others
+            log.exception("a callback after a commit failed")
+
+
 def _commit(conn: sqlite3.Connection, statements: list[Statement], synchronous: str | None) -> None:
     """Run `statements` as one transaction (in the store's SQLite thread), setting `synchronous` first when given;
     rolled back whole when one fails."""
@@ -161,6 +172,7 @@ class Store:
         self.group_window = group_window
         self._db: aiosqlite.Connection | None = None
         self._pending: list[Statement] = []
+        self._then: list[Callable[[], None]] = []  # to call once what is pending now is committed
         self._lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
         self.last_error: StoreError | None = None
@@ -253,6 +265,11 @@ class Store:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once everything queued so far is committed (with the next group commit)."""
+        self._then.append(callback)
+        self.queue(())
+
     async def commit(self, acknowledged: list[Statement] | None = None, durable: bool = True) -> None:
         """Commit everything queued, plus `acknowledged`, before returning.
 
@@ -279,10 +296,12 @@ class Store:
         """
         async with self._lock:
             batch, self._pending = self._pending, []
+            then, self._then = self._then, []
             # Grouping queued statements by kind turns them into a few executemany calls; a stable sort keeps
             # the order of changes to the same row.
             statements = _latest_only(sorted(batch, key=lambda st: st[0])) + (acknowledged or [])
             if not statements:
+                _call(then)
                 return
             synchronous = None if durable == self._durable else ("FULL" if durable else "NORMAL")
             try:
@@ -294,7 +313,9 @@ class Store:
             except sqlite3.Error as e:
                 self._durable = None  # the mode is set again with the next commit
                 self._pending[:0] = batch
+                self._then[:0] = then
                 raise StoreError(_write_error_message(self.path, e)) from e
+            _call(then)
 
     # -- statements ----------------------------------------------------------------------------------
 

@@ -67,6 +67,9 @@ class FakeExecutor:
     def run_dir(self, job_id: int, number: int) -> str:
         return f"/fake/{job_id}/{number}"
 
+    def settled(self, attempt: Attempt) -> None:
+        return None  # nothing is kept for an attempt outside its own files
+
     def attach(self, listener: object) -> None:
         return None
 

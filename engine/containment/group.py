@@ -1,7 +1,8 @@
 """One attempt's cgroup: made with its limits before the job starts, killed whole, read for usage, removed.
 
 An attempt's cgroup is `<the engine's cgroup>/jobtui-<engine key>/<name>` in each hierarchy it needs (v2: the one;
-v1: those of memory, freezer and cpuacct, and of cpu and pids when its job has a CPU or process limit). Root makes
+v1: those of memory and cpuacct, of cpu and pids when its job has a CPU or process limit, and of the freezer once it
+is killed). Root makes
 them, so their files stay root's: a job run as another user can neither leave its cgroup nor change its limits.
 Every operation tolerates a cgroup that is gone already (another path of the engine finished with it).
 """
@@ -119,16 +120,19 @@ class AttemptGroup:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
-    def kill(self) -> None:
+    def kill(self, freezer_dir: str | None = None) -> None:
         """SIGKILL everything in the cgroup; `kill_again` until it is empty catches what was still forking.
 
         v2 writes `cgroup.kill`. v1 freezes the cgroup first (no process can fork while frozen), kills every pid,
-        and thaws it so the kills are delivered; without a freezer, `kill_again` repeats the kills.
+        and thaws it so the kills are delivered; an attempt joins the freezer hierarchy only now, at `freezer_dir`
+        (`gather`). Without a freezer, `kill_again` repeats the kills.
         """
         if self.v2:
             _write(self._file("cgroup.kill"), "1")
             return
         freezer = self._file("freezer.state")
+        if freezer is None and freezer_dir is not None:
+            freezer = self.gather(freezer_dir)
         frozen = freezer is not None and _write(freezer, "FROZEN")
         if frozen:
             deadline = time.monotonic() + 0.5
@@ -137,6 +141,25 @@ class AttemptGroup:
         self.signal(signal.SIGKILL)
         if frozen:
             _write(freezer, "THAWED")
+
+    def gather(self, freezer_dir: str) -> str | None:
+        """Make the attempt's freezer cgroup and move every process of the attempt into it: until none is left
+        outside (a child forked by a process already moved is born inside). Its `freezer.state`, or None when it
+        cannot be made (the kill then goes on by signals)."""
+        try:
+            os.makedirs(freezer_dir, exist_ok=True)
+        except OSError:
+            return None
+        self.dirs.append(freezer_dir)
+        self._files.clear()
+        procs = os.path.join(freezer_dir, _PROCS)
+        for _ in range(1000):
+            outside = self.pids() - {int(p) for p in _read(procs).split()}
+            if not outside:
+                break
+            for pid in outside:
+                _write(procs, str(pid))  # False for one that ended meanwhile
+        return self._file("freezer.state")
 
     def kill_again(self) -> bool:
         """SIGKILL what is still in the cgroup; True while something was."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import logging
 import os
@@ -155,7 +156,7 @@ class Engine:
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Whatever it was made with: the store, run directories, outputs and exit files are the owner's alone.
+        # Whatever it was made with: the store, run directories, outputs and exit records are the owner's alone.
         self.state_dir.chmod(0o700)
         await self._store.open()
         try:
@@ -875,6 +876,9 @@ class Engine:
             message=decision.message, exit_code=outcome.exit_code, not_before=decision.not_before,
         )  # fmt: skip
         self._attempts.pop(job_id, None)
+        executor = self.executor_of(job, attempt.node)
+        if executor is not None:  # what the node kept to tell the end (an exit journal line) may go once it is saved
+            self._store.after_commit(functools.partial(executor.settled, attempt))
 
     def _account(self, job: Job, attempt: Attempt) -> None:
         """An ended attempt's run, charged to its user's and team's fair-share usage."""

@@ -125,6 +125,10 @@ class Executor(Protocol):
         """Remember whom to tell when the node goes down, comes back or is sampled."""
         ...
 
+    def settled(self, attempt: Attempt) -> None:
+        """The attempt's end is committed to the store: what the node kept only to tell it may go."""
+        ...
+
     async def close(self) -> None:
         """Release connections; running attempts keep running."""
         ...

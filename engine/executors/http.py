@@ -127,6 +127,9 @@ class HttpExecutor:
         task.cancel()
         await asyncio.wait({task})
 
+    def settled(self, attempt: Attempt) -> None:
+        return None  # nothing is kept for an attempt outside its own files
+
     def attach(self, listener: object) -> None:
         return None
 

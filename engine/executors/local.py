@@ -1,8 +1,9 @@
 """Local executor: attempts run on this machine under the detached wrapper.
 
-Exit is awaited without polling through a pidfd (`os.pidfd_open` + `loop.add_reader`), which also
-works for a process an earlier engine started. A process is identified by pid *and* start time, so a
-recycled pid is never mistaken for the job.
+The spawner starts the wrappers and reports their ends (exit status, usage); a wrapper it did not start (an
+earlier engine's, or one whose spawner died) is awaited without polling through a pidfd (`os.pidfd_open` +
+`loop.add_reader`) and its exit code read from the exit journal. A process is identified by pid *and* start
+time, so a recycled pid is never mistaken for the job.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from pathlib import Path
 from engine.containment.group import Usage
 from engine.containment.settings import ContainmentSettings
 from engine.executors.base import LaunchSpec, Liveness, Outcome, Output, no_finished_marker, read_file
+from engine.executors.exit_journal import ExitJournal
 from engine.executors.file_checks import missing_here
 from engine.executors.local_containment import Containment, GroupEnd
 from engine.executors.spawner_client import SpawnerClient, SpawnerGone, SpawnFailed
 from engine.executors.wrapper import (
     EXIT,
     PYTHON_FILE,
+    STDERR,
+    STDOUT,
     current_umask,
     is_wrapper_of,
     parse_exit_file,
@@ -80,7 +84,8 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
-def read_exit_code(run_dir: str) -> int | None:
+def read_exit_file(run_dir: str) -> int | None:
+    """The code in an attempt's own exit file: what wrappers of jobtui before the exit journal wrote."""
     try:
         with open(os.path.join(run_dir, EXIT), "rb") as f:
             return parse_exit_file(f.read(32))
@@ -97,10 +102,16 @@ class LocalExecutor:
         self.runs_root = runs_root
         self.containment = Containment(containment or ContainmentSettings(), str(runs_root))
         self.spawner = SpawnerClient()
+        self.journal = ExitJournal(runs_root)
         self._pidfds: dict[int, int] = {}  # of attempts an earlier engine (or a spawner that died) started
-        # A reaped wrapper's end, until its `wait` reads it: its CPU time and peak RSS by the wait status, and what
-        # the spawner read of its cgroup (None where the engine reaped it, or it had none).
-        self._ends: dict[int, tuple[Usage, GroupEnd | None]] = {}
+        # A reaped wrapper's end, until its `wait` reads it: its CPU time and peak RSS by the wait status, what
+        # the spawner read of its cgroup (None where the engine reaped it, or it had none), and its wait status
+        # (None where the spawner did not reap it: the code is then the exit journal's).
+        self._ends: dict[int, tuple[Usage, GroupEnd | None, int | None]] = {}
+        # The sizes of an ended attempt's output files once its wrapper ended with nothing left in its cgroup (by run
+        # directory, until it is settled): no process is left to write them, so a read from there has nothing to open.
+        self._final_sizes: dict[str, dict[str, int]] = {}
+        self._success_checks: dict[str, bool] = {}  # launched here: was it given a success record to check?
         self._umask = current_umask()  # jobs get the daemon's; the wrapper's own files are private whatever it is
 
     def run_dir(self, job_id: int, number: int) -> str:
@@ -116,9 +127,11 @@ class LocalExecutor:
             command, handed, file = python_job(spec, code)
             actions += handed
             files.append(file)
-        argv = wrapper_argv(attempt.run_dir, spec.workdir, command, self._umask, spec.run_as)
+        journal = self.journal.enter(attempt.run_dir)
+        argv = wrapper_argv(attempt.run_dir, spec.workdir, command, self._umask, journal, spec.run_as)
         env = spec.env
         marker = success_env(spec.job.extra)
+        self._success_checks[attempt.run_dir] = bool(marker)
         if marker:
             files.append(_success_record(spec, next(iter(marker.values()))))
             env = {**env, **marker}
@@ -127,7 +140,7 @@ class LocalExecutor:
             attempt.pid = await self.spawner.spawn(attempt.run_dir, files, argv, env, list(actions), cgroup)
         except SpawnerGone:
             attempt.pid = _find_wrapper(attempt.run_dir)  # it answers for none of its launches: look
-            if attempt.pid is None and read_exit_code(attempt.run_dir) is None:
+            if attempt.pid is None and self._recorded_code(attempt.run_dir) is None:
                 await self.containment.remove(attempt)
                 raise OSError("jobtui's spawner ended before the job was started; it is started again") from None
         except SpawnFailed as e:
@@ -139,8 +152,12 @@ class LocalExecutor:
 
     async def wait(self, attempt: Attempt) -> Outcome:
         await self._exited(attempt)
-        code = read_exit_code(attempt.run_dir)
-        measured, group_end = self._ends.pop(attempt.pid or 0, (None, None))
+        measured, group_end, status = self._ends.pop(attempt.pid or 0, (None, None, None))
+        # The wrapper exits with the code it recorded; killed by a signal, it may not have recorded one.
+        if status is not None and os.WIFEXITED(status):
+            code: int | None = os.WEXITSTATUS(status)
+        else:
+            code = self._recorded_code(attempt.run_dir)
         if group_end is not None:
             oom = code != 0 and group_end[1] > 0
         else:
@@ -150,23 +167,27 @@ class LocalExecutor:
             return Outcome(code, Reason.OUT_OF_MEMORY, _out_of_memory(attempt))
         if code is None:
             return Outcome(None, Reason.LOST, "the job's process ended without writing an exit code")
-        if code == 0:
+        if code == 0 and self._success_checks.pop(attempt.run_dir, True):
             missing = await _missing_success_file(attempt.run_dir)
             if missing is not None:
                 return no_finished_marker(missing)
         return Outcome(code)
 
     async def probe(self, attempt: Attempt) -> Liveness:
+        self.journal.adopt(attempt.run_dir)
         if attempt.pid is None:
             attempt.pid = _find_wrapper(attempt.run_dir)  # launched, but the engine died before recording it
         if attempt.pid and _same_process(attempt.pid, attempt):
             return Liveness.RUNNING
-        if read_exit_code(attempt.run_dir) is not None:
+        if self._recorded_code(attempt.run_dir) is not None:
             return Liveness.EXITED
         await self.containment.finish(attempt, None)  # what the vanished wrapper left running dies with it
         return Liveness.LOST
 
     async def read(self, attempt: Attempt, stream: str, offset: int, limit: int) -> bytes:
+        final = self._final_sizes.get(attempt.run_dir)
+        if final is not None and offset >= final.get(stream, offset + 1):
+            return b""
         try:
             with open(os.path.join(attempt.run_dir, stream), "rb") as f:
                 f.seek(offset)
@@ -210,6 +231,17 @@ class LocalExecutor:
     def attach(self, listener: object) -> None:
         return None  # this machine is always reachable
 
+    def settled(self, attempt: Attempt) -> None:
+        self.journal.settled(attempt.run_dir)
+        self._final_sizes.pop(attempt.run_dir, None)
+        self._success_checks.pop(attempt.run_dir, None)
+
+    def _recorded_code(self, run_dir: str) -> int | None:
+        """The exit code the attempt's wrapper recorded: in the exit journal, or (a wrapper of a jobtui before it)
+        in its run directory's exit file; None if there is none."""
+        code = self.journal.code(run_dir)
+        return code if code is not None else read_exit_file(run_dir)
+
     async def missing_files(self, paths: Callable[[], Sequence[str]]) -> tuple[Sequence[str], set[str]]:
         """(the paths asked, those of them not on this machine): a stat each, off the event loop (a stalled network
         file system never stalls the engine)."""
@@ -224,14 +256,16 @@ class LocalExecutor:
         """Return once the attempt's process has ended: as the spawner reports it, or watched through a pidfd (a
         process an earlier engine started, or whose spawner died); reap it if it is our own child.
 
-        Without a pid (the wrapper was never found, yet the exit file was written) there is nothing to wait for.
+        Without a pid (the wrapper was never found, yet its exit code was recorded) there is nothing to wait for.
         """
         pid = attempt.pid
         if not pid:
             return
         end = await self.spawner.ended(pid)
         if end is not None:
-            self._ends[pid] = (Usage(end.cpu_seconds, end.max_rss_kb << 10), end.cgroup)
+            self._ends[pid] = (Usage(end.cpu_seconds, end.max_rss_kb << 10), end.cgroup, end.status)
+            if end.output_sizes is not None and end.cgroup is not None and end.cgroup[2]:  # its cgroup empty: final
+                self._final_sizes[attempt.run_dir] = {STDOUT: end.output_sizes[0], STDERR: end.output_sizes[1]}
             return
         fd = self._pidfds.pop(pid, None)
         try:
@@ -246,7 +280,7 @@ class LocalExecutor:
             if fd is not None:
                 os.close(fd)
             if (usage := _reap(pid)) is not None:
-                self._ends[pid] = (usage, None)
+                self._ends[pid] = (usage, None, None)
 
 
 def _same_process(pid: int, attempt: Attempt) -> bool:

@@ -113,7 +113,8 @@ class Containment:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + KILL_TIMEOUT
         if group is not None and group.exists():
-            group.kill()
+            freezer = self.mode.freezer_parent()
+            group.kill(freezer and os.path.join(freezer, f"jobtui-{self.key}", attempt_name(attempt)))
             while group.kill_again():
                 if loop.time() >= deadline:
                     return False
@@ -142,7 +143,9 @@ class Containment:
         attempt.cpu_seconds = usage.cpu_seconds if usage.cpu_seconds is None else round(usage.cpu_seconds, 3)
         attempt.peak_memory_bytes = usage.peak_memory_bytes
         if removed:
-            self._groups.pop((attempt.job_id, attempt.number), None)
+            group = self._groups.pop((attempt.job_id, attempt.number), None)
+            if group is not None and len(group.dirs) > len(attempt.cgroups):
+                group.remove()  # the freezer a kill made, which the spawner that removed the rest did not know of
             return
         if group is None:
             return

@@ -7,7 +7,7 @@ usage, removes the cgroup if nothing is left in it, and reports all that with th
 event loop thus never waits for a `mkdir`, for the kernel to make or remove a cgroup, or for a child's `exec`
 (a vfork spawn holds its caller until the child has exec'd), and needs no pidfd per job.
 
-It keeps nothing that matters: the wrapper writes the exit file, and a job outlives the spawner as it
+It keeps nothing that matters: the wrapper records the exit code, and a job outlives the spawner as it
 outlives the engine. The spawner ends when the engine closes its request pipe (or dies); what it spawned runs
 on, re-parented, and a restarted engine finds it as it finds any job (by its argv and its pidfd).
 
@@ -34,8 +34,9 @@ MAX_FRAME = 64 << 20  # a request carries an environment and maybe a python job'
 # Requests: ("spawn", SEQ, RUN_DIR, FILES, ARGV, ENV, FILE_ACTIONS, CGROUP); FILES is [(NAME, DATA, UID, GID)], UID
 # -1 for the spawner's own; CGROUP is None or (DIRS, SETTINGS, HANDED_DOWN) as `Containment.prepare` plans it.
 # Replies: ("spawned", SEQ, PID), ("failed", SEQ, ERRNO, MESSAGE, STAGE) with STAGE "cgroup" or "spawn", and
-# ("exited", PID, WAIT_STATUS, USER_SECONDS, SYSTEM_SECONDS, MAX_RSS_KB, CGROUP_END), CGROUP_END None or
-# (CPU_SECONDS, PEAK_MEMORY_BYTES, OOM_KILLS, REMOVED).
+# ("exited", PID, WAIT_STATUS, USER_SECONDS, SYSTEM_SECONDS, MAX_RSS_KB, CGROUP_END, OUTPUT_SIZES), CGROUP_END None or
+# (CPU_SECONDS, PEAK_MEMORY_BYTES, OOM_KILLS, REMOVED), OUTPUT_SIZES the sizes of the run directory's `stdout` and
+# `stderr` once the wrapper ended (0 for one that is not there).
 
 
 def frame(message: tuple[Any, ...]) -> bytes:
@@ -54,6 +55,13 @@ def write_private(path: str, data: bytes, uid: int, gid: int) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
+
+
+def output_size(run_dir: str, name: str) -> int:
+    try:
+        return os.stat(os.path.join(run_dir, name)).st_size
+    except OSError:
+        return 0
 
 
 def spawn(
@@ -77,6 +85,7 @@ class Spawner:
         self.buffer = bytearray()
         self.outbox: list[bytes] = []  # replies, written together once a round of the loop is handled
         self.groups: dict[int, AttemptGroup] = {}  # the cgroups of the wrappers running, by pid
+        self.run_dirs: dict[int, str] = {}  # the run directories of the wrappers running, by pid
 
     def send(self, message: tuple[Any, ...]) -> None:
         self.outbox.append(frame(message))
@@ -108,6 +117,7 @@ class Spawner:
             return
         if group is not None:
             self.groups[pid] = group
+        self.run_dirs[pid] = run_dir
         self.send(("spawned", seq, pid))
 
     def read_requests(self) -> bool:
@@ -140,7 +150,9 @@ class Spawner:
             if group is not None:
                 used, oom_kills, removed = group.ended()
                 end = (used.cpu_seconds, used.peak_memory_bytes, oom_kills, removed)
-            self.send(("exited", pid, status, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, end))
+            run_dir = self.run_dirs.pop(pid, None)
+            sizes = None if run_dir is None else (output_size(run_dir, "stdout"), output_size(run_dir, "stderr"))
+            self.send(("exited", pid, status, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, end, sizes))
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 first launch and again after it died; launches are requests over its pipe, ends come back as reports.
 
 If the spawner dies, the launches it had not answered are resolved from what exists (the wrapper found by its
-argv, or its exit file), never by spawning again, and the attempts it was reaping are watched by pidfd instead.
+argv, or its exit journal line), never by spawning again, and the attempts it was reaping are watched by pidfd instead.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Ended:
     cpu_seconds: float
     max_rss_kb: int
     cgroup: GroupEnd | None = None
+    output_sizes: tuple[int, int] | None = None  # of `stdout` and `stderr` as the wrapper left them
 
 
 class SpawnerGone(Exception):
@@ -165,14 +166,14 @@ class SpawnerClient:
             if launch is not None and not launch.done():
                 launch.set_exception(SpawnFailed(errno, text, stage))
         elif kind == "exited":
-            _, pid, status, user, system, max_rss, cgroup = message
+            _, pid, status, user, system, max_rss, cgroup, sizes = message
             end = self._ends.get(pid)
             if end is not None and not end.done():
                 group_end = None
                 if cgroup is not None:
                     cpu, peak, oom_kills, removed = cgroup
                     group_end = (Usage(cpu, peak), oom_kills, removed)
-                end.set_result(Ended(status, user + system, max_rss, group_end))
+                end.set_result(Ended(status, user + system, max_rss, group_end, sizes))
 
     def _gone(self, process: asyncio.subprocess.Process) -> None:
         """The spawner ended: unanswered launches raise SpawnerGone, awaited ends resolve to None."""

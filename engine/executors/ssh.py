@@ -442,6 +442,9 @@ class SshExecutor:
                 log.warning("cancel of job %s on %s must wait for the node: %s", attempt.job_id, self.node, e)
                 await asyncio.sleep(RETRY_WHILE_DOWN)
 
+    def settled(self, attempt: Attempt) -> None:
+        return None  # nothing is kept for an attempt outside its own files
+
     def attach(self, listener: NodeListener) -> None:
         self._listener = listener
         self.host.add_listener(self.node, listener)

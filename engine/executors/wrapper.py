@@ -1,12 +1,12 @@
 """The attempt wrapper: a small POSIX-sh script every job runs under, locally and on remote hosts.
 
-It is started detached (its own session, stdin from /dev/null), so the job outlives the engine. On a
-remote host or cluster it writes its pid to `pid` (so a launch the engine did not live to record is still
-found; on this machine the engine finds it by its argv instead), the job's
-output to `stdout`/`stderr` in the attempt's run directory and, at the end, the exit code to `exit`
-with a single write of a newline-terminated number: a reader accepts only a whole line, so an exit
-file cut short by a crash reads as absent, never as a wrong code. `$1` is the run directory, `$2` the
-working directory, the rest the job's argv (passed as data, never re-parsed by the shell).
+It is started detached (its own session, stdin from /dev/null), so the job outlives the engine. It writes
+the job's output to `stdout`/`stderr` in the attempt's run directory and, at the end, the exit code in a single
+write of a newline-terminated line: a reader accepts only a whole line, so a record cut short by a crash reads as
+absent, never as a wrong code. On a remote host or cluster it writes its pid to `pid` (so a launch the engine did
+not live to record is still found) and the code to `exit`; on this machine the engine finds it by its argv and
+the code goes to the exit journal (`LOCAL_WRAPPER`). `$1` is the run directory, `$2` the working directory, the
+rest the job's argv (passed as data, never re-parsed by the shell).
 """
 
 from __future__ import annotations
@@ -40,30 +40,34 @@ if cd "$w"; then w=$PWD; "$@"; rc=$?; else rc=126; fi
 )
 
 # On this machine the wrapper writes no pid file (the engine finds a wrapper it did not live to record by its
-# argv, which names the run directory: one file fewer per job). It makes its files private (umask 077) whatever
-# the daemon's umask, and gives the job the daemon's own umask back (`$3`): stdin is /dev/null already (the
-# spawn's file actions). Before the job starts it joins the attempt's cgroup (each `cgroup.procs` in
-# $JOBTUI_CGROUP_PROCS, one a line: no word splitting, so the job's IFS is never used nor changed) and, asked to,
-# caps the address space (`ulimit -v` from $JOBTUI_RLIMIT_AS_KB); a job it cannot contain never runs (exit code
-# 125, the reason in its stderr).
+# argv, which names the run directory) and no exit file: it appends `NAME CODE` to the exit journal it is given
+# (`$4`, see exit_journal.py) and exits with the code, which is how the engine learns it while it runs. One file
+# fewer per job, twice. It makes its files private (umask 077) whatever the daemon's umask, and gives the job the
+# daemon's own umask back (`$3`): stdin is /dev/null already (the spawn's file actions). Before the job starts it
+# joins the attempt's cgroup (each `cgroup.procs` in $JOBTUI_CGROUP_PROCS, one a line: no word splitting, so the
+# job's IFS is never used nor changed) and, asked to, caps the address space (`ulimit -v` from
+# $JOBTUI_RLIMIT_AS_KB); a job it cannot contain, or whose output it cannot open, never runs (exit code 125, the
+# reason in its stderr where there is one).
 CGROUP_PROCS_ENV = "JOBTUI_CGROUP_PROCS"
 RLIMIT_AS_ENV = "JOBTUI_RLIMIT_AS_KB"
-LOCAL_WRAPPER = r"""d=$1; w=$2; u=$3; shift 3
+LOCAL_WRAPPER = r"""d=$1; w=$2; u=$3; j=$4; shift 4
 umask 077
-exec >>"$d/stdout" 2>>"$d/stderr"
 c=0
-if [ -n "${JOBTUI_CGROUP_PROCS-}" ]; then
+command exec >>"$d/stdout" 2>>"$d/stderr" || c=2
+if [ -n "${JOBTUI_CGROUP_PROCS-}" ] && [ $c = 0 ]; then
   while IFS= read -r f; do echo $$ >"$f" || c=1; done <<E
 $JOBTUI_CGROUP_PROCS
 E
 fi
-if [ -n "${JOBTUI_RLIMIT_AS_KB-}" ]; then ulimit -v "$JOBTUI_RLIMIT_AS_KB" || c=1; fi
+if [ -n "${JOBTUI_RLIMIT_AS_KB-}" ] && [ $c = 0 ]; then ulimit -v "$JOBTUI_RLIMIT_AS_KB" || c=1; fi
 unset JOBTUI_CGROUP_PROCS JOBTUI_RLIMIT_AS_KB
 umask "$u"
-if [ $c = 1 ]; then echo "jobtui: the job was not started: it could not be contained (see above)" >&2; rc=125
+if [ $c = 2 ]; then rc=125
+elif [ $c = 1 ]; then echo "jobtui: the job was not started: it could not be contained (see above)" >&2; rc=125
 elif cd "$w"; then "$@"; rc=$?; else rc=126; fi
 umask 077
-printf '%s\n' "$rc" >"$d/exit"
+printf '%s %s\n' "${d##*/}" "$rc" >>"$j"
+exit "$rc"
 """
 
 STDOUT, STDERR, EXIT, PID = "stdout", "stderr", "exit", "pid"
@@ -119,19 +123,20 @@ AS_USER_NAME = "jobtui-job"
 
 
 def wrapper_argv(
-    run_dir: str, workdir: str, command: list[str], umask: int, run_as: Account | None = None
+    run_dir: str, workdir: str, command: list[str], umask: int, journal: str, run_as: Account | None = None
 ) -> list[str]:
     """argv that runs `command` on this machine under the wrapper
-    (`sh -c SCRIPT jobtui-wrapper RUN_DIR WORKDIR UMASK CMD...`), the job with `umask`.
+    (`sh -c SCRIPT jobtui-wrapper RUN_DIR WORKDIR UMASK JOURNAL CMD...`), the job with `umask`, its exit code
+    appended to the exit journal file `journal`.
 
     With `run_as`, the command runs as that account (its uid, gid and supplementary groups, via `setpriv`).
     """
     mask = f"{umask:04o}"
     if run_as is None:
-        return ["/bin/sh", "-c", LOCAL_WRAPPER, WRAPPER_NAME, run_dir, workdir, mask, *command]
+        return ["/bin/sh", "-c", LOCAL_WRAPPER, WRAPPER_NAME, run_dir, workdir, mask, journal, *command]
     switch = [setpriv(), f"--reuid={run_as.uid}", f"--regid={run_as.gid}", "--init-groups", "--"]
     job = ["/bin/sh", "-c", AS_USER, AS_USER_NAME, workdir, *command]
-    return ["/bin/sh", "-c", LOCAL_WRAPPER, WRAPPER_NAME, run_dir, "/", mask, *switch, *job]
+    return ["/bin/sh", "-c", LOCAL_WRAPPER, WRAPPER_NAME, run_dir, "/", mask, journal, *switch, *job]
 
 
 def current_umask() -> int:

@@ -194,7 +194,30 @@ async def test_an_attempt_joins_the_cpu_and_pids_hierarchies_only_for_their_limi
         return {c for d in attempt.cgroups for c in controllers[os.path.dirname(os.path.dirname(d))]}
 
     uncapped_joined, capped_joined = await joined(uncapped.id), await joined(capped.id)
-    assert {"memory", "freezer", "cpuacct"} <= uncapped_joined and "pids" not in uncapped_joined, uncapped_joined
+    assert {"memory", "cpuacct"} <= uncapped_joined and not {"pids", "freezer"} & uncapped_joined, uncapped_joined
     assert "cpu" in capped_joined and "pids" not in capped_joined, capped_joined
     if any(bound == {"cpu"} for bound in controllers.values()):  # cpu mounted apart from cpuacct
         assert "cpu" not in uncapped_joined, uncapped_joined
+
+
+@needs_cgroups
+@pytest.mark.skipif(detect().kind != "cgroup_v1", reason="v2 kills a cgroup whole with cgroup.kill")
+async def test_a_forking_tree_is_frozen_and_killed_whole_through_a_freezer_made_for_the_kill(
+    engine_factory, state_dir, tmp_path
+) -> None:
+    rig = await engine_factory(config(pids_max=300))
+    started = tmp_path / "started"
+    # deaf to TERM, it forks as fast as it can (until pids.max stops it), so the cancel's KILL has a tree to freeze
+    storm = f"trap '' TERM; touch {started}; while :; do sleep 300 & done"
+    job = await rig.submit_one(["sh", "-c", storm])
+    await wait_for(started.exists, 10, "the job to start forking")
+    attempt = rig.engine.current_attempt(job.id)
+    assert attempt is not None
+    assert not any("freezer" in d for d in attempt.cgroups)  # not joined at launch
+    group = rig.engine.executors["local"].containment.group(attempt)  # type: ignore[attr-defined]
+    assert group is not None and len(group.pids()) > 2
+    await rig.service.cancel(rig.actor(), job.id)
+    done = await rig.wait_terminal(job.id, timeout=20)
+    assert done.status == JobStatus.CANCELLED, done
+    assert any("freezer" in d for d in group.dirs)  # made to freeze the tree for the kill
+    assert not group.pids() and attempt_dirs(state_dir) == []  # all gone, the freezer's cgroup too

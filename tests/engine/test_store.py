@@ -118,6 +118,21 @@ async def test_a_commit_writes_each_attempt_row_once_with_its_latest_state(tmp_p
     await store.close()
 
 
+async def test_an_after_commit_callback_runs_once_what_was_queued_before_it_is_on_disk(tmp_path: Path) -> None:
+    store = Store(tmp_path / "jobtui.db", group_window=0.01)
+    await store.open()
+    seen: list[list[tuple[int]]] = []
+    store.queue([Store.save_job(Job(1, "j", ["true"], "ann"))])
+    store.after_commit(lambda: seen.append(db_rows(tmp_path, "SELECT id FROM jobs")))
+    assert seen == []  # not before the commit
+    await store.flush()
+    assert seen == [[(1,)]]  # read from another connection: committed
+    store.after_commit(lambda: seen.append([]))  # nothing queued: after the next (empty) flush all the same
+    await store.flush()
+    assert seen == [[(1,)], []]
+    await store.close()
+
+
 @contextlib.contextmanager
 def small_tmpfs(where: Path, size: str = "4m"):
     if os.geteuid() != 0:

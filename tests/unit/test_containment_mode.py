@@ -90,8 +90,9 @@ def test_v1_attempts_join_cpu_and_pids_only_for_their_limits() -> None:
         frozenset({"pids"}),
     )
     mode = Mode("cgroup_v1", ("/c/cpu", "/c/cpuacct", "/c/memory", "/c/freezer", "/c/pids"), bound=bound)
-    assert mode.parents_for(frozenset()) == ("/c/cpuacct", "/c/memory", "/c/freezer")
-    assert mode.parents_for(frozenset({"cpu", "pids"})) == mode.parents
+    assert mode.parents_for(frozenset()) == ("/c/cpuacct", "/c/memory")  # the freezer's only once it is killed
+    assert mode.freezer_parent() == "/c/freezer"
+    assert mode.parents_for(frozenset({"cpu", "pids"})) == ("/c/cpu", "/c/cpuacct", "/c/memory", "/c/pids")
     together = Mode(
         "cgroup_v1", ("/c/cpu,cpuacct", "/c/pids"), bound=(frozenset({"cpu", "cpuacct"}), frozenset({"pids"}))
     )

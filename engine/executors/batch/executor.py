@@ -181,6 +181,9 @@ class ClusterExecutor:
         if not result.ok:
             log.warning("cancelling %s job %s: %s", self.dialect.kind, job_id, result.stderr.strip()[:200])
 
+    def settled(self, attempt: Attempt) -> None:
+        return None  # nothing is kept for an attempt outside its own files
+
     def attach(self, listener: NodeListener) -> None:
         self._listener = listener
 

@@ -1,0 +1,89 @@
+"""The exit journal: local wrappers record their exit codes in shared files instead of a file per attempt; a job
+that ends while no engine runs still has its code; a journal file goes once every attempt it could hold is saved."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.executors import exit_journal
+from engine.executors.exit_journal import ExitJournal
+from engine.models import JobStatus
+from tests.fixtures.engine import Rig
+from tests.waiting import wait_for, wait_for_sync
+
+
+def journal_files(rig: Rig) -> list[str]:
+    return sorted(p.name for p in (rig.state_dir / "runs").glob("exits.*"))
+
+
+async def test_a_job_that_ends_while_no_engine_runs_has_its_code_read_from_the_journal(
+    engine_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    first: Rig = await engine_factory()
+    job = await first.submit_one(["sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 7"])
+    await first.wait_status(job.id, JobStatus.RUNNING)
+    await first.engine.stop()
+    journal = first.state_dir / "runs" / "exits.1"  # the first generation's, made by the first line written to it
+    assert not journal.exists()
+    gate.touch()
+    wait_for_sync(lambda: journal.exists() and journal.read_text().endswith(" 7\n"), 10, "the wrapper's line")
+    attempt_dir = first.state_dir / "runs" / f"{job.id}.1"
+    assert journal.read_text() == f"{job.id}.1 7\n" and not (attempt_dir / "exit").exists()  # no file of its own
+
+    second: Rig = await engine_factory()
+    done = await second.wait_terminal(job.id)
+    assert (done.status, done.exit_code, done.attempts) == (JobStatus.FAILED, 7, 1), done.message
+    # The inherited file is kept until the re-attached attempt is saved and this engine launches: then it goes.
+    assert journal.exists()
+    after = await second.submit_one(["true"])
+    await second.wait_terminal(after.id)
+    await wait_for(lambda: not journal.exists(), 10, "the inherited journal file to go")
+
+
+async def test_journal_files_go_once_every_attempt_in_them_is_saved(
+    rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exit_journal, "ROTATE", 2)
+    gate = tmp_path / "go"
+    long = await rig.submit_one(["sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 5"])
+    await rig.wait_status(long.id, JobStatus.RUNNING)
+    for code in range(6):  # three more generations, each file gone once its two attempts are saved
+        job = await rig.submit_one(["sh", "-c", f"exit {code}"])
+        done = await rig.wait_terminal(job.id)
+        assert done.exit_code == code, done.message
+    await rig.engine.flush()
+    # generation 1 still has the long job's wrapper to write in it; 2 and 3 are done; 4 is the current one
+    await wait_for(lambda: journal_files(rig) == ["exits.1", "exits.4"], 10, "the settled generations to go")
+    gate.touch()
+    done = await rig.wait_terminal(long.id)
+    assert done.exit_code == 5, done.message
+    await rig.engine.flush()
+    await wait_for(lambda: journal_files(rig) == ["exits.4"], 10, "generation 1 to go with its last attempt")
+
+
+def test_a_torn_or_partial_line_is_no_code(tmp_path: Path) -> None:
+    (tmp_path / "exits.1").write_bytes(b"1.1 0\n2.1 302.1 4\n3.1 9")  # a torn line, then one still being written
+    journal = ExitJournal(tmp_path)
+    assert journal.code(str(tmp_path / "1.1")) == 0
+    assert journal.code(str(tmp_path / "2.1")) is None and journal.code(str(tmp_path / "302.1")) is None
+    assert journal.code(str(tmp_path / "3.1")) is None
+    with (tmp_path / "exits.1").open("ab") as f:
+        f.write(b"\n")
+    assert journal.code(str(tmp_path / "3.1")) == 9  # read on from where it stopped
+
+
+def test_inherited_files_stay_until_every_adopted_attempt_is_settled_and_a_launch_happened(tmp_path: Path) -> None:
+    (tmp_path / "exits.3").write_bytes(b"1.1 0\n")
+    journal = ExitJournal(tmp_path)
+    journal.adopt(str(tmp_path / "1.1"))
+    journal.adopt(str(tmp_path / "2.1"))  # still running: its wrapper writes to exits.3 when it ends
+    assert journal.enter(str(tmp_path / "3.1")) == str(tmp_path / "exits.4")  # a new generation, after the last
+    journal.settled(str(tmp_path / "1.1"))
+    assert (tmp_path / "exits.3").exists()
+    journal.settled(str(tmp_path / "2.1"))
+    assert not (tmp_path / "exits.3").exists()
