@@ -82,7 +82,7 @@ async def launch(n: int, c: int, scratch: Path, commit: bool, wrapped: bool, con
     gate = asyncio.Semaphore(c)
     env = dict(os.environ)
     runs = scratch / "runs"
-    runs.mkdir()
+    (runs / "exits").mkdir(parents=True)
     mode = containment() if contained else None
     key = f"floor-{os.getpid()}"
     limits = Limits(cpus=1.0)  # a default job's: one CPU, no memory limit unless it asks for one
@@ -98,7 +98,7 @@ async def launch(n: int, c: int, scratch: Path, commit: bool, wrapped: bool, con
                 job_env = {**env, CGROUP_PROCS_ENV: "\n".join(group.procs_files())}
             if wrapped:
                 os.mkdir(run_dir, 0o700)
-                argv = wrapper_argv(run_dir, str(scratch), [TRUE], 0o022, str(runs / "exits.1"))
+                argv = wrapper_argv(run_dir, str(scratch), [TRUE], 0o022, str(runs / "exits" / "1"))
             else:
                 argv = ["/bin/sh", "-c", f"exec {TRUE}"]
             pid = os.posix_spawn(argv[0], argv, job_env, setsid=True, file_actions=[DEVNULL_STDIN])

@@ -101,7 +101,8 @@ async def follow(size: int, hz: float, scratch: Path) -> dict[str, float]:
         attempt = await engine.attempt_of(job.id, None)
         assert attempt is not None and attempt.running_since is not None and attempt.finished_at is not None
         wall = attempt.finished_at - attempt.running_since  # its last byte is read just before it is recorded
-        journal = max(Path(attempt.run_dir).parent.glob("exits.*"), key=os.path.getmtime)  # its wrapper's exit line
+        exits = Path(attempt.run_dir).parent / "exits"
+        journal = max(exits.iterdir(), key=os.path.getmtime)  # its wrapper's exit line
         exited = journal.stat().st_mtime - attempt.running_since
         read = attempt.stdout_offset
         written, write_time, increments = (await engine_stderr(engine, job.id)).split()

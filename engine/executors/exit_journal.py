@@ -8,8 +8,9 @@ per-attempt exit file did, without making a file (an inode) for every job.
 
 Lines are read whole: one cut short by a crash reads as absent, and its attempt as lost, never as a wrong code.
 
-Files are `exits.GENERATION` in the runs directory. Launches go to the current generation until it has had
-`ROTATE` of them, then to the next. A generation's file is removed once every attempt launched into it is
+Files are `exits/GENERATION` in the runs directory, each made before its first launch (so a restarted engine finds
+it, and the number taken, while its wrappers have written nothing yet). Launches go to the current generation until
+it has had `ROTATE` of them, then to the next. A generation's file is removed once every attempt launched into it is
 *settled*: its end committed to the store (the engine says so, `settled`). Files that were there when this
 engine started belong to attempts it re-attached: they are removed once every one of those settled. The engine
 re-attaches (`adopt`) every active attempt before it launches any, so by the first launch the set is complete.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-PREFIX = "exits."
+DIRECTORY = "exits"  # in the runs directory
 ROTATE = 1024  # launches a generation's file takes before the next one starts
 READ_LIMIT = 16 << 20  # a journal file holds ROTATE short lines; anything far larger is not ours to read whole
 
@@ -38,8 +39,8 @@ class ExitJournal:
     unsettled attempt needs."""
 
     def __init__(self, runs: Path) -> None:
-        self.runs = runs
-        found = sorted(_generation(p.name) for p in _journal_files(runs))
+        self.directory = runs / DIRECTORY
+        found = sorted(_generations(self.directory))
         self._inherited = {self._path(g) for g in found}  # written by wrappers an earlier engine started
         self._adopted: set[str] = set()  # re-attached attempts not yet settled
         self._launched_any = False
@@ -49,19 +50,23 @@ class ExitJournal:
         self._generation_of: dict[str, int] = {}
         self._codes: dict[str, int] = {}  # lines read so far, by name
         self._read_to: dict[str, int] = {}  # how far each file has been read (whole lines only)
+        self._names_in: dict[str, list[str]] = {}  # the names of the lines read from each file
 
     def _path(self, generation: int) -> str:
-        return str(self.runs / f"{PREFIX}{generation}")
+        return str(self.directory / str(generation))
 
     def enter(self, run_dir: str) -> str:
         """The journal file for an attempt about to launch (its wrapper's `$4`)."""
         if not self._launched_any:
             self._launched_any = True
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._drop_inherited()
+            self._start(self._current)
         if self._taken >= ROTATE:
             done = self._current
             self._current += 1
             self._taken = 0
+            self._start(self._current)
             if not self._writers.get(done):
                 self._remove(done)
         self._taken += 1
@@ -69,6 +74,11 @@ class ExitJournal:
         self._writers.setdefault(self._current, set()).add(name)
         self._generation_of[name] = self._current
         return self._path(self._current)
+
+    def _start(self, generation: int) -> None:
+        """Make the generation's file before any wrapper is given it: an engine that starts while those wrappers
+        run finds it, reads their lines there and never hands its number out again."""
+        os.close(os.open(self._path(generation), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
 
     def adopt(self, run_dir: str) -> None:
         """A re-attached attempt: it may write to (or have written to) a file an earlier engine gave it."""
@@ -99,9 +109,10 @@ class ExitJournal:
         return self._codes.get(name)
 
     def _files(self) -> list[str]:
-        return [str(p) for p in _journal_files(self.runs)]
+        return [*self._inherited, *(self._path(g) for g in self._writers)]
 
     def _read_new(self, path: str) -> None:
+        """Read the file's new whole lines (their codes are kept until the file is removed)."""
         start = self._read_to.get(path, 0)
         try:
             with open(path, "rb") as f:
@@ -111,12 +122,14 @@ class ExitJournal:
             return
         whole = data.rfind(b"\n") + 1
         self._read_to[path] = start + whole
+        names = self._names_in.setdefault(path, [])
         for line in data[:whole].splitlines():
             name, _, code = line.rpartition(b" ")
             try:
                 self._codes[name.decode()] = int(code)
             except (ValueError, UnicodeDecodeError):
                 continue  # a line torn by a crash (the next one appended to it): its attempt reads as lost
+            names.append(name.decode())
 
     def _drop_inherited(self) -> None:
         if self._adopted or not self._launched_any:
@@ -131,6 +144,8 @@ class ExitJournal:
 
     def _unlink(self, path: str) -> None:
         self._read_to.pop(path, None)
+        for name in self._names_in.pop(path, ()):
+            self._codes.pop(name, None)
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -139,12 +154,8 @@ class ExitJournal:
             log.warning("%s: could not remove this exit journal (%s); it is left in place", path, e.strerror)
 
 
-def _journal_files(runs: Path) -> list[Path]:
+def _generations(directory: Path) -> list[int]:
     try:
-        return [p for p in runs.iterdir() if p.name.startswith(PREFIX) and p.name[len(PREFIX) :].isdigit()]
+        return [int(p.name) for p in directory.iterdir() if p.name.isdigit()]
     except FileNotFoundError:
         return []
-
-
-def _generation(name: str) -> int:
-    return int(name[len(PREFIX) :])

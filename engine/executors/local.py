@@ -97,12 +97,18 @@ class LocalExecutor:
     queues_jobs = False
     file_check_interval = 1.0  # seconds between two looks at the files waiting jobs wait for
 
-    def __init__(self, node: str, runs_root: Path, containment: ContainmentSettings | None = None) -> None:
+    def __init__(
+        self,
+        node: str,
+        runs_root: Path,
+        containment: ContainmentSettings | None = None,
+        journal: ExitJournal | None = None,
+    ) -> None:
         self.node = node
         self.runs_root = runs_root
         self.containment = Containment(containment or ContainmentSettings(), str(runs_root))
         self.spawner = SpawnerClient()
-        self.journal = ExitJournal(runs_root)
+        self.journal = journal or ExitJournal(runs_root)  # shared by the local nodes of one runs directory
         self._pidfds: dict[int, int] = {}  # of attempts an earlier engine (or a spawner that died) started
         # A reaped wrapper's end, until its `wait` reads it: its CPU time and peak RSS by the wait status, what
         # the spawner read of its cgroup (None where the engine reaped it, or it had none), and its wait status

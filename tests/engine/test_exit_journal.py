@@ -9,15 +9,18 @@ from typing import Any
 
 import pytest
 
+from engine.config import Config, LocalNode
 from engine.executors import exit_journal
 from engine.executors.exit_journal import ExitJournal
+from engine.executors.local import LocalExecutor
+from engine.executors.registry import make_executors
 from engine.models import JobStatus
 from tests.fixtures.engine import Rig
 from tests.waiting import wait_for, wait_for_sync
 
 
 def journal_files(rig: Rig) -> list[str]:
-    return sorted(p.name for p in (rig.state_dir / "runs").glob("exits.*"))
+    return sorted(p.name for p in (rig.state_dir / "runs" / "exits").iterdir())
 
 
 async def test_a_job_that_ends_while_no_engine_runs_has_its_code_read_from_the_journal(
@@ -28,8 +31,8 @@ async def test_a_job_that_ends_while_no_engine_runs_has_its_code_read_from_the_j
     job = await first.submit_one(["sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 7"])
     await first.wait_status(job.id, JobStatus.RUNNING)
     await first.engine.stop()
-    journal = first.state_dir / "runs" / "exits.1"  # the first generation's, made by the first line written to it
-    assert not journal.exists()
+    journal = first.state_dir / "runs" / "exits" / "1"  # the first generation's, made before its first launch
+    assert journal.read_bytes() == b""
     gate.touch()
     wait_for_sync(lambda: journal.exists() and journal.read_text().endswith(" 7\n"), 10, "the wrapper's line")
     attempt_dir = first.state_dir / "runs" / f"{job.id}.1"
@@ -45,6 +48,21 @@ async def test_a_job_that_ends_while_no_engine_runs_has_its_code_read_from_the_j
     await wait_for(lambda: not journal.exists(), 10, "the inherited journal file to go")
 
 
+async def test_a_job_that_ends_under_the_next_engine_has_its_code_from_the_earlier_engines_journal_file(
+    engine_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    first: Rig = await engine_factory()
+    job = await first.submit_one(["sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 4"])
+    await first.wait_status(job.id, JobStatus.RUNNING)
+    await first.engine.stop()
+    second: Rig = await engine_factory()  # the wrapper has written nothing yet: its file is found all the same
+    await second.wait_status(job.id, JobStatus.RUNNING)
+    gate.touch()
+    done = await second.wait_terminal(job.id)
+    assert (done.status, done.exit_code, done.attempts) == (JobStatus.FAILED, 4, 1), done.message
+
+
 async def test_journal_files_go_once_every_attempt_in_them_is_saved(
     rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -58,32 +76,52 @@ async def test_journal_files_go_once_every_attempt_in_them_is_saved(
         assert done.exit_code == code, done.message
     await rig.engine.flush()
     # generation 1 still has the long job's wrapper to write in it; 2 and 3 are done; 4 is the current one
-    await wait_for(lambda: journal_files(rig) == ["exits.1", "exits.4"], 10, "the settled generations to go")
+    await wait_for(lambda: journal_files(rig) == ["1", "4"], 10, "the settled generations to go")
     gate.touch()
     done = await rig.wait_terminal(long.id)
     assert done.exit_code == 5, done.message
     await rig.engine.flush()
-    await wait_for(lambda: journal_files(rig) == ["exits.4"], 10, "generation 1 to go with its last attempt")
+    await wait_for(lambda: journal_files(rig) == ["4"], 10, "generation 1 to go with its last attempt")
 
 
 def test_a_torn_or_partial_line_is_no_code(tmp_path: Path) -> None:
-    (tmp_path / "exits.1").write_bytes(b"1.1 0\n2.1 302.1 4\n3.1 9")  # a torn line, then one still being written
+    (tmp_path / "exits").mkdir()
+    (tmp_path / "exits" / "1").write_bytes(b"1.1 0\n2.1 302.1 4\n3.1 9")  # a torn line, then one still being written
     journal = ExitJournal(tmp_path)
     assert journal.code(str(tmp_path / "1.1")) == 0
     assert journal.code(str(tmp_path / "2.1")) is None and journal.code(str(tmp_path / "302.1")) is None
     assert journal.code(str(tmp_path / "3.1")) is None
-    with (tmp_path / "exits.1").open("ab") as f:
+    with (tmp_path / "exits" / "1").open("ab") as f:
         f.write(b"\n")
     assert journal.code(str(tmp_path / "3.1")) == 9  # read on from where it stopped
 
 
+def test_attempts_re_attached_one_after_another_each_find_their_line(tmp_path: Path) -> None:
+    (tmp_path / "exits").mkdir()
+    (tmp_path / "exits" / "1").write_bytes(b"1.1 0\n2.1 3\n")
+    journal = ExitJournal(tmp_path)
+    for name, code in (("1.1", 0), ("2.1", 3)):  # as recovery probes them: the first read takes in both lines
+        journal.adopt(str(tmp_path / name))
+        assert journal.code(str(tmp_path / name)) == code
+
+
 def test_inherited_files_stay_until_every_adopted_attempt_is_settled_and_a_launch_happened(tmp_path: Path) -> None:
-    (tmp_path / "exits.3").write_bytes(b"1.1 0\n")
+    (tmp_path / "exits").mkdir()
+    (tmp_path / "exits" / "3").write_bytes(b"1.1 0\n")
     journal = ExitJournal(tmp_path)
     journal.adopt(str(tmp_path / "1.1"))
-    journal.adopt(str(tmp_path / "2.1"))  # still running: its wrapper writes to exits.3 when it ends
-    assert journal.enter(str(tmp_path / "3.1")) == str(tmp_path / "exits.4")  # a new generation, after the last
+    journal.adopt(str(tmp_path / "2.1"))  # still running: its wrapper writes to exits/3 when it ends
+    assert journal.enter(str(tmp_path / "3.1")) == str(tmp_path / "exits" / "4")  # a new generation, after the last
     journal.settled(str(tmp_path / "1.1"))
-    assert (tmp_path / "exits.3").exists()
+    assert (tmp_path / "exits" / "3").exists()
     journal.settled(str(tmp_path / "2.1"))
-    assert not (tmp_path / "exits.3").exists()
+    assert not (tmp_path / "exits" / "3").exists()
+
+
+def test_local_nodes_of_one_state_directory_share_its_journal(tmp_path: Path) -> None:
+    """Their attempts' lines go to the same generations, so none removes a file another's attempt still needs."""
+    nodes = [LocalNode(name="cpu"), LocalNode(name="gpu", gpus=0)]
+    executors = make_executors(Config(nodes=nodes), tmp_path)
+    cpu, gpu = executors["cpu"], executors["gpu"]
+    assert isinstance(cpu, LocalExecutor) and isinstance(gpu, LocalExecutor)
+    assert cpu.journal is gpu.journal
