@@ -114,11 +114,16 @@ class Containment:
         deadline = loop.time() + KILL_TIMEOUT
         if group is not None and group.exists():
             freezer = self.mode.freezer_parent()
-            group.kill(freezer and os.path.join(freezer, f"jobtui-{self.key}", attempt_name(attempt)))
+            made = freezer and os.path.join(freezer, f"jobtui-{self.key}", attempt_name(attempt))
+            group.kill(made)
             while group.kill_again():
                 if loop.time() >= deadline:
                     return False
                 await asyncio.sleep(0.01)
+            if made and made in group.dirs and made not in attempt.cgroups:
+                with contextlib.suppress(OSError):  # the freezer made for this kill goes with it (else with the rest)
+                    os.rmdir(made)
+                    group.dirs.remove(made)
             return True
         while signal_marked(attempt.launch_token, signal.SIGKILL):
             if loop.time() >= deadline:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import Config, Limits, LocalNode
+from engine.containment.group import AttemptGroup
 from engine.containment.mode import detect
 from engine.containment.settings import ContainmentSettings
 from engine.models import JobStatus
@@ -203,8 +204,17 @@ async def test_an_attempt_joins_the_cpu_and_pids_hierarchies_only_for_their_limi
 @needs_cgroups
 @pytest.mark.skipif(detect().kind != "cgroup_v1", reason="v2 kills a cgroup whole with cgroup.kill")
 async def test_a_forking_tree_is_frozen_and_killed_whole_through_a_freezer_made_for_the_kill(
-    engine_factory, state_dir, tmp_path
+    engine_factory, state_dir, tmp_path, monkeypatch
 ) -> None:
+    frozen: list[tuple[int, str | None]] = []  # (processes, freezer.state) as each kill gathered its tree
+    gather = AttemptGroup.gather
+
+    def gathering(group: AttemptGroup, freezer_dir: str) -> str | None:
+        state = gather(group, freezer_dir)
+        frozen.append((len(set(_read_procs(freezer_dir))), state))
+        return state
+
+    monkeypatch.setattr(AttemptGroup, "gather", gathering)
     rig = await engine_factory(config(pids_max=300))
     started = tmp_path / "started"
     # deaf to TERM, it forks as fast as it can (until pids.max stops it), so the cancel's KILL has a tree to freeze
@@ -219,5 +229,10 @@ async def test_a_forking_tree_is_frozen_and_killed_whole_through_a_freezer_made_
     await rig.service.cancel(rig.actor(), job.id)
     done = await rig.wait_terminal(job.id, timeout=20)
     assert done.status == JobStatus.CANCELLED, done
-    assert any("freezer" in d for d in group.dirs)  # made to freeze the tree for the kill
+    ((gathered, state),) = frozen  # a freezer was made for the kill, and the whole tree moved into it
+    assert state is not None and gathered > 2, frozen
     assert not group.pids() and attempt_dirs(state_dir) == []  # all gone, the freezer's cgroup too
+
+
+def _read_procs(cgroup: str) -> list[int]:
+    return [int(p) for p in Path(cgroup, "cgroup.procs").read_text().split()]

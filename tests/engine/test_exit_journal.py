@@ -14,7 +14,7 @@ from engine.executors import exit_journal
 from engine.executors.exit_journal import ExitJournal
 from engine.executors.local import LocalExecutor
 from engine.executors.registry import make_executors
-from engine.models import JobStatus
+from engine.models import Job, JobStatus
 from tests.fixtures.engine import Rig
 from tests.waiting import wait_for, wait_for_sync
 
@@ -23,14 +23,20 @@ def journal_files(rig: Rig) -> list[str]:
     return sorted(p.name for p in (rig.state_dir / "runs" / "exits").iterdir())
 
 
+async def left_running(engine_factory: Callable[..., Any], gate: Path, code: int) -> tuple[Rig, Job]:
+    """A job that exits with `code` once `gate` exists, running, and its engine stopped."""
+    rig: Rig = await engine_factory()
+    job = await rig.submit_one(["sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.05; done; exit {code}"])
+    await rig.wait_status(job.id, JobStatus.RUNNING)
+    await rig.engine.stop()
+    return rig, job
+
+
 async def test_a_job_that_ends_while_no_engine_runs_has_its_code_read_from_the_journal(
     engine_factory: Callable[..., Any], tmp_path: Path
 ) -> None:
     gate = tmp_path / "go"
-    first: Rig = await engine_factory()
-    job = await first.submit_one(["sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 7"])
-    await first.wait_status(job.id, JobStatus.RUNNING)
-    await first.engine.stop()
+    first, job = await left_running(engine_factory, gate, 7)
     journal = first.state_dir / "runs" / "exits" / "1"  # the first generation's, made before its first launch
     assert journal.read_bytes() == b""
     gate.touch()
@@ -52,10 +58,7 @@ async def test_a_job_that_ends_under_the_next_engine_has_its_code_from_the_earli
     engine_factory: Callable[..., Any], tmp_path: Path
 ) -> None:
     gate = tmp_path / "go"
-    first: Rig = await engine_factory()
-    job = await first.submit_one(["sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 4"])
-    await first.wait_status(job.id, JobStatus.RUNNING)
-    await first.engine.stop()
+    _, job = await left_running(engine_factory, gate, 4)
     second: Rig = await engine_factory()  # the wrapper has written nothing yet: its file is found all the same
     await second.wait_status(job.id, JobStatus.RUNNING)
     gate.touch()

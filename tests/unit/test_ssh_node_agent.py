@@ -103,10 +103,14 @@ def test_a_launch_answers_at_once_and_the_end_comes_as_a_notice_with_exit_and_ou
 
 
 def test_the_wrapper_is_detached_and_outlives_the_agent(node, tmp_path):
-    run = tmp_path / "run"
-    _kind, body = node.ask("launch", [_job(run, "sh", "-c", "read line; echo done; exit 4")])  # stdin: /dev/null
+    run, gate = tmp_path / "run", tmp_path / "gate"
+    held = f"read line; while [ ! -e {gate} ]; do sleep 0.05; done; exit 4"  # `read` ends at once: stdin is /dev/null
+    _kind, body = node.ask("launch", [_job(run, "sh", "-c", held)])
     pid, _start = scripts.parse_report(body, 1).launched[0]
-    assert os.getsid(pid) == pid and os.getpgid(pid) == pid
+    assert os.getsid(pid) == pid and os.getpgid(pid) == pid  # still running: the gate holds it
+    gate.touch()
+    wait_for_sync(lambda: (run / "exit").exists(), 10, "the held job to end")
+    assert (run / "exit").read_text() == "4\n"
     node.ask("launch", [_job(tmp_path / "long", "sh", "-c", "sleep 0.5; echo late; exit 5", tag="2.1")])
     node.stop()  # the engine (or its link) went away
     assert node.proc.returncode == 0
