@@ -88,7 +88,10 @@ class NodeAgent:
         self._hello = asyncio.get_running_loop().create_future()
         self._reader = asyncio.get_running_loop().create_task(self._read_loop())
         code = program(self.wrapper)
-        self._proc.stdin.write(b"%d\n" % len(code) + code)
+        try:
+            self._proc.stdin.write(b"%d\n" % len(code) + code)
+        except (BrokenPipeError, ConnectionError):
+            pass  # it ended before it read its program (no python3 there): its exit status says so, below
         try:
             self.version = await asyncio.wait_for(asyncio.shield(self._hello), timeout)
         except TimeoutError as e:
