@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -58,30 +59,25 @@ async def bare_asyncio(n: int, c: int) -> float:
 
 async def durable_floor(n: int, c: int, scratch: Path) -> float:
     """The floor for a durable launcher in Python on this machine: what jobtui does for a job, minus everything
-    else (`bench_launch_floor.py`'s last variant). Per job: its launch intent and its two transitions written to a
+    else (`bench_launch_floor.py`'s `durable floor`). Per job: its launch intent and its two transitions written to a
     SQLite WAL database (one transaction per round of the loop, as the engine's group commits), its run directory
     made, jobtui's own wrapper (output files, exit journal line) spawned detached, its end awaited through a pidfd
     and its code taken from the wrapper's exit status. No scheduler, HTTP, events, cgroups or progress parsing."""
-    sys.path.insert(0, str(ROOT))
-    from bench.bench_launch_floor import launch
-
-    return await launch(n, c, scratch, commit=True, wrapped=True)
+    return await _floor().launch(n, c, scratch, commit=True, wrapped=True)
 
 
 async def contained_floor(n: int, c: int, scratch: Path) -> float:
     """The durable floor with jobtui's containment of a default job: a cgroup per job made with its CPU limit,
     joined by the wrapper, read and removed at the end (`bench_launch_floor.py`'s `+ cgroups`)."""
+    return await _floor().launch(n, c, scratch, commit=True, wrapped=True, contained=True)
+
+
+def _floor() -> Any:
+    """`bench_launch_floor`, imported only when a floor runs (it imports the engine's wrapper and containment)."""
     sys.path.insert(0, str(ROOT))
-    from bench.bench_launch_floor import launch
+    from bench import bench_launch_floor
 
-    return await launch(n, c, scratch, commit=True, wrapped=True, contained=True)
-
-
-def cgroups_here() -> bool:
-    sys.path.insert(0, str(ROOT))
-    from bench.bench_launch_floor import containment
-
-    return containment() is not None
+    return bench_launch_floor
 
 
 def task_spooler(n: int, c: int, scratch: Path) -> float | None:
@@ -219,7 +215,7 @@ def main() -> None:
     baseline_cpu: list[float] = []
     if baseline is not None:
         results["jobtui@baseline"] = []
-    if cgroups_here():
+    if _floor().containment() is not None:
         results["contained floor"] = []  # the durable floor with the cgroups jobtui gives its jobs here
     no_cgroups_cpu: list[float] = []
     if no_cgroups:

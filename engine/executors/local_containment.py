@@ -121,7 +121,8 @@ class Containment:
                     return False
                 await asyncio.sleep(0.01)
             if made and made in group.dirs and made not in attempt.cgroups:
-                with contextlib.suppress(OSError):  # the freezer made for this kill goes with it (else with the rest)
+                with contextlib.suppress(OSError):  # the freezer made for this kill goes with it (else with the rest,
+                    # in `remove`; the spawner, which removes an emptied cgroup, never knew of it)
                     os.rmdir(made)
                     group.dirs.remove(made)
             return True
@@ -148,9 +149,7 @@ class Containment:
         attempt.cpu_seconds = usage.cpu_seconds if usage.cpu_seconds is None else round(usage.cpu_seconds, 3)
         attempt.peak_memory_bytes = usage.peak_memory_bytes
         if removed:
-            group = self._groups.pop((attempt.job_id, attempt.number), None)
-            if group is not None and len(group.dirs) > len(attempt.cgroups):
-                group.remove()  # the freezer a kill made, which the spawner that removed the rest did not know of
+            self._groups.pop((attempt.job_id, attempt.number), None)
             return
         if group is None:
             return
